@@ -1,0 +1,94 @@
+# GEM — Group Encrypted Multicast.  `make` builds, `make test` installs missing
+# Debian packages, builds and runs every test.  V=1 shows the commands.
+
+CLANG_BPF ?= clang-19
+BPFTOOL   ?= bpftool
+CC        ?= gcc
+B         := build
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARN      := -Wall -Wextra -Werror
+CFLAGS    ?= -O2 -g
+CFLAGS    += $(WARN) -MMD -MP -D_GNU_SOURCE -I. -Ibpf -Ilib -I$(B) \
+	     -I/usr/include/p11-kit-1
+LDLIBS    := -lbpf -lelf -lz -lcrypto -lsodium
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
+	      -Wno-unused-function -I. -Ibpf
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps test clean
+
+all:
+
+# ---- BPF objects and skeletons ------------------------------------------------
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(B)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRCS))
+
+$(B)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) vmlinux.h | $(B)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG_BPF) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/%.skel.h: $(B)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(B):
+	$(Q)mkdir -p $(B)
+
+# ---- user-space library (lib/) ------------------------------------------------
+LIB_SRCS := $(wildcard lib/*.c keys/*.c)
+LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS))
+LIBGEM   := $(B)/libgem.a
+
+$(B)/%.o: %.c | $(BPF_SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBGEM): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# ---- tests ----------------------------------------------------------------------
+# Each selftests/test_*.c is one criterion binary linked with libgem.
+TEST_SRCS := $(wildcard selftests/test_*.c)
+TEST_BINS := $(patsubst selftests/%.c,$(B)/selftests/%,$(TEST_SRCS))
+
+$(B)/selftests/%: $(B)/selftests/%.o $(LIBGEM)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcriterion
+
+# ---- tools -------------------------------------------------------------------
+GEMCTL_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))
+$(B)/gemctl: $(GEMCTL_OBJS) $(LIBGEM)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+TOOLS := $(B)/gemctl
+
+# Shell selftests (selftests/*.sh) run after the criterion binaries.
+SCRIPT_TESTS := $(sort $(wildcard selftests/*.sh))
+SCRIPT_TESTS := $(filter-out selftests/run.sh selftests/lib.sh,$(SCRIPT_TESTS))
+
+all: $(BPF_SKELS) $(LIBGEM) $(TOOLS) $(TEST_BINS)
+
+deps:
+	$(Q)./scripts/deps.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./selftests/run.sh $(TEST_BINS) $(SCRIPT_TESTS)
+
+clean:
+	$(Q)rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

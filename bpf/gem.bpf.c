@@ -1,0 +1,767 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * GEM data plane.
+ *   gem_egress  (TC, clsact egress of the WAN device): seal protected streams.
+ *   gem_ingress (XDP on the WAN device): verify, replay-check, decrypt, restore.
+ *   gem_ctl     (SEC("syscall"), run by user space): load group keys and SEKs;
+ *               SEKs only ever exist in the kernel as crypto contexts.
+ * Wire format: docs/PROTOCOL.md.  Shared layouts: gem_common.h.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+
+#include "gem_crypto.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define IPPROTO_HOPOPTS	0
+#define IPPROTO_IGMP	2
+#define IPPROTO_UDP	17
+#define IPPROTO_FRAG6	44
+#define IPPROTO_ICMPV6	58
+#define TC_ACT_OK	0
+#define TC_ACT_SHOT	2
+#define CHECKSUM_PARTIAL 3
+
+/* ---- maps (layouts in gem_common.h) ------------------------------------------ */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct gem_addr);
+	__type(value, struct gem_group);
+} gem_groups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct gem_sg);
+	__type(value, struct gem_tx_stream);
+} gem_tx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct gem_sg);
+	__type(value, struct gem_rx_stream);
+} gem_rx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GEM_C_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} gem_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} gem_events SEC(".maps");
+
+/* (S,G) already reported as "no key"; user space deletes an entry when it
+ * installs that stream's key.  LRU: a flood of new streams cannot fill it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct gem_sg);
+	__type(value, __u64);
+} gem_notified SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&gem_counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* ---- parsing --------------------------------------------------------------- */
+
+enum { P_PASS, P_PROTECTED, P_SHORT, P_DROP };
+
+/* Fill p for a frame at [data, data_end).  Returns P_PASS for anything that is
+ * not for a protected group (and IGMP/MLD to one), P_PROTECTED for UDP to a
+ * protected group with the group in *gp, P_SHORT when the headers are not in
+ * the linear area, P_DROP with *why set otherwise. */
+static __always_inline int gem_parse(void *data, void *data_end, struct gem_pkt *p,
+				     struct gem_group **gp, __u32 *why, int tx)
+{
+	struct ethhdr *eth = data;
+	struct udphdr *uh;
+	struct gem_group *g;
+	__u8 proto;
+
+	if ((void *)(eth + 1) > data_end)
+		return P_PASS;
+	p->l3 = sizeof(*eth);
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > data_end)
+			return P_SHORT;
+		/* not multicast: not ours, cheapest exit */
+		if ((ip->daddr & bpf_htonl(0xf0000000)) != bpf_htonl(0xe0000000))
+			return P_PASS;
+		__builtin_memset(&p->sg, 0, sizeof(p->sg));
+		p->sg.src.a[10] = 0xff; p->sg.src.a[11] = 0xff;
+		p->sg.grp.a[10] = 0xff; p->sg.grp.a[11] = 0xff;
+		__builtin_memcpy(&p->sg.src.a[12], &ip->saddr, 4);
+		__builtin_memcpy(&p->sg.grp.a[12], &ip->daddr, 4);
+		g = bpf_map_lookup_elem(&gem_groups, &p->sg.grp);
+		if (!g)
+			return P_PASS;
+		*gp = g;
+		p->ipv4 = 1;
+		p->ihl = ip->ihl * 4;
+		p->ip_len = bpf_ntohs(ip->tot_len);
+		if (ip->version != 4 || p->ihl < 20) {
+			*why = tx ? GEM_C_TX_MALFORMED : GEM_C_RX_MALFORMED;
+			return P_DROP;
+		}
+		if (ip->frag_off & bpf_htons(0x3fff)) {
+			*why = tx ? GEM_C_TX_FRAGMENT : GEM_C_RX_FRAGMENT;
+			return P_DROP;
+		}
+		proto = ip->protocol;
+		if (proto == IPPROTO_IGMP)
+			return P_PASS;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > data_end)
+			return P_SHORT;
+		if (ip6->daddr.in6_u.u6_addr8[0] != 0xff)
+			return P_PASS;
+		__builtin_memcpy(&p->sg.src, &ip6->saddr, 16);
+		__builtin_memcpy(&p->sg.grp, &ip6->daddr, 16);
+		g = bpf_map_lookup_elem(&gem_groups, &p->sg.grp);
+		if (!g)
+			return P_PASS;
+		*gp = g;
+		p->ipv4 = 0;
+		p->ihl = 40;
+		p->ip_len = 40 + bpf_ntohs(ip6->payload_len);
+		proto = ip6->nexthdr;
+		if (proto == IPPROTO_ICMPV6)
+			return P_PASS;
+		if (proto == IPPROTO_HOPOPTS) {
+			/* MLD: ICMPv6 behind one hop-by-hop header */
+			__u8 *nh = (void *)(ip6 + 1);
+
+			if ((void *)(nh + 1) > data_end)
+				return P_SHORT;
+			if (*nh == IPPROTO_ICMPV6)
+				return P_PASS;
+		}
+		if (proto == IPPROTO_FRAG6) {
+			*why = tx ? GEM_C_TX_FRAGMENT : GEM_C_RX_FRAGMENT;
+			return P_DROP;
+		}
+	} else {
+		return P_PASS;
+	}
+	if (proto != IPPROTO_UDP) {
+		*why = tx ? GEM_C_TX_NOT_UDP : GEM_C_RX_NOT_UDP;
+		return P_DROP;
+	}
+	p->l4 = p->l3 + p->ihl;
+	if (p->l4 > 14 + 60)
+		return P_SHORT;
+	uh = data + p->l4;
+	if ((void *)(uh + 1) > data_end)
+		return P_SHORT;
+	p->udp_len = bpf_ntohs(uh->len);
+	p->udp_csum = uh->check;
+	p->sport = uh->source;
+	p->dport = uh->dest;
+	return P_PROTECTED;
+}
+
+/* Lengths must agree: UDP length = IP payload length, IP packet within the
+ * frame.  Returns 0 if consistent. */
+static __always_inline int gem_check_lengths(const struct gem_pkt *p, __u32 frame_len)
+{
+	if (p->ip_len < p->ihl + 8 || p->l3 + p->ip_len > frame_len)
+		return -1;
+	if (p->udp_len != p->ip_len - p->ihl)
+		return -1;
+	return 0;
+}
+
+/* AAD = src || grp || sport || dport; the GEM header follows at 36. */
+static __always_inline void gem_put_aad(struct gem_scratch *s, const struct gem_pkt *p)
+{
+	__builtin_memcpy(&s->msg[0], &p->sg, 32);
+	__builtin_memcpy(&s->msg[32], &p->sport, 2);
+	__builtin_memcpy(&s->msg[34], &p->dport, 2);
+}
+
+/* Sums (RFC 1071, native order) of the UDP pseudo-header and of the UDP
+ * header with a zero checksum field, for a UDP length of ulen. */
+static __always_inline __u64 gem_udp_pseudo_sum(const struct gem_pkt *p, __u16 ulen)
+{
+	__u64 sum;
+
+	if (p->ipv4)
+		sum = (__u64)*(__u32 *)&p->sg.src.a[12] + *(__u32 *)&p->sg.grp.a[12];
+	else
+		sum = gem_sum16(&p->sg.src) + gem_sum16(&p->sg.grp);
+	return sum + bpf_htons(IPPROTO_UDP) + bpf_htons(ulen);
+}
+
+static __always_inline __u64 udp_hdr_sum(const struct gem_pkt *p, __u16 ulen)
+{
+	return (__u64)p->sport + p->dport + bpf_htons(ulen);
+}
+
+/* RFC 1624 incremental update of a 16-bit-field checksum. */
+static __always_inline __u16 gem_csum_replace16(__u16 csum, __u16 old, __u16 new)
+{
+	__u32 s = (__u16)~csum + (__u16)~old + new;
+
+	return ~gem_fold(s);
+}
+
+/* ---- egress ---------------------------------------------------------------- */
+
+static __always_inline void notify_no_key(struct __sk_buff *skb, const struct gem_sg *sg)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct gem_event *ev;
+
+	if (bpf_map_update_elem(&gem_notified, sg, &now, BPF_NOEXIST))
+		return;
+	ev = bpf_ringbuf_reserve(&gem_events, sizeof(*ev), 0);
+	if (!ev)
+		return;
+	ev->type = GEM_EV_TX_NO_KEY;
+	ev->ifindex = skb->ifindex;
+	ev->sg = *sg;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+SEC("tc")
+int gem_egress(struct __sk_buff *skb)
+{
+	struct gem_group *g = NULL;
+	struct gem_tx_stream *st;
+	struct bpf_crypto_ctx *ctx;
+	struct gem_scratch *s;
+	struct gem_pkt *p;
+	__u32 why = GEM_C_TX_MALFORMED, L, mtu = 0, kid, c;
+	__u64 n;
+	__u64 pn, sum;
+	__u16 ulen, csum, tlen;
+	int r;
+
+	s = gem_scratch_get();
+	if (!s)
+		return TC_ACT_SHOT;	/* cannot happen: a per-CPU array slot */
+	p = &s->pkt;
+	r = gem_parse((void *)(long)skb->data, (void *)(long)skb->data_end, p, &g, &why, 1);
+	if (r == P_SHORT) {
+		/* headers not in the linear area: pull them and look again */
+		if (bpf_skb_pull_data(skb, skb->len < 14 + 60 + 8 ? skb->len : 14 + 60 + 8))
+			goto drop;
+		r = gem_parse((void *)(long)skb->data, (void *)(long)skb->data_end,
+			      p, &g, &why, 1);
+		if (r == P_SHORT) {
+			why = GEM_C_TX_MALFORMED;
+			goto drop;
+		}
+	}
+	if (r == P_PASS) {
+		count(GEM_C_TX_PASS);
+		return TC_ACT_OK;
+	}
+	if (r != P_PROTECTED || !g)
+		goto drop;
+	why = GEM_C_TX_MALFORMED;
+	if (gem_check_lengths(p, skb->len))
+		goto drop;
+	if (skb->gso_segs > 1 || skb->gso_size) {
+		why = GEM_C_TX_GSO;
+		goto drop;
+	}
+	L = p->udp_len - 8;
+	barrier_var(L);
+	if (L > GEM_MAX_PT) {
+		why = GEM_C_TX_TOO_BIG;
+		goto drop;
+	}
+	if (bpf_check_mtu(skb, 0, &mtu, GEM_OVERHEAD, 0)) {
+		why = GEM_C_TX_MTU;
+		goto drop;
+	}
+	st = bpf_map_lookup_elem(&gem_tx, &p->sg);
+	if (!st) {
+		notify_no_key(skb, &p->sg);
+		why = GEM_C_TX_NO_KEY;
+		goto drop;
+	}
+	/* (key id, context, packet number) from one slot, atomically */
+	bpf_spin_lock(&st->lock);
+	c = st->cur & 1;
+	kid = st->key_id[c];
+	pn = st->next_pn;
+	if (kid <= 0xffff && pn < GEM_PN_LIMIT)
+		st->next_pn = pn + 1;
+	ctx = c ? st->ctx1 : st->ctx0;
+	bpf_spin_unlock(&st->lock);
+	if (kid > 0xffff || !ctx) {
+		notify_no_key(skb, &p->sg);
+		why = GEM_C_TX_NO_KEY;
+		goto drop;
+	}
+	if (pn >= GEM_PN_LIMIT) {
+		why = GEM_C_TX_PN_EXHAUSTED;
+		goto drop;
+	}
+
+	why = GEM_C_TX_ERROR;
+	gem_put_aad(s, p);
+	s->msg[36] = GEM_VERSION;
+	s->msg[37] = g->suite;
+	*(__u16 *)&s->msg[38] = bpf_htons(kid);
+	*(__u64 *)&s->msg[40] = __builtin_bswap64(pn);
+	n = gem_bounded(L, GEM_MAX_PT);
+	if (n && bpf_skb_load_bytes(skb, p->l4 + 8, &s->msg[GEM_AAD_LEN], n))
+		goto drop;
+	if (gem_keystream(ctx, s, pn, kid, GEM_CTR_FIRST_PAYLOAD_BLOCK, (L + 15) / 16))
+		goto drop;
+	sum = gem_xor_sum(s, L);
+	n = GEM_AAD_LEN + L;
+	if (gem_mac(s, g, n))
+		goto drop;
+	if (n > GEM_AAD_LEN + GEM_MAX_PT)
+		goto drop;
+	__builtin_memcpy(&s->msg[n], s->tag, GEM_TAG_LEN);
+
+	/* grow by 28 and write header || ciphertext || tag after the UDP header;
+	 * the IP and UDP headers stay where they are */
+	if (bpf_skb_change_tail(skb, skb->len + GEM_OVERHEAD, 0))
+		goto drop;
+	n = gem_bounded(GEM_OVERHEAD + L, GEM_OVERHEAD + GEM_MAX_PT);
+	if (!n || bpf_skb_store_bytes(skb, p->l4 + 8, &s->msg[36], n, 0))
+		goto drop;
+
+	ulen = p->udp_len + GEM_OVERHEAD;
+	tlen = p->ip_len + GEM_OVERHEAD - (p->ipv4 ? 0 : 40);
+	if (p->ipv4) {
+		__u16 old = bpf_htons(p->ip_len), new = bpf_htons(tlen);
+
+		if (bpf_l3_csum_replace(skb, p->l3 + 10, old, new, 2) ||
+		    bpf_skb_store_bytes(skb, p->l3 + 2, &new, 2, 0))
+			goto drop;
+	} else {
+		__u16 new = bpf_htons(tlen);
+
+		if (bpf_skb_store_bytes(skb, p->l3 + 4, &new, 2, 0))
+			goto drop;
+	}
+	{
+		__u16 nl = bpf_htons(ulen);
+
+		if (bpf_skb_store_bytes(skb, p->l4 + 4, &nl, 2, 0))
+			goto drop;
+	}
+	{
+		struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+
+		if (k->ip_summed == CHECKSUM_PARTIAL) {
+			/* the device (or skb_checksum_help) completes it from
+			 * csum_start, which still points at the UDP header:
+			 * leave the pseudo-header sum for the new length */
+			csum = gem_fold(gem_udp_pseudo_sum(p, ulen));
+		} else if (p->ipv4 && p->udp_csum == 0) {
+			csum = 0;	/* IPv4 without UDP checksum stays so */
+		} else {
+			__u16 tf = gem_fold(gem_sum16(s->tag));
+
+			/* the tag starts at an odd UDP offset when L is odd:
+			 * its 16-bit words then straddle, i.e. its sum swaps */
+			if (L & 1)
+				tf = (__u16)((tf >> 8) | (tf << 8));
+			sum += gem_udp_pseudo_sum(p, ulen) + udp_hdr_sum(p, ulen) +
+			       *(__u32 *)&s->msg[36] + *(__u32 *)&s->msg[40] +
+			       *(__u32 *)&s->msg[44] + tf;
+			csum = ~gem_fold(sum);
+			if (csum == 0)
+				csum = 0xffff;
+		}
+		if (bpf_skb_store_bytes(skb, p->l4 + 6, &csum, 2, 0))
+			goto drop;
+	}
+	__sync_fetch_and_add(&st->packets, 1);
+	__sync_fetch_and_add(&st->bytes, L);
+	count(GEM_C_TX_SEALED);
+	return TC_ACT_OK;
+drop:
+	count(why);
+	return TC_ACT_SHOT;
+}
+
+/* ---- ingress --------------------------------------------------------------- */
+
+/* Replay window over 4 x 64-bit words used as a ring (RFC 6479 style):
+ * word (pn / 64) % 4, bit pn % 64.  A pn is inside the window while its
+ * word has not been recycled, i.e. pn/64 + 3 >= (top-1)/64: a packet 192 or
+ * fewer below the highest accepted is always inside, 256 or more never. */
+static __always_inline int gem_replay_check(struct gem_replay *r, __u64 pn)
+{
+	__u64 blk = pn >> 6, bit = 1ULL << (pn & 63), top_blk;
+	__u32 k;
+
+	if (r->top == 0 || pn >= r->top) {
+		top_blk = r->top ? (r->top - 1) >> 6 : 0;
+		if (r->top == 0 || blk - top_blk >= GEM_REPLAY_WORDS) {
+			for (k = 0; k < GEM_REPLAY_WORDS; k++)
+				r->bits[k] = 0;
+		} else {
+			for (k = 1; k < GEM_REPLAY_WORDS; k++)
+				if (top_blk + k <= blk)
+					r->bits[(top_blk + k) & 3] = 0;
+		}
+		r->top = pn + 1;
+		r->bits[blk & 3] |= bit;
+		return 0;
+	}
+	top_blk = (r->top - 1) >> 6;
+	if (blk + GEM_REPLAY_WORDS - 1 < top_blk)
+		return GEM_C_RX_TOO_OLD;
+	if (r->bits[blk & 3] & bit)
+		return GEM_C_RX_REPLAY;
+	r->bits[blk & 3] |= bit;
+	return 0;
+}
+
+SEC("xdp")
+int gem_ingress(struct xdp_md *xdp)
+{
+	void *data = (void *)(long)xdp->data, *data_end = (void *)(long)xdp->data_end;
+	struct gem_group *g = NULL;
+	struct gem_rx_stream *st;
+	struct bpf_crypto_ctx *ctx = NULL;
+	struct gem_scratch *s;
+	struct gem_pkt *p;
+	__u32 why = GEM_C_RX_MALFORMED, L, frame, slot = 0;
+	__u64 n;
+	__u64 pn, sum, diff;
+	__u16 kid, ulen, tlen, csum;
+	int r;
+
+	s = gem_scratch_get();
+	if (!s)
+		return XDP_DROP;
+	p = &s->pkt;
+	r = gem_parse(data, data_end, p, &g, &why, 0);
+	if (r == P_PASS) {
+		count(GEM_C_RX_PASS);
+		return XDP_PASS;
+	}
+	if (r == P_SHORT)
+		why = GEM_C_RX_MALFORMED;
+	if (r != P_PROTECTED || !g)
+		goto drop;
+	frame = bpf_xdp_get_buff_len(xdp);
+	if (gem_check_lengths(p, frame) || p->udp_len < 8 + GEM_OVERHEAD)
+		goto drop;
+	L = p->udp_len - 8 - GEM_OVERHEAD;
+	barrier_var(L);
+	if (L > GEM_MAX_PT) {
+		why = GEM_C_RX_TOO_BIG;
+		goto drop;
+	}
+	why = GEM_C_RX_ERROR;
+	/* AAD || GEM header || ciphertext, and the received tag */
+	gem_put_aad(s, p);
+	n = gem_bounded(GEM_HDR_LEN + L, GEM_HDR_LEN + GEM_MAX_PT);
+	if (!n || bpf_xdp_load_bytes(xdp, p->l4 + 8, &s->msg[36], n) ||
+	    bpf_xdp_load_bytes(xdp, p->l4 + 8 + GEM_HDR_LEN + L, s->rtag, GEM_TAG_LEN))
+		goto drop;
+	if (s->msg[36] != GEM_VERSION) {
+		why = GEM_C_RX_VERSION;
+		goto drop;
+	}
+	if (s->msg[37] != g->suite) {
+		why = GEM_C_RX_SUITE;
+		goto drop;
+	}
+	kid = bpf_ntohs(*(__u16 *)&s->msg[38]);
+	pn = __builtin_bswap64(*(__u64 *)&s->msg[40]);
+
+	st = bpf_map_lookup_elem(&gem_rx, &p->sg);
+	if (!st) {
+		why = GEM_C_RX_NO_KEY;
+		goto drop;
+	}
+	bpf_spin_lock(&st->lock);
+	if (st->key_id[0] == kid) {
+		slot = 0;
+		ctx = st->ctx0;
+	} else if (st->key_id[1] == kid) {
+		slot = 1;
+		ctx = st->ctx1;
+	}
+	bpf_spin_unlock(&st->lock);
+	if (!ctx) {
+		why = GEM_C_RX_KEY_ID;
+		goto drop_stream;
+	}
+
+	/* 1. tag, constant time */
+	n = GEM_AAD_LEN + L;
+	if (gem_mac(s, g, n)) {
+		why = GEM_C_RX_ERROR;
+		goto drop_stream;
+	}
+	diff = (*(__u64 *)&s->tag[0] ^ *(__u64 *)&s->rtag[0]) |
+	       (*(__u64 *)&s->tag[8] ^ *(__u64 *)&s->rtag[8]);
+	if (diff) {
+		why = GEM_C_RX_BAD_TAG;
+		goto drop_stream;
+	}
+	/* 2. replay window of that key slot */
+	bpf_spin_lock(&st->lock);
+	if (st->key_id[slot & 1] == kid)
+		r = gem_replay_check(&st->replay[slot & 1], pn);
+	else
+		r = GEM_C_RX_KEY_ID;	/* slot re-keyed meanwhile */
+	bpf_spin_unlock(&st->lock);
+	if (r) {
+		why = r;
+		goto drop_stream;
+	}
+	/* 3. decrypt */
+	why = GEM_C_RX_ERROR;
+	if (gem_keystream(ctx, s, pn, kid, GEM_CTR_FIRST_PAYLOAD_BLOCK, (L + 15) / 16))
+		goto drop_stream;
+	sum = gem_xor_sum(s, L);
+
+	/* 4. restore: plaintext right after the UDP header, cut 28 bytes */
+	n = gem_bounded(L, GEM_MAX_PT);
+	if (n && bpf_xdp_store_bytes(xdp, p->l4 + 8, &s->msg[GEM_AAD_LEN], n))
+		goto drop_stream;
+	if (bpf_xdp_adjust_tail(xdp, (int)(p->l3 + p->ip_len - GEM_OVERHEAD) - (int)frame))
+		goto drop_stream;
+	data = (void *)(long)xdp->data;
+	data_end = (void *)(long)xdp->data_end;
+	ulen = p->udp_len - GEM_OVERHEAD;
+	tlen = p->ip_len - GEM_OVERHEAD - (p->ipv4 ? 0 : 40);
+	if (p->ipv4) {
+		struct iphdr *ip = data + 14;
+
+		if ((void *)(ip + 1) > data_end)
+			goto drop_stream;
+		ip->check = gem_csum_replace16(ip->check, ip->tot_len, bpf_htons(tlen));
+		ip->tot_len = bpf_htons(tlen);
+	} else {
+		struct ipv6hdr *ip6 = data + 14;
+
+		if ((void *)(ip6 + 1) > data_end)
+			goto drop_stream;
+		ip6->payload_len = bpf_htons(tlen);
+	}
+	{
+		struct udphdr *uh = data + (p->l4 & 0x7f);
+
+		if ((void *)(uh + 1) > data_end)
+			goto drop_stream;
+		uh->len = bpf_htons(ulen);
+		if (p->ipv4 && p->udp_csum == 0) {
+			csum = 0;
+		} else {
+			csum = ~gem_fold(sum + gem_udp_pseudo_sum(p, ulen) +
+					 udp_hdr_sum(p, ulen));
+			if (csum == 0)
+				csum = 0xffff;
+		}
+		uh->check = csum;
+	}
+	__sync_fetch_and_add(&st->packets, 1);
+	__sync_fetch_and_add(&st->bytes, L);
+	count(GEM_C_RX_OPENED);
+	return XDP_PASS;
+drop_stream:
+	__sync_fetch_and_add(&st->drops, 1);
+drop:
+	count(why);
+	return XDP_DROP;
+}
+
+/* ---- key loading ---------------------------------------------------------- */
+
+static const struct gem_group zero_group;
+static const struct gem_tx_stream empty_tx = { .key_id = { GEM_KEY_ID_NONE, GEM_KEY_ID_NONE } };
+static const struct gem_rx_stream empty_rx = { .key_id = { GEM_KEY_ID_NONE, GEM_KEY_ID_NONE } };
+
+/* An AES-128 context for algo ("ecb(aes)" or "cbc(aes)"); the key copy on
+ * the stack is wiped before returning. */
+static __always_inline struct bpf_crypto_ctx *make_ctx(const __u8 *key, int cbc, int *err)
+{
+	struct bpf_crypto_params params = {
+		.type = "skcipher",
+		.key_len = 16,
+	};
+	struct bpf_crypto_ctx *ctx;
+
+	if (cbc)
+		__builtin_memcpy(params.algo, "cbc(aes)", 9);
+	else
+		__builtin_memcpy(params.algo, "ecb(aes)", 9);
+	__builtin_memcpy(params.key, key, 16);
+	ctx = bpf_crypto_ctx_create(&params, sizeof(params), err);
+	__builtin_memset(params.key, 0, 16);
+	asm volatile("" : : "r"(&params) : "memory");
+	return ctx;
+}
+
+static __always_inline int ctl_set_group(struct gem_ctl_req *req)
+{
+	struct bpf_crypto_ctx *ctx = NULL, *old;
+	struct gem_addr grp;
+	struct gem_group *g;
+	int err = 0;
+
+	if (req->suite < 1 || req->suite > GEM_SUITE_MAX)
+		return -22;
+	if (req->suite == GEM_SUITE_CMAC) {
+		ctx = make_ctx(req->cmac_key, 1, &err);
+		if (!ctx)
+			return err ? err : -22;
+	}
+	grp = req->sg.grp;	/* map keys must not point into ctx */
+	g = bpf_map_lookup_elem(&gem_groups, &grp);
+	if (!g) {
+		bpf_map_update_elem(&gem_groups, &grp, &zero_group, BPF_NOEXIST);
+		g = bpf_map_lookup_elem(&gem_groups, &grp);
+	}
+	if (!g) {
+		if (ctx)
+			bpf_crypto_ctx_release(ctx);
+		return -12;
+	}
+	g->suite = req->suite;
+	g->flags = req->flags;
+	__builtin_memcpy(g->hmac_istate, req->hmac_istate, 32);
+	__builtin_memcpy(g->hmac_ostate, req->hmac_ostate, 32);
+	__builtin_memcpy(g->cmac_k1, req->cmac_k1, 16);
+	__builtin_memcpy(g->cmac_k2, req->cmac_k2, 16);
+	old = bpf_kptr_xchg(&g->cmac, ctx);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	return 0;
+}
+
+static __always_inline int ctl_set_tx(struct gem_ctl_req *req)
+{
+	struct bpf_crypto_ctx *ctx, *old;
+	struct gem_tx_stream *st;
+	struct gem_sg sg;
+	__u32 c, nslot;
+	int err = 0;
+
+	if (req->key_id > 0xffff)
+		return -22;
+	sg = req->sg;
+	st = bpf_map_lookup_elem(&gem_tx, &sg);
+	if (!st) {
+		bpf_map_update_elem(&gem_tx, &sg, &empty_tx, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&gem_tx, &sg);
+		if (!st)
+			return -12;
+	}
+	bpf_spin_lock(&st->lock);
+	c = st->cur & 1;
+	err = st->key_id[c] == req->key_id;
+	bpf_spin_unlock(&st->lock);
+	if (err)
+		return -17;	/* EEXIST: re-loading the current key id */
+	nslot = c ^ 1;		/* egress reads only slot `cur`: fill the other */
+	ctx = make_ctx(req->sek, 0, &err);
+	if (!ctx)
+		return err ? err : -22;
+	if (nslot)
+		old = bpf_kptr_xchg(&st->ctx1, ctx);
+	else
+		old = bpf_kptr_xchg(&st->ctx0, ctx);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	bpf_spin_lock(&st->lock);
+	st->key_id[nslot] = req->key_id;
+	st->cur = nslot;
+	bpf_spin_unlock(&st->lock);
+	bpf_map_delete_elem(&gem_notified, &sg);
+	return 0;
+}
+
+static __always_inline int ctl_set_rx(struct gem_ctl_req *req)
+{
+	struct bpf_crypto_ctx *ctx, *old;
+	struct gem_rx_stream *st;
+	struct gem_sg sg;
+	__u32 c, t;
+	int err = 0;
+
+	if (req->key_id > 0xffff)
+		return -22;
+	ctx = make_ctx(req->sek, 0, &err);
+	if (!ctx)
+		return err ? err : -22;
+	sg = req->sg;
+	st = bpf_map_lookup_elem(&gem_rx, &sg);
+	if (!st) {
+		bpf_map_update_elem(&gem_rx, &sg, &empty_rx, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&gem_rx, &sg);
+		if (!st) {
+			bpf_crypto_ctx_release(ctx);
+			return -12;
+		}
+	}
+	/* The new key goes into the slot not holding the current key (which
+	 * becomes the previous one), or replaces the current key in place when
+	 * its id is re-loaded.  The slot is disabled while its context changes,
+	 * so no packet pairs one key id with another key. */
+	bpf_spin_lock(&st->lock);
+	c = st->cur & 1;
+	if (st->key_id[c] == req->key_id || st->key_id[c] == GEM_KEY_ID_NONE)
+		t = c;
+	else
+		t = c ^ 1;
+	st->key_id[t] = GEM_KEY_ID_NONE;
+	bpf_spin_unlock(&st->lock);
+	if (t)
+		old = bpf_kptr_xchg(&st->ctx1, ctx);
+	else
+		old = bpf_kptr_xchg(&st->ctx0, ctx);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	bpf_spin_lock(&st->lock);
+	st->key_id[t] = req->key_id;
+	st->replay[t].top = 0;
+	st->replay[t].bits[0] = 0;
+	st->replay[t].bits[1] = 0;
+	st->replay[t].bits[2] = 0;
+	st->replay[t].bits[3] = 0;
+	st->cur = t;
+	bpf_spin_unlock(&st->lock);
+	return 0;
+}
+
+SEC("syscall")
+int gem_ctl(struct gem_ctl_req *req)
+{
+	switch (req->op) {
+	case GEM_OP_SET_GROUP:
+		return ctl_set_group(req);
+	case GEM_OP_SET_TX_SEK:
+		return ctl_set_tx(req);
+	case GEM_OP_SET_RX_SEK:
+		return ctl_set_rx(req);
+	}
+	return -95;	/* EOPNOTSUPP */
+}

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * What the BPF programs and user space must agree on: wire constants, map
+ * key/value layouts, counter indexes and the control-request layout of the
+ * SEC("syscall") key-loading program.  The wire format itself is specified in
+ * docs/PROTOCOL.md; keep the two in step.
+ *
+ * This header is included from BPF (after vmlinux.h) and from user space
+ * (after <linux/types.h>), so it uses only __u8/__u16/... types.
+ */
+#ifndef GEM_COMMON_H
+#define GEM_COMMON_H
+
+/* ---- wire format -------------------------------------------------------- */
+
+#define GEM_VERSION		1
+#define GEM_SUITE_HMAC_SHA256	1	/* AES-128-CTR + HMAC-SHA-256-128 */
+#define GEM_SUITE_CMAC		2	/* AES-128-CTR + AES-CMAC (RFC 4493) */
+#define GEM_SUITE_MAX		2
+
+#define GEM_HDR_LEN		12	/* version, suite, key id, packet number */
+#define GEM_TAG_LEN		16
+#define GEM_OVERHEAD		(GEM_HDR_LEN + GEM_TAG_LEN)
+#define GEM_AAD_LEN		48	/* src(16) grp(16) sport dport gem hdr */
+
+/* Counter blocks 0 and 1 of every packet are reserved (one-time MAC keys
+ * of a keystream-keyed suite); payload keystream starts at block 2. */
+#define GEM_CTR_FIRST_PAYLOAD_BLOCK 2
+
+/* Largest plaintext payload (bytes after the UDP header) the data plane
+ * handles; larger protected packets are dropped and counted.  Covers every
+ * payload that fits a 1500-byte MTU once sealed. */
+#define GEM_MAX_PT		1536
+#define GEM_MAX_BLOCKS		(GEM_MAX_PT / 16 + GEM_CTR_FIRST_PAYLOAD_BLOCK)
+
+/* Packet numbers are 64-bit on the wire; a stream refuses to seal past
+ * this value (rekey long before; see docs/PROTOCOL.md). */
+#define GEM_PN_LIMIT		(1ULL << 62)
+
+#define GEM_REPLAY_WORDS	4	/* ring of 4 x 64 bits; see gem_replay_check() */
+
+struct gem_hdr {
+	__u8 version;
+	__u8 suite;
+	__be16 key_id;
+	__be32 pn_hi;		/* packet number, big-endian, split so the */
+	__be32 pn_lo;		/* struct has no 8-byte alignment padding  */
+} __attribute__((packed));
+
+/* ---- maps ---------------------------------------------------------------- */
+
+/* An IPv6 address, or an IPv4 address as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
+struct gem_addr {
+	__u8 a[16];
+};
+
+/* Key of the egress and ingress stream maps: (source, group). */
+struct gem_sg {
+	struct gem_addr src;
+	struct gem_addr grp;
+};
+
+#define GEM_GROUP_F_ACTIVE	1
+
+/* Group policy map value: group -> suite and MAC key material.
+ * Suite 1 keeps the HMAC-SHA-256 inner/outer states after the key^ipad and
+ * key^opad blocks, so a packet pays no key blocks.  Suite 2 keeps the CMAC
+ * subkeys K1/K2 and a cbc(aes) context holding the CMAC key. */
+struct gem_group {
+	__u32 suite;
+	__u32 flags;
+	__u32 hmac_istate[8];
+	__u32 hmac_ostate[8];
+	__u8 cmac_k1[16];
+	__u8 cmac_k2[16];
+#ifdef __BPF__
+	struct bpf_crypto_ctx __kptr *cmac;
+#else
+	__u64 cmac;		/* kernel pointer; opaque to user space */
+#endif
+};
+
+/* Egress stream value.  Two key slots: `cur` names the one in use.  A
+ * rotation fills the other slot and flips `cur` under the lock, so every
+ * packet takes (key id, context, packet number) atomically.  The packet
+ * number runs on across rotations: it is never reset while the stream
+ * exists, so even a SEK loaded twice never sees a counter block again. */
+struct gem_tx_stream {
+	struct bpf_spin_lock lock;
+	__u32 cur;
+	__u32 key_id[2];
+	__u32 pad;
+	__u64 next_pn;
+	__u64 packets;
+	__u64 bytes;
+#ifdef __BPF__
+	struct bpf_crypto_ctx __kptr *ctx0;
+	struct bpf_crypto_ctx __kptr *ctx1;
+#else
+	__u64 ctx0, ctx1;
+#endif
+};
+
+#define GEM_KEY_ID_NONE		0xffffffffu	/* slot empty (key ids are 16-bit) */
+
+/* Ingress replay state of one key slot: `top` is 1 + the highest packet
+ * number accepted (0: none yet); bit pn % 64 of word (pn / 64) % 4 is set
+ * once pn was accepted (RFC 6479-style ring). */
+struct gem_replay {
+	__u64 top;
+	__u64 bits[GEM_REPLAY_WORDS];
+};
+
+/* Ingress stream value: current and previous key slots, so a rotation
+ * loses no packet.  `cur` names the newest slot. */
+struct gem_rx_stream {
+	struct bpf_spin_lock lock;
+	__u32 cur;
+	__u32 key_id[2];
+	__u32 pad;
+	struct gem_replay replay[2];
+	__u64 packets;
+	__u64 bytes;
+	__u64 drops;
+#ifdef __BPF__
+	struct bpf_crypto_ctx __kptr *ctx0;
+	struct bpf_crypto_ctx __kptr *ctx1;
+#else
+	__u64 ctx0, ctx1;
+#endif
+};
+
+/* Ring-buffer event: a protected group saw a stream with no SEK. */
+#define GEM_EV_TX_NO_KEY	1
+struct gem_event {
+	__u32 type;
+	__u32 ifindex;
+	struct gem_sg sg;
+};
+
+/* Per-CPU counters, index = enum gem_counter. */
+enum gem_counter {
+	GEM_C_TX_SEALED,	/* egress: sealed and sent */
+	GEM_C_TX_PASS,		/* egress: not for a protected group, untouched */
+	GEM_C_TX_NO_KEY,	/* egress: protected group, no SEK for (S,G) */
+	GEM_C_TX_NOT_UDP,	/* egress: protected group, not UDP (IGMP/ICMPv6 pass) */
+	GEM_C_TX_FRAGMENT,	/* egress: protected group, IP fragment */
+	GEM_C_TX_MALFORMED,	/* egress: lengths inconsistent */
+	GEM_C_TX_TOO_BIG,	/* egress: payload > GEM_MAX_PT */
+	GEM_C_TX_MTU,		/* egress: sealed packet exceeds device MTU */
+	GEM_C_TX_GSO,		/* egress: GSO packet (UDP GSO is not sealed) */
+	GEM_C_TX_PN_EXHAUSTED,	/* egress: packet number limit reached */
+	GEM_C_TX_ERROR,		/* egress: helper/kfunc failure */
+	GEM_C_RX_OPENED,	/* ingress: verified, decrypted, passed */
+	GEM_C_RX_PASS,		/* ingress: not for a protected group, untouched */
+	GEM_C_RX_MALFORMED,	/* ingress: lengths inconsistent / too short */
+	GEM_C_RX_NOT_UDP,	/* ingress: protected group, not UDP */
+	GEM_C_RX_FRAGMENT,	/* ingress: protected group, IP fragment */
+	GEM_C_RX_TOO_BIG,	/* ingress: payload > GEM_MAX_PT + overhead */
+	GEM_C_RX_VERSION,	/* ingress: unknown GEM version */
+	GEM_C_RX_SUITE,		/* ingress: suite differs from the group's */
+	GEM_C_RX_NO_KEY,	/* ingress: no SEK for (S,G) */
+	GEM_C_RX_KEY_ID,	/* ingress: key id is neither current nor previous */
+	GEM_C_RX_BAD_TAG,	/* ingress: MAC verification failed */
+	GEM_C_RX_REPLAY,	/* ingress: packet number already seen */
+	GEM_C_RX_TOO_OLD,	/* ingress: packet number below the window */
+	GEM_C_RX_ERROR,		/* ingress: helper/kfunc failure */
+	GEM_C_MAX,
+};
+
+/* ---- key loading: SEC("syscall") program gem_ctl ----------------------- */
+
+enum gem_ctl_op {
+	GEM_OP_SET_GROUP = 1,	/* upsert group policy (+ CMAC context) */
+	GEM_OP_SET_TX_SEK = 2,	/* install a SEK for egress, make it current */
+	GEM_OP_SET_RX_SEK = 3,	/* install a SEK for ingress; previous kept */
+};
+
+/* ctx_in of gem_ctl.  Holds key bytes: user space mlocks and wipes it.
+ * The program returns 0 or -errno. */
+struct gem_ctl_req {
+	__u32 op;
+	__u32 key_id;
+	struct gem_sg sg;
+	__u8 sek[16];
+	__u32 suite;
+	__u32 flags;
+	__u32 hmac_istate[8];
+	__u32 hmac_ostate[8];
+	__u8 cmac_k1[16];
+	__u8 cmac_k2[16];
+	__u8 cmac_key[16];
+};
+
+#endif /* GEM_COMMON_H */

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * GEM's per-packet cryptography inside BPF: AES-128-CTR keystream through the
+ * ecb(aes) kfunc, HMAC-SHA-256 in plain BPF (the kernel has no hash kfunc),
+ * AES-CMAC through the cbc(aes) kfunc, and the RFC 1071 sums the checksum
+ * fix-ups need.  Included by gem.bpf.c (and the benchmark's floor program),
+ * so the floor and the product run the very same code.
+ *
+ * Everything works on the per-CPU scratch buffer, never on packet memory:
+ * the payload is copied in with bpf_{skb,xdp}_load_bytes and back out with
+ * *_store_bytes, which keeps the verifier's job small (bounded offsets into
+ * one map value) and works for non-linear packets alike.
+ */
+#ifndef GEM_CRYPTO_BPF_H
+#define GEM_CRYPTO_BPF_H
+
+#include "gem_common.h"
+#include "gem_kfuncs.h"
+
+/* barrier_var() (bpf_helpers.h) keeps bounds checks the compiler could prove
+ * redundant: the verifier tracks bounds per register and may not have seen
+ * the earlier check. */
+
+/* v, re-checked against max right where a helper takes it as a size (0 if
+ * above).  Written in asm because LLVM otherwise fuses "v && v <= max" into
+ * one range test on a scratch register and hands the helper the unchecked
+ * original, which the verifier rejects. */
+#define gem_bounded(v, max) ({						\
+	__u64 __b = (v);						\
+	asm volatile("if %[b] <= %[m] goto +1; %[b] = 0"		\
+		     : [b] "+r"(__b) : [m] "i"(max));			\
+	__b; })
+
+#define GEM_KS_CAP	2048	/* >= GEM_MAX_BLOCKS * 16 rounded up to 64 */
+#define GEM_MSG_CAP	2048	/* >= AAD + GEM_MAX_PT + tag + SHA padding; a power of two for masks */
+
+/* A parsed protected packet (offsets from the frame start). */
+struct gem_pkt {
+	__u32 l3, l4;		/* offsets of IP and UDP headers from the frame start */
+	__u32 ip_len;		/* IPv4 total length / 40 + IPv6 payload length */
+	__u16 ipv4;		/* 1: IPv4, 0: IPv6 */
+	__u16 ihl;		/* IP header length in bytes */
+	__u16 udp_len;
+	__u16 udp_csum;		/* as on the wire */
+	__u16 sport, dport;	/* network order */
+	struct gem_sg sg;
+};
+
+/* Per-CPU scratch.  msg holds M = AAD || ciphertext, then the tag (egress)
+ * or SHA-256 padding; cb/ks the counter blocks and their encryption. */
+struct gem_scratch {
+	__u8 msg[GEM_MSG_CAP];
+	__u8 cb[GEM_KS_CAP];
+	__u8 ks[GEM_KS_CAP];
+	__u8 cbc[GEM_MSG_CAP];		/* CMAC: cbc(aes) output */
+	__u8 lb[16];			/* CMAC: last block */
+	__u8 iv[16];			/* CMAC: chaining value */
+	__u8 tag[16];			/* computed tag */
+	__u8 rtag[16];			/* received tag */
+	__u32 hs[8];			/* SHA-256 state for the bpf_loop callback */
+	__u32 ob[16];			/* HMAC outer block */
+	__u32 w[16];			/* SHA-256 message schedule (off the stack) */
+	__u32 nblk;
+	struct gem_pkt pkt;		/* kept off the 512-byte stack */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gem_scratch);
+} gem_scratch SEC(".maps");
+
+static __always_inline struct gem_scratch *gem_scratch_get(void)
+{
+	__u32 z = 0;
+
+	return bpf_map_lookup_elem(&gem_scratch, &z);
+}
+
+/* ---- AES-128-CTR ------------------------------------------------------------ */
+
+/* The per-byte loops run through bpf_loop in 64-byte chunks: open-coded
+ * loops with a data-dependent exit make the verifier walk every exit point
+ * through the rest of the program; a callback is verified once. */
+struct gem_loop_ctx {
+	__u64 len;		/* xor: payload length; cb: blocks */
+	__u64 sum;		/* xor: running 32-bit-folded sum */
+	__u64 w0, lo;		/* cb: the two halves of CB(i) but i */
+	__u32 first;		/* cb: index of the first block */
+};
+
+/* Counter blocks 4*idx .. 4*idx+3. */
+static long gem_cb_chunk(__u32 idx, void *data)
+{
+	struct gem_loop_ctx *lc = data;
+	struct gem_scratch *s = gem_scratch_get();
+	__u64 off = gem_bounded((__u64)idx * 64, sizeof(s->cb) - 64);
+	__u32 i = lc->first + idx * 4, k;
+
+	if (!s)
+		return 1;
+	for (k = 0; k < 4; k++) {
+		*(__u64 *)&s->cb[off + k * 16] = lc->w0;
+		*(__u64 *)&s->cb[off + k * 16 + 8] =
+			lc->lo | ((__u64)__builtin_bswap32(i + k) << 32);
+	}
+	return 0;
+}
+
+/* Keystream for `nb` blocks starting at counter block `first` into s->ks.
+ * CB(i) = pn (BE64) || key id (BE16) || 0x0000 || i (BE32). */
+static __always_inline int gem_keystream(struct bpf_crypto_ctx *ctx,
+					 struct gem_scratch *s, __u64 pn,
+					 __u16 key_id, __u32 first, __u64 nb)
+{
+	struct gem_loop_ctx lc = {
+		.w0 = __builtin_bswap64(pn),
+		.lo = (__u64)__builtin_bswap32((__u32)key_id << 16),
+		.first = first,
+	};
+	struct bpf_dynptr src, dst;
+
+	nb = gem_bounded(nb, GEM_MAX_BLOCKS);
+	if (nb == 0)
+		return 0;
+	if (bpf_loop((nb + 3) / 4, gem_cb_chunk, &lc, 0) < 0)
+		return -1;
+	bpf_dynptr_from_mem(s->cb, sizeof(s->cb), 0, &src);
+	if (bpf_dynptr_adjust(&src, 0, nb * 16))
+		return -1;
+	bpf_dynptr_from_mem(s->ks, sizeof(s->ks), 0, &dst);
+	return bpf_crypto_encrypt(ctx, &src, &dst, NULL);
+}
+
+/* msg[AAD + 64*idx ..] ^= ks[64*idx ..], 8 words, summing the bytes below len. */
+static long gem_xor_chunk(__u32 idx, void *data)
+{
+	struct gem_loop_ctx *lc = data;
+	struct gem_scratch *s = gem_scratch_get();
+	__u64 off = gem_bounded((__u64)idx * 64, GEM_MAX_PT - 64);
+	__u64 w, m, o, k;
+
+	if (!s)
+		return 1;
+	for (k = 0; k < 8; k++) {
+		o = off + k * 8;
+		w = *(__u64 *)&s->msg[GEM_AAD_LEN + o] ^ *(__u64 *)&s->ks[o];
+		*(__u64 *)&s->msg[GEM_AAD_LEN + o] = w;
+		if (o >= lc->len)
+			m = 0;
+		else if (lc->len - o >= 8)
+			m = ~0ULL;
+		else
+			m = (1ULL << ((lc->len - o) * 8)) - 1;
+		w &= m;
+		lc->sum += (w & 0xffffffff) + (w >> 32);
+	}
+	return 0;
+}
+
+/* XOR s->msg[AAD .. AAD+len) with the keystream in place and return the
+ * 32-bit-folded ones' complement sum of the result (for the UDP checksum).
+ * Bytes of the last chunk past len get garbage; nothing reads them. */
+static __always_inline __u64 gem_xor_sum(struct gem_scratch *s, __u64 len)
+{
+	struct gem_loop_ctx lc = { .len = len };
+
+	(void)s;
+	if (bpf_loop((len + 63) / 64, gem_xor_chunk, &lc, 0) < 0)
+		return 0;
+	return lc.sum;
+}
+
+/* ---- RFC 1071 sums ------------------------------------------------------- */
+
+static __always_inline __u16 gem_fold(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+static __always_inline __u64 gem_sum16(const void *p)
+{
+	const __u32 *w = p;
+
+	return (__u64)w[0] + w[1] + w[2] + w[3];
+}
+
+/* ---- HMAC-SHA-256 ---------------------------------------------------------- */
+
+static const __u32 gem_sha_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+	0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+	0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+	0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+	0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+/* One SHA-256 compression of the 64 bytes at p into st[8]; w: 16 words of room. */
+static __always_inline void gem_sha256_block(__u32 *st, __u32 *w, const __u8 *p)
+{
+	__u32 a, b, c, d, e, f, g, h, t1, t2, s0, s1;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		w[i] = __builtin_bswap32(*(const __u32 *)(p + i * 4));
+	a = st[0]; b = st[1]; c = st[2]; d = st[3];
+	e = st[4]; f = st[5]; g = st[6]; h = st[7];
+	for (i = 0; i < 64; i++) {
+		if (i >= 16) {
+			s0 = w[(i + 1) & 15];
+			s0 = ROR(s0, 7) ^ ROR(s0, 18) ^ (s0 >> 3);
+			s1 = w[(i + 14) & 15];
+			s1 = ROR(s1, 17) ^ ROR(s1, 19) ^ (s1 >> 10);
+			w[i & 15] += s0 + w[(i + 9) & 15] + s1;
+		}
+		t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) +
+		     ((e & f) ^ (~e & g)) + gem_sha_k[i] + w[i & 15];
+		t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) +
+		     ((a & b) ^ (a & c) ^ (b & c));
+		h = g; g = f; f = e; e = d + t1;
+		d = c; c = b; b = a; a = t1 + t2;
+	}
+	st[0] += a; st[1] += b; st[2] += c; st[3] += d;
+	st[4] += e; st[5] += f; st[6] += g; st[7] += h;
+}
+
+/* bpf_loop callback: compress block idx of s->msg.  The block loop runs
+ * through bpf_loop so the verifier checks one block, not up to 26 of them. */
+static long gem_sha_cb(__u32 idx, void *data)
+{
+	struct gem_scratch *s = gem_scratch_get();
+	__u64 off = gem_bounded((__u64)idx * 64, GEM_MSG_CAP - 64);
+
+	(void)data;
+	if (!s)
+		return 1;
+	gem_sha256_block(s->hs, s->w, &s->msg[off]);
+	return 0;
+}
+
+/* tag = HMAC-SHA-256(key, s->msg[0..n))[0..16], with the key given as the
+ * inner/outer states after the key^ipad / key^opad blocks. */
+static __always_inline int gem_hmac(struct gem_scratch *s, const struct gem_group *g,
+				    __u64 n)
+{
+	__u64 bits = (64 + n) * 8, end, k, nblk, w, i;
+
+	n = gem_bounded(n, GEM_AAD_LEN + GEM_MAX_PT);
+	if (!n)
+		return -1;
+	/* SHA-256 padding after the message: 0x80, zeros, 64-bit bit length.
+	 * Whole words, no byte loop: the word holding msg[n] keeps its bytes
+	 * below n, then up to 9 zero words, then the length. */
+	end = (n + 9 + 63) & ~63ull;
+	nblk = end / 64;
+	k = n & ~7ull;
+	w = *(__u64 *)&s->msg[k] & ((1ULL << ((n & 7) * 8)) - 1);
+	*(__u64 *)&s->msg[k] = w | (0x80ULL << ((n & 7) * 8));
+	for (i = 1; i < 10; i++)
+		if (k + i * 8 < end - 8)
+			*(__u64 *)&s->msg[(k + i * 8) & (GEM_MSG_CAP - 8)] = 0;
+	end = gem_bounded(end, GEM_MSG_CAP);
+	if (end < 64)
+		return -1;
+	*(__u64 *)&s->msg[end - 8] = __builtin_bswap64(bits);
+
+	__builtin_memcpy(s->hs, g->hmac_istate, 32);
+	if (bpf_loop(nblk, gem_sha_cb, NULL, 0) != (long)nblk)
+		return -1;
+
+	/* outer: ostate over inner digest || padding (96 bytes total) */
+	for (k = 0; k < 8; k++)
+		s->ob[k] = __builtin_bswap32(s->hs[k]);
+	s->ob[8] = __builtin_bswap32(0x80000000);
+	for (k = 9; k < 15; k++)
+		s->ob[k] = 0;
+	s->ob[15] = __builtin_bswap32((64 + 32) * 8);
+	__builtin_memcpy(s->hs, g->hmac_ostate, 32);
+	gem_sha256_block(s->hs, s->w, (const __u8 *)s->ob);
+	for (k = 0; k < 4; k++)
+		*(__u32 *)&s->tag[k * 4] = __builtin_bswap32(s->hs[k]);
+	return 0;
+}
+
+/* ---- AES-CMAC (RFC 4493) through cbc(aes) --------------------------------- */
+
+/* tag = AES-CMAC(key in ctx, s->msg[0..n)), n >= 32.  CBC-MAC of all blocks
+ * but the last (IV 0), then the last block, XORed with K1 (complete) or
+ * padded and XORed with K2, encrypted with the running value as IV. */
+static __noinline int gem_cmac(struct gem_scratch *s, const struct gem_group *g,
+				    struct bpf_crypto_ctx *ctx, __u64 n)
+{
+	struct bpf_dynptr src, dst, iv;
+	__u64 np, first, k;
+	const __u8 *key;
+
+	n = gem_bounded(n, GEM_AAD_LEN + GEM_MAX_PT);
+	if (n < 32)
+		return -1;
+	np = (n + 15) & ~15ull;
+	first = np - 16;
+	key = (np == n) ? g->cmac_k1 : g->cmac_k2;
+	for (k = 0; k < 16; k++) {
+		__u64 o = first + k;
+		__u8 b = o < n ? s->msg[o & (GEM_MSG_CAP - 1)] : (o == n ? 0x80 : 0);
+
+		s->lb[k] = b ^ key[k];
+	}
+	__builtin_memset(s->iv, 0, 16);
+	bpf_dynptr_from_mem(s->msg, sizeof(s->msg), 0, &src);
+	if (bpf_dynptr_adjust(&src, 0, first))
+		return -1;
+	bpf_dynptr_from_mem(s->cbc, sizeof(s->cbc), 0, &dst);
+	bpf_dynptr_from_mem(s->iv, sizeof(s->iv), 0, &iv);
+	if (bpf_crypto_encrypt(ctx, &src, &dst, &iv))
+		return -1;
+	if (first < 16 || first > sizeof(s->cbc))
+		return -1;
+	__builtin_memcpy(s->iv, &s->cbc[first - 16], 16);
+	bpf_dynptr_from_mem(s->lb, sizeof(s->lb), 0, &src);
+	bpf_dynptr_from_mem(s->tag, sizeof(s->tag), 0, &dst);
+	bpf_dynptr_from_mem(s->iv, sizeof(s->iv), 0, &iv);
+	return bpf_crypto_encrypt(ctx, &src, &dst, &iv);
+}
+
+/* Tag of s->msg[0..n) for the group's suite into s->tag. */
+static __always_inline int gem_mac(struct gem_scratch *s, struct gem_group *g, __u64 n)
+{
+	struct bpf_crypto_ctx *cctx;
+
+	if (g->suite == GEM_SUITE_HMAC_SHA256)
+		return gem_hmac(s, g, n);
+	if (g->suite == GEM_SUITE_CMAC) {
+		cctx = g->cmac;
+		if (!cctx)
+			return -1;
+		return gem_cmac(s, g, cctx, n);
+	}
+	return -1;
+}
+
+#endif /* GEM_CRYPTO_BPF_H */

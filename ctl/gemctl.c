@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* gemctl: inspect and key a node's GEM data plane and HSM. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gemctl.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv, const struct gemctl_opts *o);
+	const char *help;
+} cmds[] = {
+	{ "keys", cmd_keys, "HSM key hierarchy: init, import, list, pubkey, gen-secret" },
+};
+
+void gemctl_err(const struct gemctl_opts *o, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (o && o->json) {
+		fputs("{\"error\": \"", stdout);
+		for (const char *p = buf; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				putchar('\\');
+			if ((unsigned char)*p < 0x20)
+				printf("\\u%04x", *p);
+			else
+				putchar(*p);
+		}
+		fputs("\"}\n", stdout);
+	} else {
+		fprintf(stderr, "gemctl: %s\n", buf);
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: gemctl [-j] [-v] [--pin-dir DIR] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "\n'gemctl COMMAND --help' describes one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct gemctl_opts o = { .pin_dir = GEM_PIN_DIR };
+	int c;
+
+	/* '+': stop at the first non-option, the subcommand parses the rest */
+	while ((c = getopt_long(argc, argv, "+jvh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j': o.json = true; break;
+		case 'v': o.verbose = true; break;
+		case 'P': o.pin_dir = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[optind], cmds[i].name))
+			return cmds[i].fn(argc - optind, argv + optind, &o);
+	gemctl_err(&o, "unknown command '%s' (see gemctl --help)", argv[optind]);
+	return 2;
+}

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include "gem_dp.h"
+
+size_t gem_suite_key_len(unsigned suite)
+{
+	switch (suite) {
+	case GEM_SUITE_HMAC_SHA256: return GEM_MAC_KEY_LEN;
+	case GEM_SUITE_CMAC: return GEM_CMAC_KEY_LEN;
+	}
+	return 0;
+}
+
+void gem_hmac_states(const uint8_t key[GEM_MAC_KEY_LEN], uint32_t istate[8],
+		     uint32_t ostate[8])
+{
+	crypto_hash_sha256_state st;
+	uint8_t pad[64];
+
+	/* the state after one compression of key^ipad (key^opad) is all the
+	 * BPF side needs: it never sees the key itself */
+	memset(pad, 0x36, sizeof(pad));
+	for (int i = 0; i < GEM_MAC_KEY_LEN; i++)
+		pad[i] ^= key[i];
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, pad, sizeof(pad));
+	memcpy(istate, st.state, 32);
+	memset(pad, 0x5c, sizeof(pad));
+	for (int i = 0; i < GEM_MAC_KEY_LEN; i++)
+		pad[i] ^= key[i];
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, pad, sizeof(pad));
+	memcpy(ostate, st.state, 32);
+	sodium_memzero(pad, sizeof(pad));
+	sodium_memzero(&st, sizeof(st));
+}
+
+static void dbl(const uint8_t in[16], uint8_t out[16])
+{
+	uint8_t carry = in[0] >> 7;
+
+	for (int i = 0; i < 15; i++)
+		out[i] = (uint8_t)(in[i] << 1 | in[i + 1] >> 7);
+	out[15] = (uint8_t)(in[15] << 1) ^ (carry ? 0x87 : 0);
+}
+
+int gem_cmac_subkeys(const uint8_t key[16], uint8_t k1[16], uint8_t k2[16])
+{
+	static const uint8_t zero[16];
+	uint8_t l[16];
+	EVP_CIPHER_CTX *c;
+	int n = 0, ret = -EIO;
+
+	c = EVP_CIPHER_CTX_new();
+	if (!c)
+		return -ENOMEM;
+	if (EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, key, NULL) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(c, 0) != 1 ||
+	    EVP_EncryptUpdate(c, l, &n, zero, 16) != 1 || n != 16)
+		goto out;
+	dbl(l, k1);
+	dbl(k1, k2);
+	ret = 0;
+out:
+	OPENSSL_cleanse(l, sizeof(l));
+	EVP_CIPHER_CTX_free(c);
+	return ret;
+}
+
+static int run_ctl(int ctl_fd, struct gem_ctl_req *req)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = req, .ctx_size_in = sizeof(*req));
+	int err;
+
+	err = bpf_prog_test_run_opts(ctl_fd, &opts);
+	if (err)
+		return -errno;
+	return (int)opts.retval;
+}
+
+int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
+		     const uint8_t *key, size_t key_len)
+{
+	struct gem_ctl_req req;
+	int ret;
+
+	if (!gem_suite_key_len(suite))
+		return -EPROTONOSUPPORT;
+	if (key_len != gem_suite_key_len(suite))
+		return -EINVAL;
+	sodium_mlock(&req, sizeof(req));
+	memset(&req, 0, sizeof(req));
+	req.op = GEM_OP_SET_GROUP;
+	req.sg.grp = *grp;
+	req.suite = suite;
+	req.flags = GEM_GROUP_F_ACTIVE;
+	if (suite == GEM_SUITE_HMAC_SHA256) {
+		gem_hmac_states(key, req.hmac_istate, req.hmac_ostate);
+	} else {
+		ret = gem_cmac_subkeys(key, req.cmac_k1, req.cmac_k2);
+		if (ret)
+			goto out;
+		memcpy(req.cmac_key, key, 16);
+	}
+	ret = run_ctl(ctl_fd, &req);
+out:
+	sodium_munlock(&req, sizeof(req));	/* also wipes */
+	return ret;
+}
+
+int gem_dp_set_sek(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
+		   const uint8_t sek[GEM_SEK_LEN])
+{
+	struct gem_ctl_req req;
+	int ret;
+
+	sodium_mlock(&req, sizeof(req));
+	memset(&req, 0, sizeof(req));
+	req.op = tx ? GEM_OP_SET_TX_SEK : GEM_OP_SET_RX_SEK;
+	req.key_id = key_id;
+	req.sg = *sg;
+	memcpy(req.sek, sek, GEM_SEK_LEN);
+	ret = run_ctl(ctl_fd, &req);
+	sodium_munlock(&req, sizeof(req));
+	return ret;
+}

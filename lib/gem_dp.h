@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* User-space side of the data plane's key loading: turn group MAC keys into
+ * what the maps hold (HMAC inner/outer states, CMAC subkeys) and hand keys to
+ * the gem_ctl SEC("syscall") program, the only way keys enter the kernel. */
+#ifndef GEM_DP_H
+#define GEM_DP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include "gem_common.h"
+
+#define GEM_MAC_KEY_LEN		32	/* suite 1: HMAC-SHA-256 key */
+#define GEM_CMAC_KEY_LEN	16	/* suite 2: AES-128 CMAC key */
+#define GEM_SEK_LEN		16
+
+/* Key length a suite's group MAC key must have, or 0 for an unknown suite. */
+size_t gem_suite_key_len(unsigned suite);
+
+/* Install or replace group `grp` with `suite` and its MAC key (32 bytes for
+ * suite 1, 16 for suite 2).  ctl_fd: the gem_ctl program.  0 or -errno. */
+int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
+		     const uint8_t *key, size_t key_len);
+
+/* Install a SEK for (S,G) with key_id for egress (tx=1) or ingress (tx=0).
+ * -EEXIST: egress key id equals the current one.  0 or -errno. */
+int gem_dp_set_sek(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
+		   const uint8_t sek[GEM_SEK_LEN]);
+
+/* Inner/outer SHA-256 states of HMAC with a 32-byte key (exported for tests). */
+void gem_hmac_states(const uint8_t key[GEM_MAC_KEY_LEN], uint32_t istate[8],
+		     uint32_t ostate[8]);
+/* RFC 4493 subkeys K1, K2 of an AES-128 key.  0 or -errno. */
+int gem_cmac_subkeys(const uint8_t key[16], uint8_t k1[16], uint8_t k2[16]);
+
+#endif
