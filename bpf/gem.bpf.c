@@ -86,7 +86,9 @@ enum { P_PASS, P_PROTECTED, P_SHORT, P_DROP };
 /* Fill p for a frame at [data, data_end).  Returns P_PASS for anything that is
  * not for a protected group (and IGMP/MLD to one), P_PROTECTED for UDP to a
  * protected group with the group in *gp, P_SHORT when the headers are not in
- * the linear area, P_DROP with *why set otherwise. */
+ * the linear area, P_DROP with *why set otherwise.  At ingress (XDP: the
+ * frame's first buffer is linear) a frame too short for its IP header is
+ * not ours to judge: it passes, and the stack drops it. */
 static __always_inline int gem_parse(void *data, void *data_end, struct gem_pkt *p,
 				     struct gem_group **gp, __u32 *why, int tx)
 {
@@ -102,7 +104,7 @@ static __always_inline int gem_parse(void *data, void *data_end, struct gem_pkt 
 		struct iphdr *ip = (void *)(eth + 1);
 
 		if ((void *)(ip + 1) > data_end)
-			return P_SHORT;
+			return tx ? P_SHORT : P_PASS;
 		/* not multicast: not ours, cheapest exit */
 		if ((ip->daddr & bpf_htonl(0xf0000000)) != bpf_htonl(0xe0000000))
 			return P_PASS;
@@ -133,7 +135,7 @@ static __always_inline int gem_parse(void *data, void *data_end, struct gem_pkt 
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 
 		if ((void *)(ip6 + 1) > data_end)
-			return P_SHORT;
+			return tx ? P_SHORT : P_PASS;
 		if (ip6->daddr.in6_u.u6_addr8[0] != 0xff)
 			return P_PASS;
 		__builtin_memcpy(&p->sg.src, &ip6->saddr, 16);

@@ -7,6 +7,34 @@
 
 #include "gem_dp.h"
 
+const char *const gem_counter_names[GEM_C_MAX] = {
+	[GEM_C_TX_SEALED] = "tx_sealed",
+	[GEM_C_TX_PASS] = "tx_pass",
+	[GEM_C_TX_NO_KEY] = "tx_no_key",
+	[GEM_C_TX_NOT_UDP] = "tx_not_udp",
+	[GEM_C_TX_FRAGMENT] = "tx_fragment",
+	[GEM_C_TX_MALFORMED] = "tx_malformed",
+	[GEM_C_TX_TOO_BIG] = "tx_too_big",
+	[GEM_C_TX_MTU] = "tx_mtu",
+	[GEM_C_TX_GSO] = "tx_gso",
+	[GEM_C_TX_PN_EXHAUSTED] = "tx_pn_exhausted",
+	[GEM_C_TX_ERROR] = "tx_error",
+	[GEM_C_RX_OPENED] = "rx_opened",
+	[GEM_C_RX_PASS] = "rx_pass",
+	[GEM_C_RX_MALFORMED] = "rx_malformed",
+	[GEM_C_RX_NOT_UDP] = "rx_not_udp",
+	[GEM_C_RX_FRAGMENT] = "rx_fragment",
+	[GEM_C_RX_TOO_BIG] = "rx_too_big",
+	[GEM_C_RX_VERSION] = "rx_version",
+	[GEM_C_RX_SUITE] = "rx_suite",
+	[GEM_C_RX_NO_KEY] = "rx_no_key",
+	[GEM_C_RX_KEY_ID] = "rx_key_id",
+	[GEM_C_RX_BAD_TAG] = "rx_bad_tag",
+	[GEM_C_RX_REPLAY] = "rx_replay",
+	[GEM_C_RX_TOO_OLD] = "rx_too_old",
+	[GEM_C_RX_ERROR] = "rx_error",
+};
+
 size_t gem_suite_key_len(unsigned suite)
 {
 	switch (suite) {

@@ -15,6 +15,9 @@
 #define GEM_CMAC_KEY_LEN	16	/* suite 2: AES-128 CMAC key */
 #define GEM_SEK_LEN		16
 
+/* Name of each counter (enum gem_counter), e.g. "rx_bad_tag". */
+extern const char *const gem_counter_names[GEM_C_MAX];
+
 /* Key length a suite's group MAC key must have, or 0 for an unknown suite. */
 size_t gem_suite_key_len(unsigned suite);
 

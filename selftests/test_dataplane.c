@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The BPF data plane (gem_egress, gem_ingress, gem_ctl) driven through
+ * BPF_PROG_TEST_RUN and checked byte for byte against the OpenSSL reference
+ * (lib/gem_ref.c) and the vectors of docs/PROTOCOL.md.  Every test runs in
+ * its own process and network namespace (lo at MTU 1500: the egress MTU
+ * rule is tested against a real device).  Needs root.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <criterion/criterion.h>
+
+#include "gem.skel.h"
+#include "gem_dp.h"
+#include "gem_pkt.h"
+#include "gem_ref.h"
+#include "gem_vectors.h"
+
+#define FRAME_MAX 4096
+
+static struct gem_bpf *skel;
+static int ctl_fd, eg_fd, in_fd;
+
+static const struct gem_ref_keys K = {
+	.sek = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+		 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff },
+	.mac_key = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+		     17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 },
+	.cmac_key = { 0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6,
+		      0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c },
+};
+
+struct stream {
+	int family;
+	union { struct in_addr v4; struct in6_addr v6; } src, grp;
+	struct gem_sg sg;
+};
+
+static void mkstream(struct stream *s, int family, const char *src, const char *grp)
+{
+	memset(s, 0, sizeof(*s));
+	s->family = family;
+	cr_assert_eq(inet_pton(family, src, &s->src), 1);
+	cr_assert_eq(inet_pton(family, grp, &s->grp), 1);
+	gem_addr_from(&s->sg.src, family, &s->src);
+	gem_addr_from(&s->sg.grp, family, &s->grp);
+}
+
+static void setup(void)
+{
+	cr_assert_eq(geteuid(), 0, "the data-plane tests need root (BPF)");
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	cr_assert_eq(system("ip link set lo mtu 1500 up"), 0);
+	skel = gem_bpf__open_and_load();
+	cr_assert_not_null(skel, "loading gem.bpf.o failed (run as root on a kernel with BPF crypto kfuncs)");
+	ctl_fd = bpf_program__fd(skel->progs.gem_ctl);
+	eg_fd = bpf_program__fd(skel->progs.gem_egress);
+	in_fd = bpf_program__fd(skel->progs.gem_ingress);
+}
+
+static void teardown(void)
+{
+	gem_bpf__destroy(skel);
+}
+
+TestSuite(dataplane, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void set_group(const struct stream *s, unsigned suite)
+{
+	int r = suite == GEM_SUITE_HMAC_SHA256
+		? gem_dp_set_group(ctl_fd, &s->sg.grp, suite, K.mac_key, 32)
+		: gem_dp_set_group(ctl_fd, &s->sg.grp, suite, K.cmac_key, 16);
+	cr_assert_eq(r, 0, "set group: %d", r);
+}
+
+static void set_keys(const struct stream *s, unsigned suite, uint16_t kid)
+{
+	set_group(s, suite);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s->sg, 1, kid, K.sek), 0);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s->sg, 0, kid, K.sek), 0);
+}
+
+/* Ethernet frame around an L3 packet. */
+static size_t frame(uint8_t *f, const uint8_t *l3, size_t len)
+{
+	static const uint8_t mac[12] = { 0x01, 0x00, 0x5e, 0x01, 0x01, 0x01,
+					 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+	uint16_t proto = htons((l3[0] >> 4) == 4 ? ETH_P_IP : ETH_P_IPV6);
+
+	memcpy(f, mac, 12);
+	memcpy(f + 12, &proto, 2);
+	memcpy(f + 14, l3, len);
+	return len + 14;
+}
+
+static size_t udp_frame(uint8_t *f, const struct stream *s, const uint8_t *pl, size_t len)
+{
+	uint8_t l3[FRAME_MAX];
+	size_t n;
+
+	cr_assert_eq(gem_pkt_build_udp(s->family, &s->src, &s->grp, 5001, 5002,
+				       pl, len, 8, l3, sizeof(l3), &n), 0);
+	return frame(f, l3, n);
+}
+
+static int run(int fd, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len,
+		    .data_out = out, .data_size_out = FRAME_MAX, .repeat = 1);
+
+	cr_assert_eq(bpf_prog_test_run_opts(fd, &o), 0, "test_run: %s", strerror(errno));
+	*out_len = o.data_size_out;
+	return (int)o.retval;
+}
+
+static __u64 counter(enum gem_counter c)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 v[ncpu], sum = 0;
+	__u32 k = c;
+
+	cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.gem_counters), &k, v), 0);
+	for (int i = 0; i < ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
+/* Make the egress stream's next packet number pn (test only: a real stream
+ * never goes back). */
+static void set_next_pn(const struct stream *s, __u64 pn)
+{
+	struct gem_tx_stream v;
+	int fd = bpf_map__fd(skel->maps.gem_tx);
+
+	cr_assert_eq(bpf_map_lookup_elem_flags(fd, &s->sg, &v, BPF_F_LOCK), 0);
+	v.next_pn = pn;
+	cr_assert_eq(bpf_map_update_elem(fd, &s->sg, &v, BPF_F_LOCK | BPF_EXIST), 0);
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 7 + seed);
+}
+
+/* Seal one packet with egress and check it against the reference, then
+ * open it with ingress and check the original comes back. */
+static void roundtrip(const struct stream *s, unsigned suite, uint16_t kid, uint64_t pn,
+		      size_t L, int ingress)
+{
+	uint8_t pl[2048], in[FRAME_MAX], out[FRAME_MAX], ref[FRAME_MAX], back[FRAME_MAX];
+	size_t n, on, rn, bn;
+	int r;
+
+	fill(pl, L, (unsigned)L);
+	n = udp_frame(in, s, pl, L);
+	r = run(eg_fd, in, n, out, &on);
+	cr_assert_eq(r, TC_ACT_OK, "egress verdict %d, L=%zu suite=%u", r, L, suite);
+	cr_assert_eq(gem_ref_seal(in + 14, n - 14, ref, sizeof(ref), &rn, suite, kid, pn, &K), 0);
+	cr_assert_eq(on, rn + 14, "sealed length %zu, reference %zu (L=%zu)", on - 14, rn, L);
+	cr_assert_eq(memcmp(out, in, 14), 0);
+	cr_assert_eq(memcmp(out + 14, ref, rn), 0, "egress differs from reference, L=%zu suite=%u fam=%d",
+		     L, suite, s->family);
+	cr_assert_eq(gem_pkt_udp_csum_ok(out + 14, on - 14), 1, "sealed checksum, L=%zu", L);
+	if (!ingress)
+		return;
+	r = run(in_fd, out, on, back, &bn);
+	cr_assert_eq(r, XDP_PASS, "ingress verdict %d, L=%zu suite=%u", r, L, suite);
+	cr_assert_eq(bn, n, "restored length %zu, original %zu", bn, n);
+	cr_assert_eq(memcmp(back, in, n), 0, "restored packet differs, L=%zu suite=%u", L, suite);
+	cr_assert_eq(gem_pkt_udp_csum_ok(back + 14, bn - 14), 1);
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+Test(dataplane, vectors_egress_and_ingress)
+{
+	uint8_t in[FRAME_MAX], out[FRAME_MAX], back[FRAME_MAX];
+	size_t n, on, bn;
+
+	for (size_t i = 0; i < gem_n_vectors; i++) {
+		const struct gem_vector *v = &gem_vectors[i];
+		struct gem_pkt_info pi;
+		struct stream s = { .family = v->family };
+
+		/* fresh maps per vector: vectors share streams */
+		teardown();
+		skel = gem_bpf__open_and_load();
+		cr_assert_not_null(skel);
+		ctl_fd = bpf_program__fd(skel->progs.gem_ctl);
+		eg_fd = bpf_program__fd(skel->progs.gem_egress);
+		in_fd = bpf_program__fd(skel->progs.gem_ingress);
+
+		cr_assert_eq(gem_pkt_parse(v->input, v->input_len, &pi), 0);
+		s.sg.src = pi.src;
+		s.sg.grp = pi.grp;
+		if (v->suite == GEM_SUITE_HMAC_SHA256)
+			cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, v->suite, v->keys.mac_key, 32), 0);
+		else
+			cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, v->suite, v->keys.cmac_key, 16), 0);
+		cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, v->key_id, v->keys.sek), 0);
+		cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, v->key_id, v->keys.sek), 0);
+		set_next_pn(&s, v->pn);
+
+		n = frame(in, v->input, v->input_len);
+		cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK, "vector %s", v->name);
+		cr_assert_eq(on - 14, v->sealed_len, "vector %s: length", v->name);
+		cr_assert_eq(memcmp(out + 14, v->sealed, v->sealed_len), 0,
+			     "vector %s: egress output differs from docs/PROTOCOL.md", v->name);
+		n = frame(in, v->sealed, v->sealed_len);
+		cr_assert_eq(run(in_fd, in, n, back, &bn), XDP_PASS, "vector %s: ingress", v->name);
+		cr_assert_eq(bn - 14, v->input_len);
+		cr_assert_eq(memcmp(back + 14, v->input, v->input_len), 0, "vector %s: restore", v->name);
+	}
+}
+
+static void sizes(int family, const char *src, const char *grp, unsigned suite)
+{
+	size_t maxl = family == AF_INET ? 1500 - 20 - 8 - GEM_OVERHEAD
+					: 1500 - 40 - 8 - GEM_OVERHEAD;
+	struct stream s;
+	uint64_t pn = 0;
+
+	mkstream(&s, family, src, grp);
+	set_keys(&s, suite, 7);
+	for (size_t L = 0; L <= maxl; L += (L < 80 ? 1 : 37))
+		roundtrip(&s, suite, 7, pn++, L, 1);
+	roundtrip(&s, suite, 7, pn++, maxl, 1);
+	cr_assert_eq(counter(GEM_C_TX_SEALED), pn);
+	cr_assert_eq(counter(GEM_C_RX_OPENED), pn);
+}
+
+Test(dataplane, roundtrip_ipv4_hmac) { sizes(AF_INET, "10.0.0.1", "239.1.1.1", 1); }
+Test(dataplane, roundtrip_ipv4_cmac) { sizes(AF_INET, "10.0.0.1", "239.1.1.1", 2); }
+Test(dataplane, roundtrip_ipv6_hmac) { sizes(AF_INET6, "fd00::1", "ff3e::1:1", 1); }
+Test(dataplane, roundtrip_ipv6_cmac) { sizes(AF_INET6, "fd00::1", "ff3e::1:1", 2); }
+
+Test(dataplane, mtu_and_size_limits)
+{
+	struct stream s;
+	uint8_t pl[2048] = { 0 }, in[FRAME_MAX], out[FRAME_MAX];
+	size_t n, on;
+
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_keys(&s, 1, 1);
+	/* 1444 fits MTU 1500 once sealed, 1445 does not */
+	n = udp_frame(in, &s, pl, 1444);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+	n = udp_frame(in, &s, pl, 1445);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_TX_MTU), 1);
+	cr_assert_eq(system("ip link set lo mtu 9000"), 0);
+	n = udp_frame(in, &s, pl, 1537);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_TX_TOO_BIG), 1);
+	n = udp_frame(in, &s, pl, 1536);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+	cr_assert_eq(counter(GEM_C_TX_SEALED), 2);
+}
+
+static const struct gem_sg *ev_sg;
+static int *ev_count;
+
+static int on_event(void *ctx, void *data, size_t sz)
+{
+	const struct gem_event *ev = data;
+
+	(void)ctx;
+	cr_assert_eq(sz, sizeof(*ev));
+	cr_assert_eq(ev->type, GEM_EV_TX_NO_KEY);
+	cr_assert_eq(memcmp(&ev->sg, ev_sg, sizeof(*ev_sg)), 0);
+	(*ev_count)++;
+	return 0;
+}
+
+Test(dataplane, egress_no_key_fails_closed_and_notifies_once)
+{
+	struct stream s;
+	uint8_t pl[64] = { 0 }, in[FRAME_MAX], out[FRAME_MAX];
+	struct ring_buffer *rb;
+	size_t n, on;
+	int events = 0;
+
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_group(&s, 1);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_TX_NO_KEY), 3);
+
+	ev_sg = &s.sg;
+	ev_count = &events;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.gem_events), on_event, NULL, NULL);
+	cr_assert_not_null(rb);
+	ring_buffer__consume(rb);
+	cr_assert_eq(events, 1, "one event per stream, got %d", events);
+	/* installing the key clears the note, and the stream flows */
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), 0);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+	ring_buffer__free(rb);
+}
+
+Test(dataplane, egress_key_id_rules)
+{
+	struct stream s;
+
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_group(&s, 1);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), 0);
+	/* the current key id again would restart nothing, but is refused */
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), -EEXIST);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 2, K.sek), 0);
+	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 3, K.mac_key, 32), -EPROTONOSUPPORT);
+	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 1, K.mac_key, 16), -EINVAL);
+}
+
+/* Packet numbers continue across a tx rotation; ingress accepts current and
+ * previous key ids, drops an older one. */
+Test(dataplane, rotation)
+{
+	struct stream s;
+	uint8_t pl[100], in[FRAME_MAX], k1[FRAME_MAX], k2[FRAME_MAX], k3[FRAME_MAX], o[FRAME_MAX];
+	size_t n, n1, n2, n3, on;
+
+	mkstream(&s, AF_INET6, "fd00::1", "ff3e::1:1");
+	set_keys(&s, 2, 1);
+	fill(pl, sizeof(pl), 3);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, k1, &n1), TC_ACT_OK);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 2, K.sek), 0);
+	roundtrip(&s, 2, 2, 1, 100, 0);		/* pn continues: 1, key id 2 */
+	cr_assert_eq(run(eg_fd, in, n, k2, &n2), TC_ACT_OK);
+	/* receiver learns key 2: both 1 (previous) and 2 (current) open */
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 2, K.sek), 0);
+	cr_assert_eq(run(in_fd, k2, n2, o, &on), XDP_PASS);
+	cr_assert_eq(run(in_fd, k1, n1, o, &on), XDP_PASS);
+	cr_assert_eq(memcmp(o, in, n), 0);
+	/* key 3: key 1 is gone */
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 3, K.sek), 0);
+	cr_assert_eq(run(eg_fd, in, n, k3, &n3), TC_ACT_OK);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 3, K.sek), 0);
+	cr_assert_eq(run(in_fd, k3, n3, o, &on), XDP_PASS);
+	cr_assert_eq(run(in_fd, k1, n1, o, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_KEY_ID), 1);
+}
+
+Test(dataplane, replay_window)
+{
+	struct stream s;
+	uint8_t pl[32] = { 0 }, in[FRAME_MAX], out[FRAME_MAX];
+	static uint8_t sealed[1100][128];
+	size_t n, on, sn[1100];
+
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_keys(&s, 1, 9);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	for (int i = 0; i < 1100; i++) {
+		cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+		cr_assert_leq(on, sizeof(sealed[0]));
+		memcpy(sealed[i], out, on);
+		sn[i] = on;
+	}
+	/* in order 0..999, then a replay of 999, then 1000 */
+	for (int i = 0; i < 1000; i++)
+		cr_assert_eq(run(in_fd, sealed[i], sn[i], out, &on), XDP_PASS, "pn %d", i);
+	cr_assert_eq(run(in_fd, sealed[999], sn[999], out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_REPLAY), 1);
+	/* reordered within the window: 1099 first, then 1000..1098 all pass */
+	cr_assert_eq(run(in_fd, sealed[1099], sn[1099], out, &on), XDP_PASS);
+	for (int i = 1000; i < 1099; i++)
+		cr_assert_eq(run(in_fd, sealed[i], sn[i], out, &on), XDP_PASS, "reordered pn %d", i);
+	for (int i = 1000; i < 1100; i++)
+		cr_assert_eq(run(in_fd, sealed[i], sn[i], out, &on), XDP_DROP, "replayed pn %d", i);
+	cr_assert_eq(counter(GEM_C_RX_REPLAY), 101);
+	/* 1099 - 700 = 399 below the top: too old, never accepted */
+	cr_assert_eq(run(in_fd, sealed[700], sn[700], out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_TOO_OLD), 1);
+	cr_assert_eq(counter(GEM_C_RX_OPENED), 1100);
+}
+
+Test(dataplane, every_bit_flip_is_dropped_or_passed_as_ciphertext)
+{
+	struct stream s;
+	uint8_t pl[40], in[FRAME_MAX], sealed[FRAME_MAX], t[FRAME_MAX], out[FRAME_MAX];
+	size_t n, sn, on;
+	__u64 drops = 0, before;
+
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_keys(&s, 1, 4);
+	fill(pl, sizeof(pl), 9);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, sealed, &sn), TC_ACT_OK);
+	/* the header fields each hit their own counter (before the original
+	 * opens, so that the tag, not the replay window, decides) */
+	memcpy(t, sealed, sn); t[14 + 28 + 0] ^= 0x80;
+	cr_assert_eq(run(in_fd, t, sn, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_VERSION), 1);
+	memcpy(t, sealed, sn); t[14 + 28 + 1] = 2;
+	cr_assert_eq(run(in_fd, t, sn, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_SUITE), 1);
+	memcpy(t, sealed, sn); t[14 + 28 + 3] ^= 1;
+	cr_assert_eq(run(in_fd, t, sn, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_KEY_ID), 1);
+	memcpy(t, sealed, sn); t[14 + 28 + 11] ^= 1;	/* pn */
+	cr_assert_eq(run(in_fd, t, sn, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_BAD_TAG), 1);
+	/* the original still opens: nothing above consumed its number */
+	cr_assert_eq(run(in_fd, sealed, sn, out, &on), XDP_PASS);
+	cr_assert_eq(memcmp(out, in, n), 0);
+	before = counter(GEM_C_RX_VERSION) + counter(GEM_C_RX_SUITE) +
+		 counter(GEM_C_RX_KEY_ID) + counter(GEM_C_RX_BAD_TAG);
+
+	/* Now every single-bit change of the sealed packet from the IP header
+	 * on.  Fields outside the MAC (TOS, ID, DF, TTL, checksums) open to
+	 * an already-used packet number: replay.  A changed group address
+	 * makes it traffic to another (unprotected or unicast) address: it
+	 * passes untouched, still ciphertext.  Everything else is dropped. */
+	for (size_t byte = 14; byte < sn; byte++) {
+		for (int bit = 0; bit < 8; bit++) {
+			size_t off = byte - 14;
+			int r;
+
+			memcpy(t, sealed, sn);
+			t[byte] ^= (uint8_t)(1 << bit);
+			r = run(in_fd, t, sn, out, &on);
+			if (off >= 16 && off < 20 && r == XDP_PASS) {
+				cr_assert_eq(on, sn);
+				cr_assert_eq(memcmp(out, t, sn), 0, "flip at %zu.%d changed", off, bit);
+				continue;
+			}
+			cr_assert_eq(r, XDP_DROP, "flip at byte %zu bit %d passed", off, bit);
+			drops++;
+		}
+	}
+	cr_assert_eq(counter(GEM_C_RX_BAD_TAG) + counter(GEM_C_RX_MALFORMED) +
+		     counter(GEM_C_RX_NO_KEY) + counter(GEM_C_RX_VERSION) +
+		     counter(GEM_C_RX_SUITE) + counter(GEM_C_RX_KEY_ID) +
+		     counter(GEM_C_RX_FRAGMENT) + counter(GEM_C_RX_NOT_UDP) +
+		     counter(GEM_C_RX_TOO_BIG) + counter(GEM_C_RX_REPLAY), before + drops,
+		     "every drop is counted once");
+	cr_assert_gt(counter(GEM_C_RX_REPLAY), 0);
+	cr_assert_eq(counter(GEM_C_RX_OPENED), 1);
+}
+
+Test(dataplane, truncation_at_every_length)
+{
+	struct stream s;
+	uint8_t pl[100] = { 0 }, in[FRAME_MAX], sealed[FRAME_MAX], out[FRAME_MAX];
+	size_t n, sn, on;
+
+	mkstream(&s, AF_INET6, "fd00::1", "ff3e::1:1");
+	set_keys(&s, 2, 4);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, sealed, &sn), TC_ACT_OK);
+	for (size_t len = 14 + 40; len < sn; len++) {
+		int r = run(in_fd, sealed, len, out, &on);
+
+		cr_assert_eq(r, XDP_DROP, "truncated to %zu: verdict %d", len, r);
+	}
+	/* shorter than the IPv6 header: not parseable as ours, passes as is */
+	cr_assert_eq(counter(GEM_C_RX_MALFORMED), sn - 54);
+	/* the GEM packet itself truncated consistently (lengths fixed) */
+	cr_assert_eq(run(in_fd, sealed, sn, out, &on), XDP_PASS);
+}
+
+Test(dataplane, splice_and_foreign_group_key)
+{
+	struct stream a, b, c;
+	uint8_t pl[64] = { 0 }, in[FRAME_MAX], sealed[FRAME_MAX], t[FRAME_MAX], out[FRAME_MAX];
+	size_t n, sn, on;
+
+	mkstream(&a, AF_INET, "10.0.0.1", "239.1.1.1");
+	mkstream(&b, AF_INET, "10.0.0.2", "239.1.1.1");	/* same group, other source */
+	mkstream(&c, AF_INET, "10.0.0.1", "239.1.1.2");	/* other group */
+	set_keys(&a, 1, 1);
+	set_keys(&b, 1, 1);	/* same SEK and key id: only the MAC tells them apart */
+	{
+		uint8_t other[32];
+
+		memset(other, 0x5a, sizeof(other));
+		cr_assert_eq(gem_dp_set_group(ctl_fd, &c.sg.grp, 1, other, 32), 0);
+		cr_assert_eq(gem_dp_set_sek(ctl_fd, &c.sg, 0, 1, K.sek), 0);
+	}
+	n = udp_frame(in, &a, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, sealed, &sn), TC_ACT_OK);
+	/* splice into stream b: rewrite the source (and fix the IP checksum) */
+	memcpy(t, sealed, sn);
+	t[14 + 15] = 2;
+	t[14 + 10] = 0; t[14 + 11] = 0;
+	{
+		uint16_t c16 = gem_pkt_ipv4_hdr_csum(t + 14, 20);
+
+		memcpy(t + 14 + 10, &c16, 2);
+	}
+	cr_assert_eq(run(in_fd, t, sn, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_BAD_TAG), 1);
+	/* to group c, whose MAC key differs */
+	memcpy(t, sealed, sn);
+	t[14 + 19] = 2;
+	t[14 + 10] = 0; t[14 + 11] = 0;
+	{
+		uint16_t c16 = gem_pkt_ipv4_hdr_csum(t + 14, 20);
+
+		memcpy(t + 14 + 10, &c16, 2);
+	}
+	cr_assert_eq(run(in_fd, t, sn, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_BAD_TAG), 2);
+}
+
+Test(dataplane, unknown_stream_and_unprotected_traffic)
+{
+	struct stream s, u;
+	uint8_t pl[64], in[FRAME_MAX], sealed[FRAME_MAX], out[FRAME_MAX];
+	size_t n, sn, on;
+
+	fill(pl, sizeof(pl), 1);
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_group(&s, 1);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), 0);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, sealed, &sn), TC_ACT_OK);
+	cr_assert_eq(run(in_fd, sealed, sn, out, &on), XDP_DROP);	/* no rx SEK */
+	cr_assert_eq(counter(GEM_C_RX_NO_KEY), 1);
+
+	/* unprotected group and unicast: bit-identical both ways */
+	const char *dsts[] = { "239.9.9.9", "10.0.0.2" };
+	for (int i = 0; i < 2; i++) {
+		mkstream(&u, AF_INET, "10.0.0.1", dsts[i]);
+		n = udp_frame(in, &u, pl, sizeof(pl));
+		cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+		cr_assert_eq(on, n);
+		cr_assert_eq(memcmp(in, out, n), 0);
+		cr_assert_eq(run(in_fd, in, n, out, &on), XDP_PASS);
+		cr_assert_eq(on, n);
+		cr_assert_eq(memcmp(in, out, n), 0);
+	}
+	mkstream(&u, AF_INET6, "fd00::1", "ff3e::9");
+	n = udp_frame(in, &u, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+	cr_assert_eq(memcmp(in, out, n), 0);
+	cr_assert_eq(counter(GEM_C_TX_PASS), 3);
+}
+
+/* Non-UDP to a protected group is dropped, except IGMP; fragments dropped. */
+Test(dataplane, protected_group_non_udp_and_fragments)
+{
+	struct stream s;
+	uint8_t pl[64] = { 0 }, in[FRAME_MAX], t[FRAME_MAX], out[FRAME_MAX];
+	size_t n, on;
+	uint16_t c16;
+
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_keys(&s, 1, 1);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	/* protocol 6 */
+	memcpy(t, in, n); t[14 + 9] = 6; t[24] = t[25] = 0;
+	c16 = gem_pkt_ipv4_hdr_csum(t + 14, 20); memcpy(t + 24, &c16, 2);
+	cr_assert_eq(run(eg_fd, t, n, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(run(in_fd, t, n, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_TX_NOT_UDP), 1);
+	cr_assert_eq(counter(GEM_C_RX_NOT_UDP), 1);
+	/* IGMP passes */
+	memcpy(t, in, n); t[14 + 9] = 2; t[24] = t[25] = 0;
+	c16 = gem_pkt_ipv4_hdr_csum(t + 14, 20); memcpy(t + 24, &c16, 2);
+	cr_assert_eq(run(eg_fd, t, n, out, &on), TC_ACT_OK);
+	cr_assert_eq(memcmp(t, out, n), 0);
+	/* more fragments */
+	memcpy(t, in, n); t[14 + 6] |= 0x20; t[24] = t[25] = 0;
+	c16 = gem_pkt_ipv4_hdr_csum(t + 14, 20); memcpy(t + 24, &c16, 2);
+	cr_assert_eq(run(eg_fd, t, n, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_TX_FRAGMENT), 1);
+}
+
+Test(dataplane, ipv4_zero_udp_checksum_is_kept)
+{
+	struct stream s;
+	uint8_t pl[33], in[FRAME_MAX], out[FRAME_MAX], back[FRAME_MAX];
+	size_t n, on, bn;
+
+	fill(pl, sizeof(pl), 5);
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_keys(&s, 1, 1);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	in[14 + 26] = in[14 + 27] = 0;
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+	cr_assert_eq(out[14 + 26] | out[14 + 27], 0);
+	cr_assert_eq(run(in_fd, out, on, back, &bn), XDP_PASS);
+	cr_assert_eq(bn, n);
+	cr_assert_eq(memcmp(back, in, n), 0);
+}
