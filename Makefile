@@ -24,7 +24,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test clean
+.PHONY: all deps test bench clean
 
 all:
 
@@ -73,7 +73,18 @@ $(B)/gemctl: $(GEMCTL_OBJS) $(LIBGEM)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-TOOLS := $(B)/gemctl
+GEMLOAD_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard loader/*.c))
+$(B)/gem-load: $(GEMLOAD_OBJS) $(LIBGEM)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# Benchmarks: each bench/*.c is one program linked with libgem.
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+$(B)/bench/%: $(B)/bench/%.o $(LIBGEM)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+TOOLS := $(B)/gemctl $(B)/gem-load $(BENCH_BINS)
 
 # Shell selftests (selftests/*.sh) run after the criterion binaries.
 SCRIPT_TESTS := $(sort $(wildcard selftests/*.sh))
@@ -87,6 +98,10 @@ deps:
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./selftests/run.sh $(TEST_BINS) $(SCRIPT_TESTS)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./bench/run.sh
 
 clean:
 	$(Q)rm -rf $(B)

@@ -71,6 +71,13 @@ struct {
 	__type(value, __u64);
 } gem_notified SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct gem_iface);
+} gem_ifaces SEC(".maps");
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&gem_counters, &idx);

@@ -11,6 +11,11 @@
 #ifndef GEM_COMMON_H
 #define GEM_COMMON_H
 
+#ifndef __BPF__
+#include <linux/types.h>
+#include <linux/bpf.h>		/* struct bpf_spin_lock */
+#endif
+
 /* ---- wire format -------------------------------------------------------- */
 
 #define GEM_VERSION		1
@@ -128,6 +133,19 @@ struct gem_rx_stream {
 #else
 	__u64 ctx0, ctx1;
 #endif
+};
+
+/* gem_ifaces: ifindex -> what gem-load attached there (programs do not use
+ * it; it is the node's record of attachments, read by `gem-load status`). */
+#define GEM_XDP_NATIVE		1
+#define GEM_XDP_GENERIC		2
+#define GEM_IF_F_OWN_CLSACT	1	/* gem-load created the clsact qdisc */
+struct gem_iface {
+	__u32 xdp_mode;
+	__u32 flags;
+	__u32 xdp_prog_id;
+	__u32 tc_prog_id;
+	char name[16];
 };
 
 /* Ring-buffer event: a protected group saw a stream with no SEK. */

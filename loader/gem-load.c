@@ -1,0 +1,622 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * gem-load: attach GEM's data plane to a node's WAN interfaces.
+ *
+ *   gem-load attach DEV [--xdp-mode native|generic]
+ *   gem-load detach DEV
+ *   gem-load status [-j]
+ *   gem-load unload            (remove the pins once nothing is attached)
+ *
+ * The programs and maps are loaded once per node and pinned under the pin
+ * directory (default /sys/fs/bpf/gem); every further interface reuses the
+ * pinned programs, so one set of keys serves all interfaces.  The XDP
+ * program and a clsact egress filter (handle GEM_TC_HANDLE, priority
+ * GEM_TC_PRIO) stay attached through netlink after gem-load exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "gem.skel.h"
+#include "gem_common.h"
+#include "gem_pin.h"
+
+#define GEM_TC_HANDLE	0x47
+#define GEM_TC_PRIO	0x4745
+
+static bool verbose, json;
+static const char *pin_dir = GEM_PIN_DIR_DEFAULT;
+
+static const char *const map_pins[] = {
+	"gem_groups", "gem_tx", "gem_rx", "gem_counters", "gem_events",
+	"gem_notified", "gem_ifaces",
+};
+static const char *const prog_pins[] = { "prog_egress", "prog_ingress", "prog_ctl" };
+
+static void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void err(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (json) {
+		printf("{\"error\": \"");
+		for (const char *p = buf; *p; p++)
+			printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+		printf("\"}\n");
+	} else {
+		fprintf(stderr, "gem-load: %s\n", buf);
+	}
+}
+
+static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	if (lvl == LIBBPF_DEBUG && !verbose)
+		return 0;
+	if (!verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gem-load [-v] [--pin-dir DIR] COMMAND\n"
+		"\n"
+		"  attach DEV [--xdp-mode native|generic]\n"
+		"                  load GEM once per node (maps and programs pinned in DIR),\n"
+		"                  attach XDP ingress and TC egress to DEV; idempotent\n"
+		"  detach DEV      remove GEM's programs (and its clsact qdisc) from DEV\n"
+		"  status [-j]     attached interfaces, XDP mode, program ids\n"
+		"  unload          remove the pinned maps and programs (keys are lost);\n"
+		"                  refused while an interface is attached\n"
+		"\n"
+		"options:\n"
+		"  --pin-dir DIR   bpffs directory (default " GEM_PIN_DIR_DEFAULT ")\n"
+		"  -j, --json      JSON output (status)\n"
+		"  -v, --verbose   libbpf and verifier messages\n");
+}
+
+static int path_of(char *buf, size_t n, const char *name)
+{
+	return snprintf(buf, n, "%s/%s", pin_dir, name) >= (int)n ? -ENAMETOOLONG : 0;
+}
+
+static int check_root_and_dir(int create)
+{
+	int r;
+
+	if (geteuid() != 0) {
+		err("must run as root (BPF and netlink need CAP_BPF/CAP_NET_ADMIN)");
+		return -EPERM;
+	}
+	r = gem_pin_dir_check(pin_dir, create);
+	if (r == -EMEDIUMTYPE) {
+		err("pin dir %s is not on a bpffs (mount one: mount -t bpf bpf /sys/fs/bpf)", pin_dir);
+		return r;
+	}
+	if (r == -ENOENT && !create) {
+		err("GEM is not loaded: nothing pinned in %s", pin_dir);
+		return r;
+	}
+	if (r) {
+		err("pin dir %s: %s", pin_dir, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/* One gem-load at a time per pin dir. */
+static int lock_dir(void)
+{
+	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static int prog_id(int fd)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return (int)info.id;
+}
+
+static void prog_name_by_id(__u32 id, char *name, size_t n)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	snprintf(name, n, "?");
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		snprintf(name, n, "%s", info.name);
+	close(fd);
+}
+
+static int have_crypto_kfuncs(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int ok;
+
+	if (!btf)
+		return 0;
+	ok = btf__find_by_name_kind(btf, "bpf_crypto_ctx_create", BTF_KIND_FUNC) > 0 &&
+	     btf__find_by_name_kind(btf, "bpf_crypto_encrypt", BTF_KIND_FUNC) > 0;
+	btf__free(btf);
+	return ok;
+}
+
+/* Load and pin the programs and maps, or get the pinned programs.
+ * fds[0] egress, fds[1] ingress. */
+static int get_progs(int fds[2])
+{
+	char path[PATH_MAX];
+	struct gem_bpf *skel = NULL;
+	struct bpf_program *progs[3];
+	int r;
+
+	if (!path_of(path, sizeof(path), "prog_ingress") && access(path, F_OK) == 0) {
+		fds[1] = bpf_obj_get(path);
+		path_of(path, sizeof(path), "prog_egress");
+		fds[0] = bpf_obj_get(path);
+		if (fds[0] < 0 || fds[1] < 0) {
+			err("pinned programs in %s unusable: %s (run: gem-load unload)",
+			    pin_dir, strerror(errno));
+			return -EIO;
+		}
+		return 0;
+	}
+	if (!have_crypto_kfuncs()) {
+		err("this kernel lacks the BPF crypto kfuncs (bpf_crypto_ctx_create/"
+		    "bpf_crypto_encrypt, Linux >= 6.10 with CONFIG_CRYPTO_ECB/CBC built in)");
+		return -EOPNOTSUPP;
+	}
+	skel = gem_bpf__open();
+	if (!skel) {
+		err("cannot open the BPF object: %s", strerror(errno));
+		return -EIO;
+	}
+	for (size_t i = 0; i < sizeof(map_pins) / sizeof(map_pins[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, map_pins[i]);
+
+		if (!m || path_of(path, sizeof(path), map_pins[i]) ||
+		    bpf_map__set_pin_path(m, path)) {
+			err("cannot set pin path for %s", map_pins[i]);
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	r = gem_bpf__load(skel);
+	if (r) {
+		if (r == -EINVAL || r == -ENOENT)
+			err("loading the data plane failed: pinned maps in %s may be from another "
+			    "GEM version (gem-load unload, then attach again); -v shows why", pin_dir);
+		else
+			err("loading the data plane failed (%s); -v shows the verifier log",
+			    strerror(-r));
+		goto out;
+	}
+	progs[0] = skel->progs.gem_egress;
+	progs[1] = skel->progs.gem_ingress;
+	progs[2] = skel->progs.gem_ctl;
+	for (int i = 0; i < 3; i++) {
+		path_of(path, sizeof(path), prog_pins[i]);
+		r = bpf_program__pin(progs[i], path);
+		if (r) {
+			err("cannot pin %s: %s", path, strerror(-r));
+			goto out;
+		}
+	}
+	fds[0] = dup(bpf_program__fd(progs[0]));
+	fds[1] = dup(bpf_program__fd(progs[1]));
+	r = 0;
+out:
+	gem_bpf__destroy(skel);	/* pinned objects stay */
+	return r;
+}
+
+static int ifaces_fd(void)
+{
+	char path[PATH_MAX];
+
+	if (path_of(path, sizeof(path), "gem_ifaces"))
+		return -ENAMETOOLONG;
+	return bpf_obj_get(path);
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "xdp-mode", required_argument, NULL, 'm' }, { 0 } };
+	int fds[2] = { -1, -1 }, lockfd = -1, ifd = -1, c, r, mode = GEM_XDP_NATIVE;
+	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = GEM_TC_HANDLE, .priority = GEM_TC_PRIO);
+	struct gem_iface rec = { 0 };
+	char name[BPF_OBJ_NAME_LEN];
+	unsigned ifindex;
+	const char *dev;
+
+	optind = 0;	/* re-initialise getopt: main parsed with "+" */
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c != 'm') {
+			usage(stderr);
+			return 2;
+		}
+		if (!strcmp(optarg, "native"))
+			mode = GEM_XDP_NATIVE;
+		else if (!strcmp(optarg, "generic"))
+			mode = GEM_XDP_GENERIC;
+		else {
+			err("unknown XDP mode '%s' (native or generic)", optarg);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		err("usage: gem-load attach DEV [--xdp-mode native|generic]");
+		return 2;
+	}
+	dev = argv[optind];
+	if (check_root_and_dir(1))
+		return 1;
+	ifindex = if_nametoindex(dev);
+	if (!ifindex) {
+		err("no such device '%s'", dev);
+		return 1;
+	}
+	{
+		char p[PATH_MAX], t[16] = "";
+		FILE *f;
+
+		snprintf(p, sizeof(p), "/sys/class/net/%s/type", dev);
+		f = fopen(p, "r");
+		if (f) {
+			if (!fgets(t, sizeof(t), f))
+				t[0] = '\0';
+			fclose(f);
+		}
+		if (atoi(t) != 1) {
+			err("%s is not an Ethernet device: GEM parses Ethernet frames", dev);
+			return 1;
+		}
+	}
+	lockfd = lock_dir();
+	if (lockfd < 0) {
+		err("cannot lock %s: %s", pin_dir, strerror(-lockfd));
+		return 1;
+	}
+	r = get_progs(fds);
+	if (r)
+		goto out;
+	ifd = ifaces_fd();
+	if (ifd < 0) {
+		r = -errno;
+		err("cannot open %s/gem_ifaces: %s", pin_dir, strerror(errno));
+		goto out;
+	}
+	if (bpf_map_lookup_elem(ifd, &ifindex, &rec))
+		memset(&rec, 0, sizeof(rec));
+	snprintf(rec.name, sizeof(rec.name), "%s", dev);
+
+	/* XDP: ours already (same pinned program) is fine, anything else is not */
+	r = bpf_xdp_query(ifindex, 0, &xq);
+	if (r) {
+		err("%s: cannot query XDP: %s", dev, strerror(-r));
+		goto out;
+	}
+	if (xq.prog_id && xq.prog_id == (__u32)prog_id(fds[1])) {
+		int cur = xq.attach_mode == XDP_ATTACHED_SKB ? GEM_XDP_GENERIC : GEM_XDP_NATIVE;
+
+		if (cur != mode) {
+			err("%s: GEM is attached in %s mode already (detach first to change it)",
+			    dev, cur == GEM_XDP_GENERIC ? "generic" : "native");
+			r = -EEXIST;
+			goto out;
+		}
+	} else if (xq.prog_id) {
+		prog_name_by_id(xq.prog_id, name, sizeof(name));
+		err("%s: XDP program '%s' (id %u) is already attached; GEM will not replace it",
+		    dev, name, xq.prog_id);
+		r = -EBUSY;
+		goto out;
+	} else {
+		r = bpf_xdp_attach((int)ifindex, fds[1], XDP_FLAGS_UPDATE_IF_NOEXIST |
+				   (mode == GEM_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE),
+				   NULL);
+		if (r) {
+			if (r == -EOPNOTSUPP && mode == GEM_XDP_NATIVE)
+				err("%s: the driver has no native XDP (use --xdp-mode generic)", dev);
+			else
+				err("%s: attaching XDP failed: %s", dev, strerror(-r));
+			goto out;
+		}
+	}
+	rec.xdp_mode = mode;
+	rec.xdp_prog_id = prog_id(fds[1]);
+
+	/* TC egress on clsact */
+	hook.ifindex = (int)ifindex;
+	r = bpf_tc_hook_create(&hook);
+	if (r == 0)
+		rec.flags |= GEM_IF_F_OWN_CLSACT;
+	else if (r != -EEXIST) {
+		err("%s: cannot create the clsact qdisc: %s", dev, strerror(-r));
+		goto undo_xdp;
+	}
+	r = bpf_tc_query(&hook, &tco);
+	if (r == 0) {
+		if (tco.prog_id != (__u32)prog_id(fds[0])) {
+			prog_name_by_id(tco.prog_id, name, sizeof(name));
+			err("%s: a TC filter with GEM's handle/priority runs '%s' (id %u); not replacing it",
+			    dev, name, tco.prog_id);
+			r = -EBUSY;
+			goto undo_xdp;
+		}
+	} else {
+		LIBBPF_OPTS(bpf_tc_opts, att, .handle = GEM_TC_HANDLE,
+			    .priority = GEM_TC_PRIO, .prog_fd = fds[0]);
+
+		r = bpf_tc_attach(&hook, &att);
+		if (r) {
+			err("%s: attaching TC egress failed: %s", dev, strerror(-r));
+			goto undo_xdp;
+		}
+	}
+	rec.tc_prog_id = prog_id(fds[0]);
+	if (bpf_map_update_elem(ifd, &ifindex, &rec, 0)) {
+		r = -errno;
+		err("%s: cannot record the attachment: %s", dev, strerror(errno));
+		goto out;
+	}
+	if (json)
+		printf("{\"attached\": \"%s\", \"xdp_mode\": \"%s\", \"xdp_prog_id\": %u, "
+		       "\"tc_prog_id\": %u}\n", dev, mode == GEM_XDP_GENERIC ? "generic" : "native",
+		       rec.xdp_prog_id, rec.tc_prog_id);
+	else
+		printf("gem-load: %s: attached (xdp %s, ingress prog %u, egress prog %u, maps in %s)\n",
+		       dev, mode == GEM_XDP_GENERIC ? "generic" : "native", rec.xdp_prog_id,
+		       rec.tc_prog_id, pin_dir);
+	r = 0;
+	goto out;
+undo_xdp:
+	/* fail as a whole: no half-attached interface */
+	if (!(xq.prog_id))
+		bpf_xdp_detach((int)ifindex, mode == GEM_XDP_GENERIC ? XDP_FLAGS_SKB_MODE
+								      : XDP_FLAGS_DRV_MODE, NULL);
+	if (rec.flags & GEM_IF_F_OWN_CLSACT) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+out:
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (ifd >= 0)
+		close(ifd);
+	if (lockfd >= 0)
+		close(lockfd);
+	return r ? 1 : 0;
+}
+
+static int cmd_detach(int argc, char **argv)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = GEM_TC_HANDLE, .priority = GEM_TC_PRIO);
+	struct gem_iface rec;
+	int ifd, lockfd, r = 0, had;
+	unsigned ifindex;
+	const char *dev;
+
+	if (argc != 2) {
+		err("usage: gem-load detach DEV");
+		return 2;
+	}
+	dev = argv[1];
+	if (check_root_and_dir(0))
+		return 1;
+	ifindex = if_nametoindex(dev);
+	if (!ifindex) {
+		err("no such device '%s'", dev);
+		return 1;
+	}
+	lockfd = lock_dir();
+	if (lockfd < 0) {
+		err("cannot lock %s: %s", pin_dir, strerror(-lockfd));
+		return 1;
+	}
+	ifd = ifaces_fd();
+	if (ifd < 0) {
+		err("cannot open %s/gem_ifaces: %s", pin_dir, strerror(errno));
+		close(lockfd);
+		return 1;
+	}
+	had = bpf_map_lookup_elem(ifd, &ifindex, &rec) == 0;
+	if (!had) {
+		printf("gem-load: %s: GEM is not attached (nothing to do)\n", dev);
+		goto out;
+	}
+	if (bpf_xdp_query(ifindex, 0, &xq) == 0 && xq.prog_id && xq.prog_id == rec.xdp_prog_id) {
+		r = bpf_xdp_detach((int)ifindex, xq.attach_mode == XDP_ATTACHED_SKB ?
+				   XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, NULL);
+		if (r)
+			err("%s: removing XDP failed: %s", dev, strerror(-r));
+	}
+	hook.ifindex = (int)ifindex;
+	if (bpf_tc_query(&hook, &tco) == 0 && tco.prog_id == rec.tc_prog_id) {
+		LIBBPF_OPTS(bpf_tc_opts, d, .handle = GEM_TC_HANDLE, .priority = GEM_TC_PRIO);
+		int e = bpf_tc_detach(&hook, &d);
+
+		if (e) {
+			err("%s: removing the TC filter failed: %s", dev, strerror(-e));
+			r = e;
+		}
+	}
+	if (rec.flags & GEM_IF_F_OWN_CLSACT) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+	if (!r) {
+		bpf_map_delete_elem(ifd, &ifindex);
+		printf("gem-load: %s: detached\n", dev);
+	}
+out:
+	close(ifd);
+	close(lockfd);
+	return r ? 1 : 0;
+}
+
+static int cmd_status(void)
+{
+	__u32 key, next, *prev = NULL;
+	struct gem_iface rec;
+	int ifd, n = 0;
+
+	if (gem_pin_dir_check(pin_dir, 0) || (ifd = ifaces_fd()) < 0) {
+		if (json)
+			printf("{\"loaded\": false, \"interfaces\": []}\n");
+		else
+			printf("GEM is not loaded (nothing pinned in %s)\n", pin_dir);
+		return 0;
+	}
+	if (json)
+		printf("{\"loaded\": true, \"pin_dir\": \"%s\", \"interfaces\": [", pin_dir);
+	else
+		printf("%-16s %-8s %-8s %-10s %-10s %s\n", "interface", "ifindex", "xdp", "ingress",
+		       "egress", "state");
+	while (bpf_map_get_next_key(ifd, prev, &next) == 0) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, xq);
+		LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, tco, .handle = GEM_TC_HANDLE, .priority = GEM_TC_PRIO);
+		const char *state = "ok";
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(ifd, &key, &rec))
+			continue;
+		hook.ifindex = (int)key;
+		if (bpf_xdp_query((int)key, 0, &xq) || xq.prog_id != rec.xdp_prog_id)
+			state = "xdp-missing";
+		else if (bpf_tc_query(&hook, &tco) || tco.prog_id != rec.tc_prog_id)
+			state = "tc-missing";
+		if (json)
+			printf("%s{\"name\": \"%s\", \"ifindex\": %u, \"xdp_mode\": \"%s\", "
+			       "\"xdp_prog_id\": %u, \"tc_prog_id\": %u, \"state\": \"%s\"}",
+			       n ? ", " : "", rec.name, key,
+			       rec.xdp_mode == GEM_XDP_GENERIC ? "generic" : "native",
+			       rec.xdp_prog_id, rec.tc_prog_id, state);
+		else
+			printf("%-16s %-8u %-8s %-10u %-10u %s\n", rec.name, key,
+			       rec.xdp_mode == GEM_XDP_GENERIC ? "generic" : "native",
+			       rec.xdp_prog_id, rec.tc_prog_id, state);
+		n++;
+	}
+	if (json)
+		printf("]}\n");
+	else if (!n)
+		printf("(no interface attached; maps pinned in %s)\n", pin_dir);
+	close(ifd);
+	return 0;
+}
+
+static int cmd_unload(void)
+{
+	char path[PATH_MAX];
+	__u32 k;
+	int ifd, lockfd;
+
+	if (check_root_and_dir(0))
+		return 1;
+	lockfd = lock_dir();
+	ifd = ifaces_fd();
+	if (ifd >= 0 && bpf_map_get_next_key(ifd, NULL, &k) == 0) {
+		err("interfaces are still attached (see gem-load status; detach them first)");
+		close(ifd);
+		close(lockfd);
+		return 1;
+	}
+	if (ifd >= 0)
+		close(ifd);
+	for (size_t i = 0; i < sizeof(map_pins) / sizeof(map_pins[0]); i++)
+		if (!path_of(path, sizeof(path), map_pins[i]))
+			unlink(path);
+	for (size_t i = 0; i < sizeof(prog_pins) / sizeof(prog_pins[0]); i++)
+		if (!path_of(path, sizeof(path), prog_pins[i]))
+			unlink(path);
+	if (lockfd >= 0)
+		close(lockfd);
+	if (rmdir(pin_dir) && errno != ENOENT) {
+		err("%s: %s (something else is pinned there)", pin_dir, strerror(errno));
+		return 1;
+	}
+	printf("gem-load: unloaded (%s removed)\n", pin_dir);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+jvh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'P': pin_dir = optarg; break;
+		case 'j': json = true; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	libbpf_set_print(libbpf_print);
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	argc -= optind;
+	argv += optind;
+	if (!strcmp(argv[0], "attach"))
+		return cmd_attach(argc, argv);
+	if (!strcmp(argv[0], "detach"))
+		return cmd_detach(argc, argv);
+	if (!strcmp(argv[0], "status")) {
+		if (argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json")))
+			json = true;
+		return cmd_status();
+	}
+	if (!strcmp(argv[0], "unload"))
+		return cmd_unload();
+	err("unknown command '%s' (see gem-load --help)", argv[0]);
+	return 2;
+}
