@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "gemctl.h"
 
@@ -12,6 +13,11 @@ static const struct {
 	int (*fn)(int argc, char **argv, const struct gemctl_opts *o);
 	const char *help;
 } cmds[] = {
+	{ "group", cmd_group, "protected groups: add, del, list" },
+	{ "sek", cmd_sek, "stream encryption keys: set, del" },
+	{ "stream", cmd_stream, "streams with key ids, packet numbers, counters: list" },
+	{ "stats", cmd_stats, "every pass and drop counter, summed over CPUs" },
+	{ "events", cmd_events, "follow new-stream (no key) notifications" },
 	{ "keys", cmd_keys, "HSM key hierarchy: init, import, list, pubkey, gen-secret" },
 };
 
@@ -59,6 +65,10 @@ int main(int argc, char **argv)
 	struct gemctl_opts o = { .pin_dir = GEM_PIN_DIR };
 	int c;
 
+	if (sodium_init() < 0) {
+		fprintf(stderr, "gemctl: libsodium failed to initialise\n");
+		return 1;
+	}
 	/* '+': stop at the first non-option, the subcommand parses the rest */
 	while ((c = getopt_long(argc, argv, "+jvh", lo, NULL)) != -1) {
 		switch (c) {

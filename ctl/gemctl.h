@@ -4,6 +4,7 @@
 #define GEMCTL_H
 
 #include <stdbool.h>
+#include "gem_pin.h"
 
 struct gemctl_opts {
 	bool json;		/* -j: JSON on stdout and nothing else */
@@ -11,10 +12,15 @@ struct gemctl_opts {
 	const char *pin_dir;	/* --pin-dir, default GEM_PIN_DIR */
 };
 
-#define GEM_PIN_DIR "/sys/fs/bpf/gem"
+#define GEM_PIN_DIR GEM_PIN_DIR_DEFAULT
 
 /* Each family: argv[0] is the family name; returns a process exit code. */
 int cmd_keys(int argc, char **argv, const struct gemctl_opts *o);
+int cmd_group(int argc, char **argv, const struct gemctl_opts *o);
+int cmd_sek(int argc, char **argv, const struct gemctl_opts *o);
+int cmd_stream(int argc, char **argv, const struct gemctl_opts *o);
+int cmd_stats(int argc, char **argv, const struct gemctl_opts *o);
+int cmd_events(int argc, char **argv, const struct gemctl_opts *o);
 
 /* Print an error: "gemctl: ..." on stderr, or {"error": "..."} on stdout with -j. */
 void gemctl_err(const struct gemctl_opts *o, const char *fmt, ...)

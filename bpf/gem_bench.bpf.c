@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Benchmark-only programs for bench/bench_prog.c (docs/PERFORMANCE.md):
+ *   bench_floor_tc   the crypto floor of egress: load the payload, AES-CTR
+ *                    keystream (ecb(aes) kfunc) + XOR, then the suite's MAC;
+ *   bench_floor_xdp  the crypto floor of ingress: load GEM header, ciphertext
+ *                    and tag, MAC and compare, then keystream + XOR;
+ *   bench_empty_tc / bench_empty_xdp   the pass-through floor;
+ *   bench_setup      SEC("syscall"): crypto contexts and MAC keys.
+ * The floors call the very functions gem.bpf.c calls (gem_crypto.bpf.h) on
+ * the same byte counts, and do nothing else GEM does: no parsing, no map
+ * lookups, no locks, no writing back, no checksum or length fix-ups.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "gem_crypto.bpf.h"
+#include "bench/gem_bench.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define TC_ACT_OK	0
+#define TC_ACT_SHOT	2
+
+struct bench_sek {
+	struct bpf_crypto_ctx __kptr *ecb;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BENCH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct gem_group);
+} bench_groups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, BENCH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct bench_sek);
+} bench_seks SEC(".maps");
+
+/* layouts of cfg and of bench_setup's ctx_in: bench/gem_bench.h */
+struct bench_cfg cfg;
+
+__u64 floor_pn;		/* egress floor: a fresh packet number per run */
+__u64 floor_errors;	/* a kfunc/helper failed or (ingress) the tag differed */
+
+static __always_inline struct bpf_crypto_ctx *bench_ctx(const __u8 *key, int cbc,
+							int generic, int *err)
+{
+	struct bpf_crypto_params params = {
+		.type = "skcipher",
+		.key_len = 16,
+	};
+	struct bpf_crypto_ctx *ctx;
+
+	if (cbc && generic)
+		__builtin_memcpy(params.algo, "cbc(aes-generic)", 17);
+	else if (cbc)
+		__builtin_memcpy(params.algo, "cbc(aes)", 9);
+	else if (generic)
+		__builtin_memcpy(params.algo, "ecb(aes-generic)", 17);
+	else
+		__builtin_memcpy(params.algo, "ecb(aes)", 9);
+	__builtin_memcpy(params.key, key, 16);
+	ctx = bpf_crypto_ctx_create(&params, sizeof(params), err);
+	__builtin_memset(params.key, 0, 16);
+	asm volatile("" : : "r"(&params) : "memory");
+	return ctx;
+}
+
+SEC("syscall")
+int bench_setup(struct bench_setup_req *req)
+{
+	struct bpf_crypto_ctx *ecb, *cbc = NULL, *old;
+	struct bench_sek *sk;
+	struct gem_group *g;
+	__u32 slot = req->slot;
+	int err = 0;
+
+	if (slot >= BENCH_SLOTS || req->suite < 1 || req->suite > GEM_SUITE_MAX)
+		return -22;
+	g = bpf_map_lookup_elem(&bench_groups, &slot);
+	sk = bpf_map_lookup_elem(&bench_seks, &slot);
+	if (!g || !sk)
+		return -22;
+	ecb = bench_ctx(req->sek, 0, req->generic, &err);
+	if (!ecb)
+		return err ? err : -22;
+	old = bpf_kptr_xchg(&sk->ecb, ecb);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	if (req->suite == GEM_SUITE_CMAC) {
+		cbc = bench_ctx(req->cmac_key, 1, req->generic, &err);
+		if (!cbc)
+			return err ? err : -22;
+	}
+	g->suite = req->suite;
+	g->flags = GEM_GROUP_F_ACTIVE;
+	__builtin_memcpy(g->hmac_istate, req->hmac_istate, 32);
+	__builtin_memcpy(g->hmac_ostate, req->hmac_ostate, 32);
+	__builtin_memcpy(g->cmac_k1, req->cmac_k1, 16);
+	__builtin_memcpy(g->cmac_k2, req->cmac_k2, 16);
+	old = bpf_kptr_xchg(&g->cmac, cbc);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	return 0;
+}
+
+/* The slot's group and keystream context, or NULL. */
+static __always_inline struct gem_group *bench_keys(struct bpf_crypto_ctx **ctx)
+{
+	__u32 slot = cfg.slot;
+	struct bench_sek *sk;
+	struct gem_group *g;
+
+	g = bpf_map_lookup_elem(&bench_groups, &slot);
+	sk = bpf_map_lookup_elem(&bench_seks, &slot);
+	if (!g || !sk)
+		return NULL;
+	*ctx = sk->ecb;
+	return g;
+}
+
+SEC("tc")
+int bench_floor_tc(struct __sk_buff *skb)
+{
+	struct bpf_crypto_ctx *ctx = NULL;
+	struct gem_scratch *s;
+	struct gem_group *g;
+	__u64 L = cfg.len, n, pn = floor_pn++;
+
+	s = gem_scratch_get();
+	g = bench_keys(&ctx);
+	if (!s || !g || !ctx)
+		goto err;
+	__builtin_memcpy(s->msg, cfg.aad, 36);
+	n = gem_bounded(L, GEM_MAX_PT);
+	if (!n || bpf_skb_load_bytes(skb, cfg.off, &s->msg[GEM_AAD_LEN], n))
+		goto err;
+	if (gem_keystream(ctx, s, pn, 1, GEM_CTR_FIRST_PAYLOAD_BLOCK, (n + 15) / 16))
+		goto err;
+	s->nblk = gem_xor_sum(s, n);	/* keep the sum: GEM uses it too */
+	if (gem_mac(s, g, GEM_AAD_LEN + n))
+		goto err;
+	return TC_ACT_OK;
+err:
+	floor_errors++;
+	return TC_ACT_SHOT;
+}
+
+SEC("xdp")
+int bench_floor_xdp(struct xdp_md *xdp)
+{
+	struct bpf_crypto_ctx *ctx = NULL;
+	struct gem_scratch *s;
+	struct gem_group *g;
+	__u64 L = cfg.len, n, pn, diff;
+	__u16 kid;
+
+	s = gem_scratch_get();
+	g = bench_keys(&ctx);
+	if (!s || !g || !ctx)
+		goto err;
+	__builtin_memcpy(s->msg, cfg.aad, 36);
+	L = gem_bounded(L, GEM_MAX_PT);
+	n = gem_bounded(GEM_HDR_LEN + L, GEM_HDR_LEN + GEM_MAX_PT);
+	if (!L || !n || bpf_xdp_load_bytes(xdp, cfg.off, &s->msg[36], n) ||
+	    bpf_xdp_load_bytes(xdp, cfg.off + GEM_HDR_LEN + L, s->rtag, GEM_TAG_LEN))
+		goto err;
+	kid = __builtin_bswap16(*(__u16 *)&s->msg[38]);
+	pn = __builtin_bswap64(*(__u64 *)&s->msg[40]);
+	if (gem_mac(s, g, GEM_AAD_LEN + L))
+		goto err;
+	diff = (*(__u64 *)&s->tag[0] ^ *(__u64 *)&s->rtag[0]) |
+	       (*(__u64 *)&s->tag[8] ^ *(__u64 *)&s->rtag[8]);
+	if (diff)	/* proves the floor MACed exactly what GEM sealed */
+		goto err;
+	if (gem_keystream(ctx, s, pn, kid, GEM_CTR_FIRST_PAYLOAD_BLOCK, (L + 15) / 16))
+		goto err;
+	s->nblk = gem_xor_sum(s, L);
+	return XDP_PASS;
+err:
+	floor_errors++;
+	return XDP_DROP;
+}
+
+SEC("tc")
+int bench_empty_tc(struct __sk_buff *skb)
+{
+	(void)skb;
+	return TC_ACT_OK;
+}
+
+SEC("xdp")
+int bench_empty_xdp(struct xdp_md *xdp)
+{
+	(void)xdp;
+	return XDP_PASS;
+}

@@ -1,0 +1,651 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * gemctl's data-plane families: group, sek, stream, stats, events.  They read
+ * and write the maps gem-load pinned; keys enter the kernel only through the
+ * pinned gem_ctl program (lib/gem_dp.c).  No key byte is ever printed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sodium.h>
+
+#include "gem_addr.h"
+#include "gem_dp.h"
+#include "keys/gem_keys.h"
+#include "gem_pin.h"
+#include "gemctl.h"
+
+static const char *suite_name(unsigned s)
+{
+	switch (s) {
+	case GEM_SUITE_HMAC_SHA256: return "hmac-sha256";
+	case GEM_SUITE_CMAC: return "cmac";
+	}
+	return "unknown";
+}
+
+static int suite_parse(const char *s)
+{
+	if (!strcmp(s, "hmac-sha256") || !strcmp(s, "1"))
+		return GEM_SUITE_HMAC_SHA256;
+	if (!strcmp(s, "cmac") || !strcmp(s, "2"))
+		return GEM_SUITE_CMAC;
+	return -1;
+}
+
+static int open_pins(const struct gemctl_opts *o, struct gem_pins *p)
+{
+	int r = gem_pins_open(o->pin_dir, p);
+
+	if (r == -ENOENT || r == -EMEDIUMTYPE)
+		gemctl_err(o, "GEM is not loaded: no maps pinned in %s (run: gem-load attach DEV)",
+			   o->pin_dir);
+	else if (r == -EPERM || r == -EACCES)
+		gemctl_err(o, "%s: permission denied (run as root)", o->pin_dir);
+	else if (r)
+		gemctl_err(o, "cannot open the maps in %s: %s", o->pin_dir, strerror(-r));
+	return r;
+}
+
+static int parse_group(const struct gemctl_opts *o, const char *text, struct gem_addr *g,
+		       int *family)
+{
+	if (gem_addr_parse(text, g, family)) {
+		gemctl_err(o, "'%s' is not an IPv4 or IPv6 address", text);
+		return -EINVAL;
+	}
+	if (!gem_addr_is_multicast(g)) {
+		gemctl_err(o, "%s is not a multicast address (224.0.0.0/4 or ff00::/8)", text);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_sg(const struct gemctl_opts *o, const char *src, const char *grp,
+		    struct gem_sg *sg)
+{
+	int fs, fg;
+
+	if (gem_addr_parse(src, &sg->src, &fs)) {
+		gemctl_err(o, "source '%s' is not an IPv4 or IPv6 address", src);
+		return -EINVAL;
+	}
+	if (gem_addr_is_multicast(&sg->src)) {
+		gemctl_err(o, "source %s is a multicast address; a source is a host address", src);
+		return -EINVAL;
+	}
+	if (parse_group(o, grp, &sg->grp, &fg))
+		return -EINVAL;
+	if (fs != fg) {
+		gemctl_err(o, "source %s and group %s are not of one address family", src, grp);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- group ------------------------------------------------------------------ */
+
+static void group_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gemctl group add GROUP --suite hmac-sha256|cmac (--key-file GAK_FILE | --hsm)\n"
+		"                        [--epoch N] [--module PATH] [--token LABEL] [--pin-file FILE]\n"
+		"       gemctl group del GROUP\n"
+		"       gemctl [-j] group list\n"
+		"\n"
+		"GAK_FILE holds the group's 32-byte Group Authorization Key; the data-plane MAC\n"
+		"key is derived from it as docs/KEYS.md says (dp-hmac / dp-cmac, epoch N).\n"
+		"--hsm derives it inside the token holding the GAK (gemctl keys import gak).\n");
+}
+
+static int group_add(int argc, char **argv, const struct gemctl_opts *o)
+{
+	static const struct option lo[] = {
+		{ "suite", required_argument, NULL, 's' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "hsm", no_argument, NULL, 'H' },
+		{ "epoch", required_argument, NULL, 'e' },
+		{ "module", required_argument, NULL, 'M' },
+		{ "token", required_argument, NULL, 'T' },
+		{ "pin-file", required_argument, NULL, 'F' },
+		{ 0 }
+	};
+	struct gem_keys_cfg cfg = { 0 };
+	const char *key_file = NULL;
+	uint8_t *gak = NULL, *key = NULL;
+	struct gem_keys *k = NULL;
+	struct gem_pins p = { -1, -1, -1, -1, -1, -1, -1, -1 };
+	struct gem_addr g;
+	unsigned long epoch = 0;
+	int c, suite = -1, hsm = 0, fam, r = 1;
+	size_t klen;
+	char *end;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			suite = suite_parse(optarg);
+			if (suite < 0) {
+				gemctl_err(o, "unknown suite '%s' (hmac-sha256 or cmac)", optarg);
+				return 2;
+			}
+			break;
+		case 'k': key_file = optarg; break;
+		case 'H': hsm = 1; break;
+		case 'e':
+			errno = 0;
+			epoch = strtoul(optarg, &end, 0);
+			if (errno || *end || epoch > UINT32_MAX) {
+				gemctl_err(o, "epoch '%s' is not a number 0..4294967295", optarg);
+				return 2;
+			}
+			break;
+		case 'M': cfg.module = optarg; break;
+		case 'T': cfg.token = optarg; break;
+		case 'F': cfg.pin_file = optarg; break;
+		default: group_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1 || suite < 0 || (!key_file == !hsm)) {
+		gemctl_err(o, "usage: gemctl group add GROUP --suite hmac-sha256|cmac "
+			   "(--key-file FILE | --hsm)");
+		return 2;
+	}
+	if (parse_group(o, argv[optind], &g, &fam))
+		return 2;
+	klen = gem_suite_key_len((unsigned)suite);
+	gak = sodium_malloc(32);
+	key = sodium_malloc(32);
+	if (!gak || !key) {
+		gemctl_err(o, "cannot allocate locked memory");
+		goto out;
+	}
+	/* everything checked before the kernel is touched: a failure changes nothing */
+	if (open_pins(o, &p))
+		goto out;
+	if (key_file) {
+		if (gem_keys_read_secret_file(key_file, gak) ||
+		    gem_keys_dp_key_from_gak(gak, g.a, (uint32_t)epoch, (unsigned)suite, key, klen)) {
+			gemctl_err(o, "group %s: %s", argv[optind], gem_keys_errmsg());
+			goto out;
+		}
+	} else {
+		cfg.lock_wait_ms = 2000;
+		if (gem_keys_open(&k, &cfg) ||
+		    gem_keys_dp_key(k, g.a, (uint32_t)epoch, (unsigned)suite, key, klen)) {
+			gemctl_err(o, "group %s: %s", argv[optind], gem_keys_errmsg());
+			goto out;
+		}
+	}
+	r = gem_dp_set_group(p.ctl, &g, (unsigned)suite, key, klen);
+	if (r) {
+		gemctl_err(o, "group %s: loading the key failed: %s", argv[optind], strerror(-r));
+		r = 1;
+		goto out;
+	}
+	if (o->json)
+		printf("{\"group\": \"%s\", \"suite\": \"%s\", \"epoch\": %lu}\n", argv[optind],
+		       suite_name((unsigned)suite), epoch);
+	else
+		printf("group %s: protected, suite %s, key epoch %lu (%s)\n", argv[optind],
+		       suite_name((unsigned)suite), epoch, hsm ? "derived in the HSM" : "static key file");
+	r = 0;
+out:
+	gem_keys_close(k);
+	sodium_free(gak);
+	sodium_free(key);
+	gem_pins_close(&p);
+	return r;
+}
+
+static int group_del(int argc, char **argv, const struct gemctl_opts *o)
+{
+	struct gem_pins p;
+	struct gem_addr g;
+	int fam, r;
+
+	if (argc != 2) {
+		gemctl_err(o, "usage: gemctl group del GROUP");
+		return 2;
+	}
+	if (parse_group(o, argv[1], &g, &fam))
+		return 2;
+	if (open_pins(o, &p))
+		return 1;
+	r = bpf_map_delete_elem(p.groups, &g) ? -errno : 0;
+	gem_pins_close(&p);
+	if (r == -ENOENT) {
+		gemctl_err(o, "group %s is not protected (see gemctl group list)", argv[1]);
+		return 1;
+	}
+	if (r) {
+		gemctl_err(o, "group %s: %s", argv[1], strerror(-r));
+		return 1;
+	}
+	if (!o->json)
+		printf("group %s: removed (its traffic now passes in clear)\n", argv[1]);
+	else
+		printf("{\"removed\": \"%s\"}\n", argv[1]);
+	return 0;
+}
+
+static int group_list(const struct gemctl_opts *o)
+{
+	struct gem_addr k, *prev = NULL, next;
+	struct gem_group v;
+	struct gem_pins p;
+	char b[GEM_ADDR_STRLEN];
+	int n = 0;
+
+	if (open_pins(o, &p))
+		return 1;
+	if (o->json)
+		printf("[");
+	else
+		printf("%-40s %s\n", "group", "suite");
+	while (bpf_map_get_next_key(p.groups, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(p.groups, &k, &v))
+			continue;
+		if (o->json)
+			printf("%s{\"group\": \"%s\", \"suite\": \"%s\"}", n ? ", " : "",
+			       gem_addr_str(&k, b), suite_name(v.suite));
+		else
+			printf("%-40s %s\n", gem_addr_str(&k, b), suite_name(v.suite));
+		n++;
+	}
+	if (o->json)
+		printf("]\n");
+	sodium_memzero(&v, sizeof(v));
+	gem_pins_close(&p);
+	return 0;
+}
+
+int cmd_group(int argc, char **argv, const struct gemctl_opts *o)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		group_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "add"))
+		return group_add(argc - 1, argv + 1, o);
+	if (!strcmp(argv[1], "del"))
+		return group_del(argc - 1, argv + 1, o);
+	if (!strcmp(argv[1], "list"))
+		return group_list(o);
+	gemctl_err(o, "unknown group command '%s' (add, del, list)", argv[1]);
+	return 2;
+}
+
+/* ---- sek -------------------------------------------------------------------- */
+
+static void sek_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gemctl sek set SOURCE GROUP --key-id N --key-file FILE --dir tx|rx\n"
+		"       gemctl sek del SOURCE GROUP [--dir tx|rx]\n"
+		"\n"
+		"FILE holds the stream's 16-byte SEK.  tx: this node seals (SOURCE, GROUP) with it;\n"
+		"the key id must differ from the current one.  rx: this node opens the stream;\n"
+		"the previous rx key stays valid, so a rotation loses no packet.\n");
+}
+
+static int parse_dir(const struct gemctl_opts *o, const char *s)
+{
+	if (!strcmp(s, "tx"))
+		return 1;
+	if (!strcmp(s, "rx"))
+		return 0;
+	gemctl_err(o, "direction '%s': tx or rx", s);
+	return -1;
+}
+
+static int sek_set(int argc, char **argv, const struct gemctl_opts *o)
+{
+	static const struct option lo[] = {
+		{ "key-id", required_argument, NULL, 'i' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ 0 }
+	};
+	struct gem_pins p = { -1, -1, -1, -1, -1, -1, -1, -1 };
+	struct gem_group gv;
+	const char *file = NULL;
+	struct gem_sg sg;
+	long kid = -1;
+	int c, dir = -1, r = 1;
+	uint8_t *sek = NULL;
+	char *end;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			errno = 0;
+			kid = strtol(optarg, &end, 0);
+			if (errno || *end || kid < 0 || kid > 0xffff) {
+				gemctl_err(o, "key id '%s' is not a number 0..65535", optarg);
+				return 2;
+			}
+			break;
+		case 'k': file = optarg; break;
+		case 'd':
+			dir = parse_dir(o, optarg);
+			if (dir < 0)
+				return 2;
+			break;
+		default: sek_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 2 || kid < 0 || !file || dir < 0) {
+		gemctl_err(o, "usage: gemctl sek set SOURCE GROUP --key-id N --key-file FILE --dir tx|rx");
+		return 2;
+	}
+	if (parse_sg(o, argv[optind], argv[optind + 1], &sg))
+		return 2;
+	sek = sodium_malloc(GEM_SEK_LEN);
+	if (!sek) {
+		gemctl_err(o, "cannot allocate locked memory");
+		return 1;
+	}
+	if (gem_keys_read_key_file(file, sek, GEM_SEK_LEN)) {
+		gemctl_err(o, "%s", gem_keys_errmsg());
+		goto out;
+	}
+	if (open_pins(o, &p))
+		goto out;
+	if (bpf_map_lookup_elem(p.groups, &sg.grp, &gv)) {
+		gemctl_err(o, "group %s is not protected here (run: gemctl group add %s ... first)",
+			   argv[optind + 1], argv[optind + 1]);
+		goto out;
+	}
+	sodium_memzero(&gv, sizeof(gv));
+	r = gem_dp_set_sek(p.ctl, &sg, dir, (uint16_t)kid, sek);
+	if (r == -EEXIST) {
+		gemctl_err(o, "stream %s -> %s: key id %ld is already the current tx key; "
+			   "a new SEK needs a new key id", argv[optind], argv[optind + 1], kid);
+		r = 1;
+		goto out;
+	}
+	if (r) {
+		gemctl_err(o, "stream %s -> %s: loading the SEK failed: %s", argv[optind],
+			   argv[optind + 1], strerror(-r));
+		r = 1;
+		goto out;
+	}
+	if (o->json)
+		printf("{\"source\": \"%s\", \"group\": \"%s\", \"dir\": \"%s\", \"key_id\": %ld}\n",
+		       argv[optind], argv[optind + 1], dir ? "tx" : "rx", kid);
+	else
+		printf("stream %s -> %s: %s key id %ld loaded\n", argv[optind], argv[optind + 1],
+		       dir ? "tx" : "rx", kid);
+	r = 0;
+out:
+	sodium_free(sek);
+	gem_pins_close(&p);
+	return r;
+}
+
+static int sek_del(int argc, char **argv, const struct gemctl_opts *o)
+{
+	static const struct option lo[] = { { "dir", required_argument, NULL, 'd' }, { 0 } };
+	struct gem_pins p;
+	struct gem_sg sg;
+	int c, dir = -1, found = 0;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c != 'd' || (dir = parse_dir(o, optarg)) < 0) {
+			sek_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 2) {
+		gemctl_err(o, "usage: gemctl sek del SOURCE GROUP [--dir tx|rx]");
+		return 2;
+	}
+	if (parse_sg(o, argv[optind], argv[optind + 1], &sg))
+		return 2;
+	if (open_pins(o, &p))
+		return 1;
+	if (dir != 0 && !bpf_map_delete_elem(p.tx, &sg))
+		found++;
+	if (dir != 1 && !bpf_map_delete_elem(p.rx, &sg))
+		found++;
+	gem_pins_close(&p);
+	if (!found) {
+		gemctl_err(o, "stream %s -> %s has no such key", argv[optind], argv[optind + 1]);
+		return 1;
+	}
+	if (!o->json)
+		printf("stream %s -> %s: keys removed\n", argv[optind], argv[optind + 1]);
+	else
+		printf("{\"removed\": %d}\n", found);
+	return 0;
+}
+
+int cmd_sek(int argc, char **argv, const struct gemctl_opts *o)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		sek_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "set"))
+		return sek_set(argc - 1, argv + 1, o);
+	if (!strcmp(argv[1], "del"))
+		return sek_del(argc - 1, argv + 1, o);
+	gemctl_err(o, "unknown sek command '%s' (set, del)", argv[1]);
+	return 2;
+}
+
+/* ---- stream list ------------------------------------------------------------ */
+
+static void kid_str(__u32 k, char *b, size_t n)
+{
+	if (k == GEM_KEY_ID_NONE)
+		snprintf(b, n, "-");
+	else
+		snprintf(b, n, "%u", k);
+}
+
+int cmd_stream(int argc, char **argv, const struct gemctl_opts *o)
+{
+	struct gem_sg k, next, *prev;
+	struct gem_tx_stream tv;
+	struct gem_rx_stream rv;
+	char s[GEM_ADDR_STRLEN], g[GEM_ADDR_STRLEN], k0[12], k1[12];
+	struct gem_pins p;
+	int n = 0;
+
+	if (argc != 2 || strcmp(argv[1], "list")) {
+		fprintf(stderr, "usage: gemctl [-j] stream list\n");
+		return 2;
+	}
+	if (open_pins(o, &p))
+		return 1;
+	if (o->json)
+		printf("[");
+	else
+		printf("%-3s %-26s %-26s %-7s %-7s %-12s %-12s %-14s %s\n", "dir", "source", "group",
+		       "key", "prev", "next-pn/top", "packets", "bytes", "drops");
+	for (prev = NULL; bpf_map_get_next_key(p.tx, prev, &next) == 0; prev = &k) {
+		k = next;
+		if (bpf_map_lookup_elem_flags(p.tx, &k, &tv, BPF_F_LOCK))
+			continue;
+		kid_str(tv.key_id[tv.cur & 1], k0, sizeof(k0));
+		kid_str(tv.key_id[(tv.cur & 1) ^ 1], k1, sizeof(k1));
+		gem_addr_str(&k.src, s);
+		gem_addr_str(&k.grp, g);
+		if (o->json)
+			printf("%s{\"dir\": \"tx\", \"source\": \"%s\", \"group\": \"%s\", "
+			       "\"key_id\": \"%s\", \"next_pn\": %llu, \"packets\": %llu, "
+			       "\"bytes\": %llu}", n ? ", " : "", s, g, k0,
+			       (unsigned long long)tv.next_pn, (unsigned long long)tv.packets,
+			       (unsigned long long)tv.bytes);
+		else
+			printf("%-3s %-26s %-26s %-7s %-7s %-12llu %-12llu %-14llu %s\n", "tx", s, g,
+			       k0, k1, (unsigned long long)tv.next_pn,
+			       (unsigned long long)tv.packets, (unsigned long long)tv.bytes, "-");
+		n++;
+	}
+	for (prev = NULL; bpf_map_get_next_key(p.rx, prev, &next) == 0; prev = &k) {
+		unsigned c;
+
+		k = next;
+		if (bpf_map_lookup_elem_flags(p.rx, &k, &rv, BPF_F_LOCK))
+			continue;
+		c = rv.cur & 1;
+		kid_str(rv.key_id[c], k0, sizeof(k0));
+		kid_str(rv.key_id[c ^ 1], k1, sizeof(k1));
+		gem_addr_str(&k.src, s);
+		gem_addr_str(&k.grp, g);
+		if (o->json)
+			printf("%s{\"dir\": \"rx\", \"source\": \"%s\", \"group\": \"%s\", "
+			       "\"key_id\": \"%s\", \"prev_key_id\": \"%s\", \"top_pn\": %llu, "
+			       "\"packets\": %llu, \"bytes\": %llu, \"drops\": %llu}",
+			       n ? ", " : "", s, g, k0, k1, (unsigned long long)rv.replay[c].top,
+			       (unsigned long long)rv.packets, (unsigned long long)rv.bytes,
+			       (unsigned long long)rv.drops);
+		else
+			printf("%-3s %-26s %-26s %-7s %-7s %-12llu %-12llu %-14llu %llu\n", "rx", s, g,
+			       k0, k1, (unsigned long long)rv.replay[c].top,
+			       (unsigned long long)rv.packets, (unsigned long long)rv.bytes,
+			       (unsigned long long)rv.drops);
+		n++;
+	}
+	if (o->json)
+		printf("]\n");
+	gem_pins_close(&p);
+	return 0;
+}
+
+/* ---- stats, events ---------------------------------------------------------- */
+
+int cmd_stats(int argc, char **argv, const struct gemctl_opts *o)
+{
+	struct gem_pins p;
+	unsigned long long v;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: gemctl [-j] stats\n");
+		return 2;
+	}
+	if (open_pins(o, &p))
+		return 1;
+	if (o->json)
+		printf("{");
+	for (unsigned i = 0; i < GEM_C_MAX; i++) {
+		if (gem_counter_read(p.counters, i, &v)) {
+			if (!o->json)
+				gemctl_err(o, "cannot read counter %s", gem_counter_names[i]);
+			v = 0;
+		}
+		if (o->json)
+			printf("%s\"%s\": %llu", i ? ", " : "", gem_counter_names[i], v);
+		else
+			printf("%-18s %llu\n", gem_counter_names[i], v);
+	}
+	if (o->json)
+		printf("}\n");
+	gem_pins_close(&p);
+	return 0;
+}
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+struct ev_ctx {
+	const struct gemctl_opts *o;
+	long left;
+};
+
+static int on_event(void *ctx, void *data, size_t sz)
+{
+	struct ev_ctx *e = ctx;
+	const struct gem_event *ev = data;
+	char s[GEM_ADDR_STRLEN], g[GEM_ADDR_STRLEN], ifn[32];
+	time_t now = time(NULL);
+	char ts[32];
+
+	if (sz < sizeof(*ev))
+		return 0;
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	snprintf(ifn, sizeof(ifn), "%u", ev->ifindex);
+	gem_addr_str(&ev->sg.src, s);
+	gem_addr_str(&ev->sg.grp, g);
+	if (e->o->json)
+		printf("{\"time\": \"%s\", \"event\": \"tx-no-key\", \"source\": \"%s\", "
+		       "\"group\": \"%s\", \"ifindex\": %u}\n", ts, s, g, ev->ifindex);
+	else
+		printf("%s tx-no-key source %s group %s ifindex %s (packets dropped until a SEK "
+		       "is set)\n", ts, s, g, ifn);
+	fflush(stdout);
+	if (e->left > 0 && --e->left == 0)
+		stop = 1;
+	return 0;
+}
+
+int cmd_events(int argc, char **argv, const struct gemctl_opts *o)
+{
+	static const struct option lo[] = {
+		{ "count", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ 0 }
+	};
+	struct ev_ctx e = { .o = o, .left = -1 };
+	struct ring_buffer *rb;
+	struct gem_pins p;
+	long timeout = -1;
+	struct timespec t0, t;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'c')
+			e.left = strtol(optarg, NULL, 0);
+		else if (c == 't')
+			timeout = strtol(optarg, NULL, 0);
+		else {
+			fprintf(stderr, "usage: gemctl [-j] events [--count N] [--timeout SECONDS]\n");
+			return 2;
+		}
+	}
+	if (open_pins(o, &p))
+		return 1;
+	rb = ring_buffer__new(p.events, on_event, &e, NULL);
+	if (!rb) {
+		gemctl_err(o, "cannot read the event ring buffer: %s", strerror(errno));
+		gem_pins_close(&p);
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!stop) {
+		int r = ring_buffer__poll(rb, 200);
+
+		if (r < 0 && r != -EINTR)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (timeout >= 0 && t.tv_sec - t0.tv_sec >= timeout)
+			break;
+	}
+	ring_buffer__free(rb);
+	gem_pins_close(&p);
+	return 0;
+}

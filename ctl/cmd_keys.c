@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * gemctl keys: the node's HSM key hierarchy (docs/KEYS.md).
+ *
+ *   gemctl keys [--module PATH] [--token LABEL] [--pin-file FILE] [-j] COMMAND
+ *
+ * The PIN comes from --pin-file, $GEM_PIN_FILE or $GEM_PIN, never from the
+ * command line (it would show in ps and shell history).  Nothing here prints
+ * a key value: list shows labels, types and attributes only.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemctl.h"
+#include "keys/gem_keys.h"
+
+#define LOCK_WAIT_MS 2000	/* ride out another gemctl; not a running daemon */
+
+struct kctx {
+	struct gemctl_opts o;
+	struct gem_keys_cfg cfg;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: gemctl keys [OPTIONS] COMMAND [ARGS]\n"
+		"\n"
+		"commands:\n"
+		"  init                   create the node identity (Ed25519 key pair 'gem-node')\n"
+		"  import bk FILE         import the domain's Bootstrap Key (32 raw bytes)\n"
+		"  import gak GROUP FILE  import GROUP's Group Authorization Key (32 raw bytes)\n"
+		"  list                   token objects: labels, types, attributes (never values)\n"
+		"  pubkey                 the node's public key and node id\n"
+		"  gen-secret FILE        write 32 random bytes to a new FILE (mode 0600)\n"
+		"\n"
+		"options:\n"
+		"  --module PATH    PKCS#11 module (else $" GEM_KEYS_ENV_MODULE ", else\n"
+		"                   " GEM_KEYS_DEFAULT_MODULE ")\n"
+		"  --token LABEL    token label (else $" GEM_KEYS_ENV_TOKEN ", else '"
+		GEM_KEYS_DEFAULT_TOKEN "')\n"
+		"  --pin-file FILE  user PIN on the first line of FILE (else $"
+		GEM_KEYS_ENV_PIN_FILE ",\n"
+		"                   else the PIN in $" GEM_KEYS_ENV_PIN "); never on the command line\n"
+		"  -j, --json       JSON on stdout and nothing else\n"
+		"\n"
+		"One process owns the token at a time (lock in $" GEM_KEYS_ENV_LOCK_DIR
+		", else " GEM_KEYS_DEFAULT_LOCK_DIR ").\n");
+}
+
+static void hex(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", p[i]);
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);	/* labels: bytes, shown as Latin-1 */
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static int fail(const struct kctx *c)
+{
+	gemctl_err(&c->o, "%s", gem_keys_errmsg());
+	return 1;
+}
+
+static int open_token(struct kctx *c, struct gem_keys **k)
+{
+	return gem_keys_open(k, &c->cfg) ? fail(c) : 0;
+}
+
+static int show_node(const struct kctx *c, struct gem_keys *k, const char *what)
+{
+	uint8_t pk[GEM_KEYS_PUBKEY_LEN], id[GEM_KEYS_NODE_ID_LEN];
+
+	if (gem_keys_node_pubkey(k, pk))
+		return fail(c);
+	gem_keys_node_id_of(pk, id);
+	if (c->o.json) {
+		printf("{\"token\": ");
+		json_str(gem_keys_token_label(k));
+		printf(", \"label\": \"" GEM_KEYS_LABEL_NODE "\", \"type\": \"ed25519\", "
+		       "\"public_key\": \"");
+		hex(pk, sizeof(pk));
+		printf("\", \"node_id\": \"");
+		hex(id, sizeof(id));
+		printf("\"}\n");
+	} else {
+		if (what)
+			printf("token '%s': %s\n", gem_keys_token_label(k), what);
+		printf("public key: ");
+		hex(pk, sizeof(pk));
+		printf("\nnode id:    ");
+		hex(id, sizeof(id));
+		putchar('\n');
+	}
+	return 0;
+}
+
+static int do_init(struct kctx *c, int argc, char **argv)
+{
+	struct gem_keys *k = NULL;
+	int ret;
+
+	(void)argv;
+	if (argc != 1) {
+		gemctl_err(&c->o, "keys init: takes no arguments (see gemctl keys --help)");
+		return 2;
+	}
+	ret = open_token(c, &k);
+	if (ret)
+		goto out;
+	if (gem_keys_node_init(k)) {
+		ret = fail(c);
+		goto out;
+	}
+	ret = show_node(c, k, "created Ed25519 node key pair '" GEM_KEYS_LABEL_NODE "'");
+out:
+	gem_keys_close(k);
+	return ret;
+}
+
+static int do_pubkey(struct kctx *c, int argc, char **argv)
+{
+	struct gem_keys *k = NULL;
+	int ret;
+
+	(void)argv;
+	if (argc != 1) {
+		gemctl_err(&c->o, "keys pubkey: takes no arguments (see gemctl keys --help)");
+		return 2;
+	}
+	ret = open_token(c, &k);
+	if (!ret)
+		ret = show_node(c, k, NULL);
+	gem_keys_close(k);
+	return ret;
+}
+
+static int do_import(struct kctx *c, int argc, char **argv)
+{
+	char label[GEM_KEYS_LABEL_MAX + 1];
+	uint8_t grp[GEM_KEYS_GROUP_LEN];
+	enum gem_keys_root kind;
+	struct gem_keys *k = NULL;
+	const char *file;
+	int ret;
+
+	if (argc == 3 && !strcmp(argv[1], "bk")) {
+		kind = GEM_KEYS_BK;
+		file = argv[2];
+		snprintf(label, sizeof(label), "%s", GEM_KEYS_LABEL_BK);
+	} else if (argc == 4 && !strcmp(argv[1], "gak")) {
+		kind = GEM_KEYS_GAK;
+		file = argv[3];
+		if (gem_keys_group_parse(argv[2], grp))
+			return fail(c);
+		gem_keys_gak_label(grp, label);
+	} else {
+		gemctl_err(&c->o, "usage: gemctl keys import bk FILE | import gak GROUP FILE");
+		return 2;
+	}
+	ret = open_token(c, &k);
+	if (ret)
+		goto out;
+	if (gem_keys_import_file(k, kind, kind == GEM_KEYS_GAK ? grp : NULL, file)) {
+		ret = fail(c);
+		goto out;
+	}
+	if (c->o.json) {
+		printf("{\"token\": ");
+		json_str(gem_keys_token_label(k));
+		printf(", \"label\": ");
+		json_str(label);
+		printf(", \"kind\": \"%s\"}\n", kind == GEM_KEYS_BK ? "bk" : "gak");
+	} else {
+		printf("token '%s': imported %s as '%s' (sensitive, non-extractable)\n",
+		       gem_keys_token_label(k),
+		       kind == GEM_KEYS_BK ? "the Bootstrap Key" : "the Group Authorization Key",
+		       label);
+	}
+	ret = 0;
+out:
+	gem_keys_close(k);
+	return ret;
+}
+
+/* What a GEM label means, for people reading the list. */
+static const char *role(const struct gem_keys_obj *o)
+{
+	if (!strcmp(o->label, GEM_KEYS_LABEL_NODE))
+		return "node-identity";
+	if (!strcmp(o->label, GEM_KEYS_LABEL_BK))
+		return "bootstrap-key";
+	if (!strncmp(o->label, GEM_KEYS_LABEL_GAK_PFX, strlen(GEM_KEYS_LABEL_GAK_PFX)))
+		return "group-authorization-key";
+	return "-";
+}
+
+static int do_list(struct kctx *c, int argc, char **argv)
+{
+	struct gem_keys_obj *v = NULL;
+	struct gem_keys *k = NULL;
+	size_t n = 0, i, j;
+	int ret;
+
+	(void)argv;
+	if (argc != 1) {
+		gemctl_err(&c->o, "keys list: takes no arguments (see gemctl keys --help)");
+		return 2;
+	}
+	ret = open_token(c, &k);
+	if (ret)
+		goto out;
+	if (gem_keys_list(k, &v, &n)) {
+		ret = fail(c);
+		goto out;
+	}
+	if (c->o.json) {
+		printf("{\"token\": ");
+		json_str(gem_keys_token_label(k));
+		printf(", \"objects\": [");
+		for (i = 0; i < n; i++) {
+			printf("%s{\"label\": ", i ? ", " : "");
+			json_str(v[i].label);
+			printf(", \"class\": \"%s\", \"key_type\": \"%s\", \"role\": \"%s\"",
+			       gem_keys_class_name(v[i].cls),
+			       gem_keys_type_name(v[i].key_type), role(&v[i]));
+			if (v[i].value_len)
+				printf(", \"value_len\": %lu", v[i].value_len);
+			printf(", \"id\": \"");
+			hex(v[i].id, v[i].id_len);
+			printf("\", \"attributes\": {");
+			for (j = 0; j < gem_keys_nflags; j++) {
+				if (!(v[i].known & (1u << j)))
+					continue;
+				printf("%s\"%s\": %s", (v[i].known & ((1u << j) - 1)) ? ", " : "",
+				       gem_keys_flags[j].name,
+				       v[i].set & (1u << j) ? "true" : "false");
+			}
+			printf("}}");
+		}
+		printf("]}\n");
+	} else {
+		printf("token '%s': %zu object%s\n", gem_keys_token_label(k), n,
+		       n == 1 ? "" : "s");
+		for (i = 0; i < n; i++) {
+			printf("%-24s %-11s %-14s %-23s", v[i].label[0] ? v[i].label : "(no label)",
+			       gem_keys_class_name(v[i].cls), gem_keys_type_name(v[i].key_type),
+			       role(&v[i]));
+			for (j = 0; j < gem_keys_nflags; j++)
+				if (v[i].known & (1u << j))
+					printf(" %s%s", v[i].set & (1u << j) ? "" : "!",
+					       gem_keys_flags[j].name);
+			putchar('\n');
+		}
+	}
+	ret = 0;
+out:
+	free(v);
+	gem_keys_close(k);
+	return ret;
+}
+
+static int do_gen_secret(struct kctx *c, int argc, char **argv)
+{
+	if (argc != 2) {
+		gemctl_err(&c->o, "usage: gemctl keys gen-secret FILE");
+		return 2;
+	}
+	if (gem_keys_gen_secret_file(argv[1]))
+		return fail(c);
+	if (c->o.json) {
+		printf("{\"file\": ");
+		json_str(argv[1]);
+		printf(", \"bytes\": %d, \"mode\": \"0600\"}\n", GEM_KEYS_ROOT_LEN);
+	} else {
+		printf("wrote %d random bytes to '%s' (mode 0600)\n", GEM_KEYS_ROOT_LEN, argv[1]);
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct kctx *c, int argc, char **argv);
+} subs[] = {
+	{ "init", do_init },
+	{ "import", do_import },
+	{ "list", do_list },
+	{ "pubkey", do_pubkey },
+	{ "gen-secret", do_gen_secret },
+};
+
+static const struct option lo[] = {
+	{ "module", required_argument, NULL, 'm' },
+	{ "token", required_argument, NULL, 't' },
+	{ "pin-file", required_argument, NULL, 'p' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+/* getopt_long takes unambiguous abbreviations: "--pin 1234" would become
+ * --pin-file and echo the PIN in "cannot read PIN file '1234'".  Accept
+ * exact long names only, and never repeat an unknown option's value. */
+static bool exact_long_options(const struct kctx *c, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		size_t len;
+		bool ok = false;
+
+		if (!strcmp(a, "--"))
+			return true;
+		if (strncmp(a, "--", 2))
+			continue;
+		len = strcspn(a + 2, "=");
+		for (const struct option *p = lo; p->name; p++)
+			if (strlen(p->name) == len && !strncmp(p->name, a + 2, len))
+				ok = true;
+		if (!ok) {
+			if (!strncmp(a, "--pin", 5) && len <= 3)
+				gemctl_err(&c->o, "keys: the PIN is never given on the command "
+					   "line: use --pin-file FILE, or set "
+					   GEM_KEYS_ENV_PIN_FILE " or " GEM_KEYS_ENV_PIN);
+			else
+				gemctl_err(&c->o, "keys: unknown option '%.*s' (see gemctl keys "
+					   "--help)", (int)len + 2, a);
+			return false;
+		}
+	}
+	return true;
+}
+
+int cmd_keys(int argc, char **argv, const struct gemctl_opts *o)
+{
+	struct kctx c = { .o = *o, .cfg = { .lock_wait_ms = LOCK_WAIT_MS } };
+	int ch;
+
+	if (!exact_long_options(&c, argc, argv))
+		return 2;
+	optind = 0;	/* glibc: full re-initialisation after main's getopt */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":jh", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'm': c.cfg.module = optarg; break;
+		case 't': c.cfg.token = optarg; break;
+		case 'p': c.cfg.pin_file = optarg; break;
+		case 'j': c.o.json = true; break;
+		case 'h': usage(stdout); return 0;
+		case ':':
+			gemctl_err(&c.o, "keys: option '%s' needs an argument", argv[optind - 1]);
+			return 2;
+		default:
+			if (optopt)
+				gemctl_err(&c.o, "keys: unknown option '-%c' (see gemctl keys --help)",
+					   optopt);
+			else
+				gemctl_err(&c.o, "keys: unknown option (see gemctl keys --help)");
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		if (c.o.json)
+			gemctl_err(&c.o, "keys: missing command (see gemctl keys --help)");
+		else
+			usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (!strcmp(argv[optind], subs[i].name))
+			return subs[i].fn(&c, argc - optind, argv + optind);
+	gemctl_err(&c.o, "keys: unknown command '%s' (see gemctl keys --help)", argv[optind]);
+	return 2;
+}
