@@ -284,6 +284,10 @@ Test(kat, group_keys_ipv4)
 			cr_assert_eq(len, i == 1 ? 32 : 16);
 			cr_assert_eq(gem_keys_dp_key(k, grp4, 7, i, got, len), 0, "%s",
 				     gem_keys_errmsg());
+			assert_bytes(got, want, len, v[i].purpose);
+			/* static keying (gemctl group add --key-file) derives the same */
+			memset(got, 0xaa, 32);
+			cr_assert_eq(gem_keys_dp_key_from_gak(gak, grp4, 7, i, got, len), 0);
 		}
 		assert_bytes(got, want, len, v[i].purpose);
 	}
