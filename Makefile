@@ -18,7 +18,7 @@ WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) -MMD -MP -D_GNU_SOURCE -I. -Ibpf -Ilib -I$(B) \
 	     -I/usr/include/p11-kit-1
-LDLIBS    := -lbpf -lelf -lz -lcrypto -lsodium
+LDLIBS    := -lbpf -lelf -lz -lcrypto -lsodium -linih
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
 	      -Wno-unused-function -I. -Ibpf
 
@@ -45,7 +45,9 @@ $(B):
 	$(Q)mkdir -p $(B)
 
 # ---- user-space library (lib/) ------------------------------------------------
-LIB_SRCS := $(wildcard lib/*.c keys/*.c)
+# gemd/*.c but its main() (gemd/gemd.c) go into the library too, so the
+# control plane's pieces can be unit-tested.
+LIB_SRCS := $(wildcard lib/*.c keys/*.c) $(filter-out gemd/gemd.c,$(wildcard gemd/*.c))
 LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS))
 LIBGEM   := $(B)/libgem.a
 
@@ -84,7 +86,11 @@ $(B)/bench/%: $(B)/bench/%.o $(LIBGEM)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-TOOLS := $(B)/gemctl $(B)/gem-load $(BENCH_BINS)
+$(B)/gemd: $(B)/gemd/gemd.o $(LIBGEM)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+TOOLS := $(B)/gemctl $(B)/gem-load $(BENCH_BINS) $(if $(wildcard gemd/gemd.c),$(B)/gemd)
 
 # Shell selftests (selftests/*.sh) run after the criterion binaries.
 SCRIPT_TESTS := $(sort $(wildcard selftests/*.sh))
