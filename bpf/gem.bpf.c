@@ -340,9 +340,17 @@ int gem_egress(struct __sk_buff *skb)
 	n = gem_bounded(L, GEM_MAX_PT);
 	if (n && bpf_skb_load_bytes(skb, p->l4 + 8, &s->msg[GEM_AAD_LEN], n))
 		goto drop;
-	if (gem_keystream(ctx, s, pn, kid, GEM_CTR_FIRST_PAYLOAD_BLOCK, (L + 15) / 16))
-		goto drop;
-	sum = gem_xor_sum(s, L);
+	if (g->suite == GEM_SUITE_POLY1305) {
+		/* one kfunc call: blocks 0-1 (the one-time key) and the payload's */
+		if (gem_keystream(ctx, s, pn, kid, 0, (L + 15) / 16 + GEM_CTR_FIRST_PAYLOAD_BLOCK))
+			goto drop;
+		__builtin_memcpy(s->otk, s->ks, 32);
+		sum = gem_xor_sum_off(s, L, 32);
+	} else {
+		if (gem_keystream(ctx, s, pn, kid, GEM_CTR_FIRST_PAYLOAD_BLOCK, (L + 15) / 16))
+			goto drop;
+		sum = gem_xor_sum(s, L);
+	}
 	n = GEM_AAD_LEN + L;
 	if (gem_mac(s, g, n))
 		goto drop;
@@ -522,7 +530,15 @@ int gem_ingress(struct xdp_md *xdp)
 		goto drop_stream;
 	}
 
-	/* 1. tag, constant time */
+	/* 1. tag, constant time (suite 3: its key is keystream blocks 0-1,
+	 * so a forgery costs two AES blocks, not the whole packet) */
+	if (g->suite == GEM_SUITE_POLY1305) {
+		if (gem_keystream(ctx, s, pn, kid, 0, 2)) {
+			why = GEM_C_RX_ERROR;
+			goto drop_stream;
+		}
+		__builtin_memcpy(s->otk, s->ks, 32);
+	}
 	n = GEM_AAD_LEN + L;
 	if (gem_mac(s, g, n)) {
 		why = GEM_C_RX_ERROR;

@@ -2,11 +2,13 @@
 /*
  * Benchmark-only programs for bench/bench_prog.c (docs/PERFORMANCE.md):
  *   bench_floor_tc   the crypto floor of egress: load the payload, AES-CTR
- *                    keystream (ecb(aes) kfunc) + XOR, then the suite's MAC;
+ *                    keystream (ecb(aes) kfunc) + XOR, then the suite's MAC
+ *                    (or only some of these parts: cfg.parts);
  *   bench_floor_xdp  the crypto floor of ingress: load GEM header, ciphertext
  *                    and tag, MAC and compare, then keystream + XOR;
  *   bench_empty_tc / bench_empty_xdp   the pass-through floor;
- *   bench_setup      SEC("syscall"): crypto contexts and MAC keys.
+ *   bench_setup      SEC("syscall"): crypto contexts and MAC keys (from the
+ *                    global setup_req) into slot setup_req.slot.
  * The floors call the very functions gem.bpf.c calls (gem_crypto.bpf.h) on
  * the same byte counts, and do nothing else GEM does: no parsing, no map
  * lookups, no locks, no writing back, no checksum or length fix-ups.
@@ -43,6 +45,10 @@ struct {
 /* layouts of cfg and of bench_setup's ctx_in: bench/gem_bench.h */
 struct bench_cfg cfg;
 
+/* bench_setup's input: the benchmark's fixed test keys (not secrets), here
+ * rather than in ctx_in because the verifier refuses ctx pointer arithmetic */
+struct bench_setup_req setup_req;
+
 __u64 floor_pn;		/* egress floor: a fresh packet number per run */
 __u64 floor_errors;	/* a kfunc/helper failed or (ingress) the tag differed */
 
@@ -71,13 +77,16 @@ static __always_inline struct bpf_crypto_ctx *bench_ctx(const __u8 *key, int cbc
 }
 
 SEC("syscall")
-int bench_setup(struct bench_setup_req *req)
+int bench_setup(void *ctx)
 {
+	struct bench_setup_req *req = &setup_req;
 	struct bpf_crypto_ctx *ecb, *cbc = NULL, *old;
 	struct bench_sek *sk;
 	struct gem_group *g;
 	__u32 slot = req->slot;
 	int err = 0;
+
+	(void)ctx;
 
 	if (slot >= BENCH_SLOTS || req->suite < 1 || req->suite > GEM_SUITE_MAX)
 		return -22;
@@ -130,6 +139,7 @@ int bench_floor_tc(struct __sk_buff *skb)
 	struct gem_scratch *s;
 	struct gem_group *g;
 	__u64 L = cfg.len, n, pn = floor_pn++;
+	__u32 parts = cfg.parts ? cfg.parts : ~0u;
 
 	s = gem_scratch_get();
 	g = bench_keys(&ctx);
@@ -137,12 +147,17 @@ int bench_floor_tc(struct __sk_buff *skb)
 		goto err;
 	__builtin_memcpy(s->msg, cfg.aad, 36);
 	n = gem_bounded(L, GEM_MAX_PT);
-	if (!n || bpf_skb_load_bytes(skb, cfg.off, &s->msg[GEM_AAD_LEN], n))
+	if (!n)
 		goto err;
-	if (gem_keystream(ctx, s, pn, 1, GEM_CTR_FIRST_PAYLOAD_BLOCK, (n + 15) / 16))
+	if ((parts & BENCH_P_LOAD) &&
+	    bpf_skb_load_bytes(skb, cfg.off, &s->msg[GEM_AAD_LEN], n))
 		goto err;
-	s->nblk = gem_xor_sum(s, n);	/* keep the sum: GEM uses it too */
-	if (gem_mac(s, g, GEM_AAD_LEN + n))
+	if ((parts & BENCH_P_KS) &&
+	    gem_keystream(ctx, s, pn, 1, GEM_CTR_FIRST_PAYLOAD_BLOCK, (n + 15) / 16))
+		goto err;
+	if (parts & BENCH_P_XOR)
+		s->nblk = gem_xor_sum(s, n);	/* keep the sum: GEM uses it too */
+	if ((parts & BENCH_P_MAC) && gem_mac(s, g, GEM_AAD_LEN + n))
 		goto err;
 	return TC_ACT_OK;
 err:

@@ -21,7 +21,8 @@
 #define GEM_VERSION		1
 #define GEM_SUITE_HMAC_SHA256	1	/* AES-128-CTR + HMAC-SHA-256-128 */
 #define GEM_SUITE_CMAC		2	/* AES-128-CTR + AES-CMAC (RFC 4493) */
-#define GEM_SUITE_MAX		2
+#define GEM_SUITE_POLY1305	3	/* AES-128-CTR + Poly1305, one-time key from the keystream */
+#define GEM_SUITE_MAX		3
 
 #define GEM_HDR_LEN		12	/* version, suite, key id, packet number */
 #define GEM_TAG_LEN		16

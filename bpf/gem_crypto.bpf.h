@@ -57,6 +57,9 @@ struct gem_scratch {
 	__u8 iv[16];			/* CMAC: chaining value */
 	__u8 tag[16];			/* computed tag */
 	__u8 rtag[16];			/* received tag */
+	__u8 otk[32];			/* suite 3: one-time Poly1305 key r || s */
+	__u32 ph[5], pr[5], ps[4];	/* suite 3: accumulator, r, 5*r1..r4 */
+	__u32 pnblk;			/* suite 3: 16-byte blocks of the MAC input */
 	__u32 hs[8];			/* SHA-256 state for the bpf_loop callback */
 	__u32 ob[16];			/* HMAC outer block */
 	__u32 w[16];			/* SHA-256 message schedule (off the stack) */
@@ -88,6 +91,7 @@ struct gem_loop_ctx {
 	__u64 sum;		/* xor: running 32-bit-folded sum */
 	__u64 w0, lo;		/* cb: the two halves of CB(i) but i */
 	__u32 first;		/* cb: index of the first block */
+	__u32 ks_off;		/* xor: keystream offset (32 when blocks 0-1 lead it) */
 };
 
 /* Counter blocks 4*idx .. 4*idx+3. */
@@ -145,7 +149,8 @@ static long gem_xor_chunk(__u32 idx, void *data)
 		return 1;
 	for (k = 0; k < 8; k++) {
 		o = off + k * 8;
-		w = *(__u64 *)&s->msg[GEM_AAD_LEN + o] ^ *(__u64 *)&s->ks[o];
+		w = *(__u64 *)&s->msg[GEM_AAD_LEN + o] ^
+		    *(__u64 *)&s->ks[gem_bounded(o + lc->ks_off, GEM_KS_CAP - 8)];
 		*(__u64 *)&s->msg[GEM_AAD_LEN + o] = w;
 		if (o >= lc->len)
 			m = 0;
@@ -162,14 +167,19 @@ static long gem_xor_chunk(__u32 idx, void *data)
 /* XOR s->msg[AAD .. AAD+len) with the keystream in place and return the
  * 32-bit-folded ones' complement sum of the result (for the UDP checksum).
  * Bytes of the last chunk past len get garbage; nothing reads them. */
-static __always_inline __u64 gem_xor_sum(struct gem_scratch *s, __u64 len)
+static __always_inline __u64 gem_xor_sum_off(struct gem_scratch *s, __u64 len, __u32 ks_off)
 {
-	struct gem_loop_ctx lc = { .len = len };
+	struct gem_loop_ctx lc = { .len = len, .ks_off = ks_off };
 
 	(void)s;
 	if (bpf_loop((len + 63) / 64, gem_xor_chunk, &lc, 0) < 0)
 		return 0;
 	return lc.sum;
+}
+
+static __always_inline __u64 gem_xor_sum(struct gem_scratch *s, __u64 len)
+{
+	return gem_xor_sum_off(s, len, 0);
 }
 
 /* ---- RFC 1071 sums ------------------------------------------------------- */
@@ -336,6 +346,122 @@ static __noinline int gem_cmac(struct gem_scratch *s, const struct gem_group *g,
 	return bpf_crypto_encrypt(ctx, &src, &dst, &iv);
 }
 
+/* ---- Poly1305 (suite 3) ------------------------------------------------------ */
+
+/* 26-bit limbs, 64-bit products (poly1305-donna's 32-bit layout): no helper
+ * per block, no data-dependent branch.  The MAC input is made of whole
+ * 16-byte blocks (AAD || CT || zero pad || lengths, as RFC 8439's AEAD), so
+ * every block carries the 2^128 bit. */
+static __always_inline __u32 le32(const __u8 *p)
+{
+	return *(const __u32 *)p;	/* x86 and BPF: little-endian, unaligned ok */
+}
+
+/* bpf_loop callback: 8 blocks of s->msg from block 8*idx; state in scratch. */
+static long gem_poly_chunk(__u32 idx, void *data)
+{
+	struct gem_scratch *s = gem_scratch_get();
+	__u64 d0, d1, d2, d3, d4, c;
+	__u32 h0, h1, h2, h3, h4, r0, r1, r2, r3, r4, s1, s2, s3, s4, k, b;
+	const __u8 *m;
+
+	(void)data;
+	if (!s)
+		return 1;
+	h0 = s->ph[0]; h1 = s->ph[1]; h2 = s->ph[2]; h3 = s->ph[3]; h4 = s->ph[4];
+	r0 = s->pr[0]; r1 = s->pr[1]; r2 = s->pr[2]; r3 = s->pr[3]; r4 = s->pr[4];
+	s1 = s->ps[0]; s2 = s->ps[1]; s3 = s->ps[2]; s4 = s->ps[3];
+	for (k = 0; k < 8; k++) {
+		b = idx * 8 + k;
+		if (b >= s->pnblk)
+			break;
+		m = &s->msg[gem_bounded((__u64)b * 16, GEM_MSG_CAP - 16)];
+		h0 += le32(m) & 0x3ffffff;
+		h1 += (le32(m + 3) >> 2) & 0x3ffffff;
+		h2 += (le32(m + 6) >> 4) & 0x3ffffff;
+		h3 += (le32(m + 9) >> 6) & 0x3ffffff;
+		h4 += (le32(m + 12) >> 8) | (1 << 24);
+		d0 = (__u64)h0 * r0 + (__u64)h1 * s4 + (__u64)h2 * s3 + (__u64)h3 * s2 + (__u64)h4 * s1;
+		d1 = (__u64)h0 * r1 + (__u64)h1 * r0 + (__u64)h2 * s4 + (__u64)h3 * s3 + (__u64)h4 * s2;
+		d2 = (__u64)h0 * r2 + (__u64)h1 * r1 + (__u64)h2 * r0 + (__u64)h3 * s4 + (__u64)h4 * s3;
+		d3 = (__u64)h0 * r3 + (__u64)h1 * r2 + (__u64)h2 * r1 + (__u64)h3 * r0 + (__u64)h4 * s4;
+		d4 = (__u64)h0 * r4 + (__u64)h1 * r3 + (__u64)h2 * r2 + (__u64)h3 * r1 + (__u64)h4 * r0;
+		c = d0 >> 26; h0 = (__u32)d0 & 0x3ffffff;
+		d1 += c; c = d1 >> 26; h1 = (__u32)d1 & 0x3ffffff;
+		d2 += c; c = d2 >> 26; h2 = (__u32)d2 & 0x3ffffff;
+		d3 += c; c = d3 >> 26; h3 = (__u32)d3 & 0x3ffffff;
+		d4 += c; c = d4 >> 26; h4 = (__u32)d4 & 0x3ffffff;
+		h0 += (__u32)c * 5; c = h0 >> 26; h0 &= 0x3ffffff;
+		h1 += (__u32)c;
+	}
+	s->ph[0] = h0; s->ph[1] = h1; s->ph[2] = h2; s->ph[3] = h3; s->ph[4] = h4;
+	return 0;
+}
+
+/* tag = Poly1305(otk, M') with M' = s->msg[0..n) || zeros to 16 || le64(48)
+ * || le64(n - 48), the one-time key otk = s->otk (keystream blocks 0-1). */
+static __always_inline int gem_poly1305(struct gem_scratch *s, __u64 n)
+{
+	__u32 h0, h1, h2, h3, h4, g0, g1, g2, g3, g4, c, mask;
+	__u64 np, k, w, f;
+	const __u8 *key = s->otk;
+
+	n = gem_bounded(n, GEM_AAD_LEN + GEM_MAX_PT);
+	if (n < GEM_AAD_LEN)
+		return -1;
+	/* zero pad to 16: the word holding msg[n] keeps its bytes below n */
+	np = (n + 15) & ~15ull;
+	k = n & ~7ull;
+	w = *(__u64 *)&s->msg[k] & ((1ULL << ((n & 7) * 8)) - 1);
+	if (k < np)
+		*(__u64 *)&s->msg[k] = w;
+	if (k + 8 < np)
+		*(__u64 *)&s->msg[(k + 8) & (GEM_MSG_CAP - 8)] = 0;
+	np = gem_bounded(np, GEM_MSG_CAP - 16);
+	*(__u64 *)&s->msg[np] = GEM_AAD_LEN;		/* le64 lengths */
+	*(__u64 *)&s->msg[np + 8] = n - GEM_AAD_LEN;
+
+	s->pr[0] = le32(key) & 0x3ffffff;
+	s->pr[1] = (le32(key + 3) >> 2) & 0x3ffff03;
+	s->pr[2] = (le32(key + 6) >> 4) & 0x3ffc0ff;
+	s->pr[3] = (le32(key + 9) >> 6) & 0x3f03fff;
+	s->pr[4] = (le32(key + 12) >> 8) & 0x00fffff;
+	s->ps[0] = s->pr[1] * 5; s->ps[1] = s->pr[2] * 5;
+	s->ps[2] = s->pr[3] * 5; s->ps[3] = s->pr[4] * 5;
+	s->ph[0] = s->ph[1] = s->ph[2] = s->ph[3] = s->ph[4] = 0;
+	s->pnblk = np / 16 + 1;
+	if (bpf_loop((s->pnblk + 7) / 8, gem_poly_chunk, NULL, 0) < 0)
+		return -1;
+
+	/* full carry, then h - p in constant time, then + s mod 2^128 */
+	h0 = s->ph[0]; h1 = s->ph[1]; h2 = s->ph[2]; h3 = s->ph[3]; h4 = s->ph[4];
+	c = h1 >> 26; h1 &= 0x3ffffff;
+	h2 += c; c = h2 >> 26; h2 &= 0x3ffffff;
+	h3 += c; c = h3 >> 26; h3 &= 0x3ffffff;
+	h4 += c; c = h4 >> 26; h4 &= 0x3ffffff;
+	h0 += c * 5; c = h0 >> 26; h0 &= 0x3ffffff;
+	h1 += c;
+	g0 = h0 + 5; c = g0 >> 26; g0 &= 0x3ffffff;
+	g1 = h1 + c; c = g1 >> 26; g1 &= 0x3ffffff;
+	g2 = h2 + c; c = g2 >> 26; g2 &= 0x3ffffff;
+	g3 = h3 + c; c = g3 >> 26; g3 &= 0x3ffffff;
+	g4 = h4 + c - (1 << 26);
+	mask = (g4 >> 31) - 1;
+	g0 &= mask; g1 &= mask; g2 &= mask; g3 &= mask; g4 &= mask;
+	mask = ~mask;
+	h0 = (h0 & mask) | g0; h1 = (h1 & mask) | g1; h2 = (h2 & mask) | g2;
+	h3 = (h3 & mask) | g3; h4 = (h4 & mask) | g4;
+	h0 = h0 | (h1 << 26);
+	h1 = (h1 >> 6) | (h2 << 20);
+	h2 = (h2 >> 12) | (h3 << 14);
+	h3 = (h3 >> 18) | (h4 << 8);
+	f = (__u64)h0 + le32(key + 16); *(__u32 *)&s->tag[0] = (__u32)f;
+	f = (__u64)h1 + le32(key + 20) + (f >> 32); *(__u32 *)&s->tag[4] = (__u32)f;
+	f = (__u64)h2 + le32(key + 24) + (f >> 32); *(__u32 *)&s->tag[8] = (__u32)f;
+	f = (__u64)h3 + le32(key + 28) + (f >> 32); *(__u32 *)&s->tag[12] = (__u32)f;
+	return 0;
+}
+
 /* Tag of s->msg[0..n) for the group's suite into s->tag. */
 static __always_inline int gem_mac(struct gem_scratch *s, struct gem_group *g, __u64 n)
 {
@@ -349,6 +475,8 @@ static __always_inline int gem_mac(struct gem_scratch *s, struct gem_group *g, _
 			return -1;
 		return gem_cmac(s, g, cctx, n);
 	}
+	if (g->suite == GEM_SUITE_POLY1305)
+		return gem_poly1305(s, n);
 	return -1;
 }
 

@@ -28,6 +28,7 @@ static const char *suite_name(unsigned s)
 	switch (s) {
 	case GEM_SUITE_HMAC_SHA256: return "hmac-sha256";
 	case GEM_SUITE_CMAC: return "cmac";
+	case GEM_SUITE_POLY1305: return "poly1305";
 	}
 	return "unknown";
 }
@@ -38,6 +39,8 @@ static int suite_parse(const char *s)
 		return GEM_SUITE_HMAC_SHA256;
 	if (!strcmp(s, "cmac") || !strcmp(s, "2"))
 		return GEM_SUITE_CMAC;
+	if (!strcmp(s, "poly1305") || !strcmp(s, "3"))
+		return GEM_SUITE_POLY1305;
 	return -1;
 }
 
@@ -96,14 +99,15 @@ static int parse_sg(const struct gemctl_opts *o, const char *src, const char *gr
 static void group_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: gemctl group add GROUP --suite hmac-sha256|cmac (--key-file GAK_FILE | --hsm)\n"
+		"usage: gemctl group add GROUP --suite hmac-sha256|cmac|poly1305 (--key-file GAK_FILE | --hsm)\n"
 		"                        [--epoch N] [--module PATH] [--token LABEL] [--pin-file FILE]\n"
 		"       gemctl group del GROUP\n"
 		"       gemctl [-j] group list\n"
 		"\n"
 		"GAK_FILE holds the group's 32-byte Group Authorization Key; the data-plane MAC\n"
 		"key is derived from it as docs/KEYS.md says (dp-hmac / dp-cmac, epoch N).\n"
-		"--hsm derives it inside the token holding the GAK (gemctl keys import gak).\n");
+		"--hsm derives it inside the token holding the GAK (gemctl keys import gak).\n"
+		"poly1305 (suite 3) keys its MAC per packet from the stream's SEK: no group key.\n");
 }
 
 static int group_add(int argc, char **argv, const struct gemctl_opts *o)
@@ -135,7 +139,7 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 		case 's':
 			suite = suite_parse(optarg);
 			if (suite < 0) {
-				gemctl_err(o, "unknown suite '%s' (hmac-sha256 or cmac)", optarg);
+				gemctl_err(o, "unknown suite '%s' (hmac-sha256, cmac or poly1305)", optarg);
 				return 2;
 			}
 			break;
@@ -155,9 +159,10 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 		default: group_usage(stderr); return 2;
 		}
 	}
-	if (optind != argc - 1 || suite < 0 || (!key_file == !hsm)) {
-		gemctl_err(o, "usage: gemctl group add GROUP --suite hmac-sha256|cmac "
-			   "(--key-file FILE | --hsm)");
+	if (optind != argc - 1 || suite < 0 || (key_file && hsm) ||
+	    (suite != GEM_SUITE_POLY1305 && !key_file && !hsm)) {
+		gemctl_err(o, "usage: gemctl group add GROUP --suite hmac-sha256|cmac|poly1305 "
+			   "(--key-file FILE | --hsm; poly1305 needs neither)");
 		return 2;
 	}
 	if (parse_group(o, argv[optind], &g, &fam))
@@ -172,13 +177,15 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 	/* everything checked before the kernel is touched: a failure changes nothing */
 	if (open_pins(o, &p))
 		goto out;
-	if (key_file) {
+	if (!klen) {
+		/* suite 3: the MAC key comes from each packet's keystream */
+	} else if (key_file) {
 		if (gem_keys_read_secret_file(key_file, gak) ||
 		    gem_keys_dp_key_from_gak(gak, g.a, (uint32_t)epoch, (unsigned)suite, key, klen)) {
 			gemctl_err(o, "group %s: %s", argv[optind], gem_keys_errmsg());
 			goto out;
 		}
-	} else {
+	} else if (hsm) {
 		cfg.lock_wait_ms = 2000;
 		if (gem_keys_open(&k, &cfg) ||
 		    gem_keys_dp_key(k, g.a, (uint32_t)epoch, (unsigned)suite, key, klen)) {
@@ -197,7 +204,8 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 		       suite_name((unsigned)suite), epoch);
 	else
 		printf("group %s: protected, suite %s, key epoch %lu (%s)\n", argv[optind],
-		       suite_name((unsigned)suite), epoch, hsm ? "derived in the HSM" : "static key file");
+		       suite_name((unsigned)suite), epoch, !klen ? "MAC keyed per packet by the SEK" :
+		       hsm ? "derived in the HSM" : "static key file");
 	r = 0;
 out:
 	gem_keys_close(k);

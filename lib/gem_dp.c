@@ -40,6 +40,7 @@ size_t gem_suite_key_len(unsigned suite)
 	switch (suite) {
 	case GEM_SUITE_HMAC_SHA256: return GEM_MAC_KEY_LEN;
 	case GEM_SUITE_CMAC: return GEM_CMAC_KEY_LEN;
+	case GEM_SUITE_POLY1305: return 0;	/* keyed per packet from the SEK */
 	}
 	return 0;
 }
@@ -117,9 +118,9 @@ int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
 	struct gem_ctl_req req;
 	int ret;
 
-	if (!gem_suite_key_len(suite))
+	if (suite < GEM_SUITE_HMAC_SHA256 || suite > GEM_SUITE_MAX)
 		return -EPROTONOSUPPORT;
-	if (key_len != gem_suite_key_len(suite))
+	if (key_len != gem_suite_key_len(suite) || (key_len && !key))
 		return -EINVAL;
 	sodium_mlock(&req, sizeof(req));
 	memset(&req, 0, sizeof(req));
@@ -129,7 +130,7 @@ int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
 	req.flags = GEM_GROUP_F_ACTIVE;
 	if (suite == GEM_SUITE_HMAC_SHA256) {
 		gem_hmac_states(key, req.hmac_istate, req.hmac_ostate);
-	} else {
+	} else if (suite == GEM_SUITE_CMAC) {
 		ret = gem_cmac_subkeys(key, req.cmac_k1, req.cmac_k2);
 		if (ret)
 			goto out;

@@ -18,11 +18,13 @@
 /* Name of each counter (enum gem_counter), e.g. "rx_bad_tag". */
 extern const char *const gem_counter_names[GEM_C_MAX];
 
-/* Key length a suite's group MAC key must have, or 0 for an unknown suite. */
+/* Key length a suite's group MAC key must have (0: none, suite 3 keys its
+ * MAC per packet from the SEK, or an unknown suite). */
 size_t gem_suite_key_len(unsigned suite);
 
 /* Install or replace group `grp` with `suite` and its MAC key (32 bytes for
- * suite 1, 16 for suite 2).  ctl_fd: the gem_ctl program.  0 or -errno. */
+ * suite 1, 16 for suite 2, none for suite 3).  ctl_fd: the gem_ctl program.
+ * 0 or -errno. */
 int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
 		     const uint8_t *key, size_t key_len);
 

@@ -14,6 +14,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <sodium.h>
 #include <openssl/params.h>
 
 #include "gem_ref.h"
@@ -130,6 +131,48 @@ out:
 	return err;
 }
 
+/* Suite 3: Poly1305 (libsodium) keyed with keystream blocks 0 and 1 of the
+ * packet's nonce (OpenSSL AES-128-CTR from CB(0)), over
+ * AAD || CT || zeros to 16 || le64(48) || le64(len CT), as RFC 8439 2.8. */
+static int poly1305_tag(const struct gem_ref_keys *k, const uint8_t prefix[GEM_AAD_LEN],
+			const uint8_t *ct, size_t ct_len, uint8_t tag[GEM_TAG_LEN])
+{
+	static const uint8_t zero[32];
+	crypto_onetimeauth_poly1305_state st;
+	EVP_CIPHER_CTX *c = NULL;
+	uint8_t cb[16], otk[32], lens[16];
+	int n = 0, err = -EIO;
+	uint64_t v;
+
+	gem_ref_counter_block(cb, get64(prefix + 40), get16(prefix + 38), 0);
+	c = EVP_CIPHER_CTX_new();
+	if (!c)
+		return -ENOMEM;
+	if (EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, k->sek, cb) != 1 ||
+	    EVP_EncryptUpdate(c, otk, &n, zero, sizeof(zero)) != 1 || n != 32)
+		goto out;
+	v = GEM_AAD_LEN;
+	for (int i = 0; i < 8; i++)
+		lens[i] = (uint8_t)(v >> (8 * i));
+	v = ct_len;
+	for (int i = 0; i < 8; i++)
+		lens[8 + i] = (uint8_t)(v >> (8 * i));
+	crypto_onetimeauth_poly1305_init(&st, otk);
+	crypto_onetimeauth_poly1305_update(&st, prefix, GEM_AAD_LEN);
+	if (ct_len)
+		crypto_onetimeauth_poly1305_update(&st, ct, ct_len);
+	if (ct_len % 16)
+		crypto_onetimeauth_poly1305_update(&st, zero, 16 - ct_len % 16);
+	crypto_onetimeauth_poly1305_update(&st, lens, sizeof(lens));
+	crypto_onetimeauth_poly1305_final(&st, tag);
+	err = 0;
+out:
+	EVP_CIPHER_CTX_free(c);
+	sodium_memzero(otk, sizeof(otk));
+	sodium_memzero(&st, sizeof(st));
+	return err;
+}
+
 int gem_ref_tag(unsigned suite, const struct gem_ref_keys *k,
 		const uint8_t prefix[GEM_AAD_LEN], const uint8_t *ct,
 		size_t ct_len, uint8_t tag[GEM_TAG_LEN])
@@ -144,6 +187,8 @@ int gem_ref_tag(unsigned suite, const struct gem_ref_keys *k,
 
 	if (!k || !prefix || !tag || (ct_len && !ct))
 		return -EINVAL;
+	if (suite == GEM_SUITE_POLY1305)
+		return poly1305_tag(k, prefix, ct, ct_len, tag);
 	switch (suite) {
 	case GEM_SUITE_HMAC_SHA256:
 		mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
@@ -251,7 +296,7 @@ int gem_ref_seal(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
 
 	if (!in || !out || !out_len || !k || overlap(in, len, out, cap))
 		return -EINVAL;
-	if (suite != GEM_SUITE_HMAC_SHA256 && suite != GEM_SUITE_CMAC)
+	if (suite < GEM_SUITE_HMAC_SHA256 || suite > GEM_SUITE_POLY1305)
 		return -EPROTONOSUPPORT;
 	err = gem_pkt_parse(in, len, &pi);
 	if (err)
@@ -311,7 +356,7 @@ int gem_ref_open(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
 	if (hdr[0] != GEM_VERSION)
 		return -EPROTONOSUPPORT;
 	s = hdr[1];
-	if (s != GEM_SUITE_HMAC_SHA256 && s != GEM_SUITE_CMAC)
+	if (s < GEM_SUITE_HMAC_SHA256 || s > GEM_SUITE_POLY1305)
 		return -EPROTONOSUPPORT;
 	ct_len = pi.payload_len - GEM_OVERHEAD;
 	if (ct_len > GEM_MAX_PT)

@@ -138,14 +138,14 @@ static void ecb_free(struct ecb *e)
 
 /* XOR with AES(sek, CB(2)) || AES(sek, CB(3)) || ..., counter blocks built
  * byte by byte from the spec's layout. */
-static void hand_ctr(const uint8_t sek[16], uint16_t kid, uint64_t pn,
-		     const uint8_t *in, uint8_t *out, size_t len)
+static void hand_ctr_from(const uint8_t sek[16], uint16_t kid, uint64_t pn, uint32_t first,
+			  const uint8_t *in, uint8_t *out, size_t len)
 {
 	struct ecb e;
 	uint8_t cb[16], ks[16];
 
 	ecb_init(&e, sek);
-	for (size_t off = 0, i = 2; off < len; off += 16, i++) {
+	for (size_t off = 0, i = first; off < len; off += 16, i++) {
 		for (int b = 0; b < 8; b++)
 			cb[b] = (uint8_t)(pn >> (56 - 8 * b));
 		cb[8] = kid >> 8;
@@ -161,6 +161,12 @@ static void hand_ctr(const uint8_t sek[16], uint16_t kid, uint64_t pn,
 			out[off + j] = in[off + j] ^ ks[j];
 	}
 	ecb_free(&e);
+}
+
+static void hand_ctr(const uint8_t sek[16], uint16_t kid, uint64_t pn,
+		     const uint8_t *in, uint8_t *out, size_t len)
+{
+	hand_ctr_from(sek, kid, pn, 2, in, out, len);
 }
 
 static void dbl(const uint8_t in[16], uint8_t out[16])
@@ -267,6 +273,32 @@ static void indep_check(const uint8_t *plain, size_t plen, const uint8_t *sealed
 	if (hdr[1] == 1) {
 		crypto_auth_hmacsha256(mac, M, mlen, k->mac_key);
 		cr_assert_eq(memcmp(mac, tag, 16), 0, "HMAC tag mismatch");
+	} else if (hdr[1] == 3) {
+		/* one-time key: AES-ECB of CB(0), CB(1); Poly1305 by OpenSSL
+		 * (the reference uses libsodium's) over M, pad, lengths */
+		static uint8_t P[BUF + 96];
+		uint8_t zero[32] = { 0 }, otk[32];
+		size_t plen = mlen, outl = 0;
+		EVP_MAC *pm = EVP_MAC_fetch(NULL, "POLY1305", NULL);
+		EVP_MAC_CTX *pc = pm ? EVP_MAC_CTX_new(pm) : NULL;
+
+		hand_ctr_from(k->sek, kid, pn, 0, zero, otk, 32);
+		memcpy(P, M, mlen);
+		while (plen % 16)
+			P[plen++] = 0;
+		for (int i = 0; i < 8; i++) {
+			P[plen + i] = (uint8_t)((uint64_t)48 >> (8 * i));
+			P[plen + 8 + i] = (uint8_t)((uint64_t)ct_len >> (8 * i));
+		}
+		plen += 16;
+		cr_assert_not_null(pc);
+		cr_assert_eq(EVP_MAC_init(pc, otk, 32, NULL), 1);
+		cr_assert_eq(EVP_MAC_update(pc, P, plen), 1);
+		cr_assert_eq(EVP_MAC_final(pc, mac, &outl, sizeof(mac)), 1);
+		cr_assert_eq(outl, 16);
+		EVP_MAC_CTX_free(pc);
+		EVP_MAC_free(pm);
+		cr_assert_eq(memcmp(mac, tag, 16), 0, "Poly1305 tag mismatch");
 	} else {
 		cr_assert_eq(hdr[1], 2, "suite");
 		hand_cmac(k->cmac_key, M, mlen, mac, NULL, NULL);
@@ -353,6 +385,8 @@ Test(ref, roundtrip_v4_hmac) { roundtrip(AF_INET, GEM_SUITE_HMAC_SHA256); }
 Test(ref, roundtrip_v4_cmac) { roundtrip(AF_INET, GEM_SUITE_CMAC); }
 Test(ref, roundtrip_v6_hmac) { roundtrip(AF_INET6, GEM_SUITE_HMAC_SHA256); }
 Test(ref, roundtrip_v6_cmac) { roundtrip(AF_INET6, GEM_SUITE_CMAC); }
+Test(ref, roundtrip_v4_poly1305) { roundtrip(AF_INET, GEM_SUITE_POLY1305); }
+Test(ref, roundtrip_v6_poly1305) { roundtrip(AF_INET6, GEM_SUITE_POLY1305); }
 
 Test(ref, roundtrip_v4_options)
 {
@@ -555,7 +589,7 @@ Test(ref, hmac_evp_vs_libsodium)
 		crypto_auth_hmacsha256(full, M, sizeof(pre) + n, K.mac_key);
 		cr_assert_eq(memcmp(a, full, 16), 0, "ct len %zu", n);
 	}
-	cr_assert_eq(gem_ref_tag(3, &K, pre, ct, 1, a), -EPROTONOSUPPORT);
+	cr_assert_eq(gem_ref_tag(4, &K, pre, ct, 1, a), -EPROTONOSUPPORT);
 }
 
 /* ---- tampering and truncation ------------------------------------------------- */
@@ -575,8 +609,13 @@ static int tamper_expect(const uint8_t *sealed, size_t off, int bit)
 			return -EINVAL;			/* UDP length */
 		if (off < 8)
 			return 1;			/* UDP checksum */
-		if (off == 8 || off == 9)
-			return -EPROTONOSUPPORT;	/* version, suite */
+		if (off == 8)
+			return -EPROTONOSUPPORT;	/* version */
+		if (off == 9) {			/* suite: another known one fails the tag */
+			unsigned s = sealed[h + 9] ^ (1u << bit);
+
+			return s >= 1 && s <= 3 ? -EBADMSG : -EPROTONOSUPPORT;
+		}
 		return -EBADMSG;	/* key id, pn, ciphertext, tag */
 	}
 	if (v4) {
@@ -661,7 +700,7 @@ Test(ref, tamper_every_bit)
 	static uint8_t in[BUF];
 	size_t len;
 
-	for (unsigned suite = 1; suite <= 2; suite++) {
+	for (unsigned suite = 1; suite <= 3; suite++) {
 		len = mk(AF_INET, 33, in, sizeof(in));
 		tamper(in, len, suite);
 		len = mk(AF_INET6, 33, in, sizeof(in));
@@ -816,7 +855,7 @@ Test(ref, errors)
 	len = mk(AF_INET, 10, in, sizeof(in));
 	cr_assert_eq(gem_ref_seal(in, len, sealed, sizeof(sealed), &slen, 0, 1, 1, &K),
 		     -EPROTONOSUPPORT);
-	cr_assert_eq(gem_ref_seal(in, len, sealed, sizeof(sealed), &slen, 3, 1, 1, &K),
+	cr_assert_eq(gem_ref_seal(in, len, sealed, sizeof(sealed), &slen, 4, 1, 1, &K),
 		     -EPROTONOSUPPORT);
 	cr_assert_eq(gem_ref_seal(in, len, sealed, len + GEM_OVERHEAD - 1, &slen,
 				  1, 1, 1, &K), -EMSGSIZE);
@@ -894,13 +933,13 @@ Test(ref, wrong_sek_is_not_detected)
 
 Test(ref, vectors_table)
 {
-	int n[3][2] = { { 0 } };	/* [suite][v6] */
+	int n[4][2] = { { 0 } };	/* [suite][v6] */
 	int zero_len = 0, big_pn = 0;
 
 	for (size_t i = 0; i < gem_n_vectors; i++) {
 		const struct gem_vector *v = &gem_vectors[i];
 
-		cr_assert(v->suite == 1 || v->suite == 2);
+		cr_assert(v->suite >= 1 && v->suite <= 3);
 		cr_assert(v->family == AF_INET || v->family == AF_INET6);
 		cr_assert_eq(v->sealed_len, v->input_len + GEM_OVERHEAD);
 		cr_assert_eq((v->input[0] >> 4) == 4, v->family == AF_INET);
@@ -908,7 +947,7 @@ Test(ref, vectors_table)
 		zero_len += v->input_len == hand_hlen(v->input) + 8;
 		big_pn += v->pn > 0xffffffffULL;
 	}
-	for (int s = 1; s <= 2; s++)
+	for (int s = 1; s <= 3; s++)
 		cr_assert(n[s][0] + n[s][1] >= 3 && n[s][0] && n[s][1],
 			  "suite %d: %d IPv4, %d IPv6 vectors", s, n[s][0], n[s][1]);
 	cr_assert(zero_len >= 2 && big_pn >= 2);
