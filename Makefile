@@ -24,7 +24,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test bench clean
+.PHONY: all deps test bench fuzz check clean
 
 all:
 
@@ -108,6 +108,28 @@ test: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./bench/run.sh
+
+# ---- fuzzing (clang-19 libFuzzer + ASan + UBSan) ------------------------------------
+# The library sources are compiled again with the sanitizers; each fuzz/*.c
+# is one target.  `make fuzz FUZZ_SECONDS=N` runs each for N seconds.
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -I. -Ibpf -Ilib -I$(B) \
+	       -I/usr/include/p11-kit-1 -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(LIB_SRCS))
+FUZZ_BINS := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+$(B)/fuzz/obj/%.o: %.c | $(BPF_SKELS)
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG_BPF) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(B)/fuzz/%: fuzz/%.c $(FUZZ_OBJS)
+	$(call msg,FUZZLD,$@)
+	$(Q)$(CLANG_BPF) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+FUZZ_SECONDS ?= 10
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh
 
 clean:
 	$(Q)rm -rf $(B)
