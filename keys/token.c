@@ -125,7 +125,7 @@ static int take_lock(struct gem_keys *k, const char *dir, unsigned int wait_ms)
 	size_t i;
 
 	/* The label may hold any printable byte: keep a file name. */
-	for (i = 0; k->token[i] && i < sizeof(name) - 1; i++) {
+	for (i = 0; i < sizeof(k->token) && i < sizeof(name) - 1 && k->token[i]; i++) {
 		char c = k->token[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
