@@ -33,7 +33,7 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(B)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRCS))
 
-$(B)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) vmlinux.h | $(B)
+$(B)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bench/*.h) vmlinux.h | $(B)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG_BPF) $(BPF_CFLAGS) -c $< -o $@
 
@@ -47,11 +47,19 @@ $(B):
 # ---- user-space library (lib/) ------------------------------------------------
 # gemd/*.c but its main() (gemd/gemd.c) go into the library too, so the
 # control plane's pieces can be unit-tested.
-LIB_SRCS := $(wildcard lib/*.c keys/*.c) $(filter-out gemd/gemd.c,$(wildcard gemd/*.c))
-LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS))
+# gemd's objects live in $(B)/gemd-obj/: $(B)/gemd is the daemon itself.
+GEMD_SRCS := $(filter-out gemd/gemd.c,$(wildcard gemd/*.c))
+LIB_SRCS := $(wildcard lib/*.c keys/*.c)
+LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS)) \
+	    $(patsubst gemd/%.c,$(B)/gemd-obj/%.o,$(GEMD_SRCS))
 LIBGEM   := $(B)/libgem.a
 
 $(B)/%.o: %.c | $(BPF_SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/gemd-obj/%.o: gemd/%.c | $(BPF_SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -86,8 +94,9 @@ $(B)/bench/%: $(B)/bench/%.o $(LIBGEM)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(B)/gemd: $(B)/gemd/gemd.o $(LIBGEM)
+$(B)/gemd: $(B)/gemd-obj/gemd.o $(LIBGEM)
 	$(call msg,LD,$@)
+	$(Q)if [ -d $@ ]; then rm -rf $@; fi	# objects of an older layout
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 TOOLS := $(B)/gemctl $(B)/gem-load $(BENCH_BINS) $(if $(wildcard gemd/gemd.c),$(B)/gemd)

@@ -115,11 +115,14 @@ static __always_inline int gem_parse(void *data, void *data_end, struct gem_pkt 
 		/* not multicast: not ours, cheapest exit */
 		if ((ip->daddr & bpf_htonl(0xf0000000)) != bpf_htonl(0xe0000000))
 			return P_PASS;
-		__builtin_memset(&p->sg, 0, sizeof(p->sg));
-		p->sg.src.a[10] = 0xff; p->sg.src.a[11] = 0xff;
-		p->sg.grp.a[10] = 0xff; p->sg.grp.a[11] = 0xff;
-		__builtin_memcpy(&p->sg.src.a[12], &ip->saddr, 4);
-		__builtin_memcpy(&p->sg.grp.a[12], &ip->daddr, 4);
+		/* ::ffff:a.b.c.d in whole words: byte stores followed by the
+		 * hash's word loads stall on store forwarding (~10 ns) */
+		*(__u64 *)&p->sg.src.a[0] = 0;
+		*(__u32 *)&p->sg.src.a[8] = bpf_htonl(0xffff);
+		*(__u32 *)&p->sg.src.a[12] = ip->saddr;
+		*(__u64 *)&p->sg.grp.a[0] = 0;
+		*(__u32 *)&p->sg.grp.a[8] = bpf_htonl(0xffff);
+		*(__u32 *)&p->sg.grp.a[12] = ip->daddr;
 		g = bpf_map_lookup_elem(&gem_groups, &p->sg.grp);
 		if (!g)
 			return P_PASS;

@@ -5,7 +5,9 @@
  *                    keystream (ecb(aes) kfunc) + XOR, then the suite's MAC
  *                    (or only some of these parts: cfg.parts);
  *   bench_floor_xdp  the crypto floor of ingress: load GEM header, ciphertext
- *                    and tag, MAC and compare, then keystream + XOR;
+ *                    and tag, MAC and compare, then keystream + XOR
+ *                    (suite 3 as GEM: the one-time MAC key from keystream
+ *                    blocks 0-1, in the same kfunc calls GEM makes)
  *   bench_empty_tc / bench_empty_xdp   the pass-through floor;
  *   bench_setup      SEC("syscall"): crypto contexts and MAC keys (from the
  *                    global setup_req) into slot setup_req.slot.
@@ -42,7 +44,7 @@ struct {
 	__type(value, struct bench_sek);
 } bench_seks SEC(".maps");
 
-/* layouts of cfg and of bench_setup's ctx_in: bench/gem_bench.h */
+/* layouts of cfg and setup_req: bench/gem_bench.h */
 struct bench_cfg cfg;
 
 /* bench_setup's input: the benchmark's fixed test keys (not secrets), here
@@ -152,11 +154,23 @@ int bench_floor_tc(struct __sk_buff *skb)
 	if ((parts & BENCH_P_LOAD) &&
 	    bpf_skb_load_bytes(skb, cfg.off, &s->msg[GEM_AAD_LEN], n))
 		goto err;
-	if ((parts & BENCH_P_KS) &&
-	    gem_keystream(ctx, s, pn, 1, GEM_CTR_FIRST_PAYLOAD_BLOCK, (n + 15) / 16))
-		goto err;
-	if (parts & BENCH_P_XOR)
-		s->nblk = gem_xor_sum(s, n);	/* keep the sum: GEM uses it too */
+	if (g->suite == GEM_SUITE_POLY1305) {
+		/* as gem_egress: blocks 0-1 (one-time key) and the payload's
+		 * in one call */
+		if (parts & BENCH_P_KS) {
+			if (gem_keystream(ctx, s, pn, 1, 0, (n + 15) / 16 + 2))
+				goto err;
+			__builtin_memcpy(s->otk, s->ks, 32);
+		}
+		if (parts & BENCH_P_XOR)
+			s->nblk = gem_xor_sum_off(s, n, 32);
+	} else {
+		if ((parts & BENCH_P_KS) &&
+		    gem_keystream(ctx, s, pn, 1, GEM_CTR_FIRST_PAYLOAD_BLOCK, (n + 15) / 16))
+			goto err;
+		if (parts & BENCH_P_XOR)
+			s->nblk = gem_xor_sum(s, n);	/* keep the sum: GEM uses it too */
+	}
 	if ((parts & BENCH_P_MAC) && gem_mac(s, g, GEM_AAD_LEN + n))
 		goto err;
 	return TC_ACT_OK;
@@ -186,6 +200,12 @@ int bench_floor_xdp(struct xdp_md *xdp)
 		goto err;
 	kid = __builtin_bswap16(*(__u16 *)&s->msg[38]);
 	pn = __builtin_bswap64(*(__u64 *)&s->msg[40]);
+	if (g->suite == GEM_SUITE_POLY1305) {
+		/* as gem_ingress: the one-time key first, two blocks */
+		if (gem_keystream(ctx, s, pn, kid, 0, 2))
+			goto err;
+		__builtin_memcpy(s->otk, s->ks, 32);
+	}
 	if (gem_mac(s, g, GEM_AAD_LEN + L))
 		goto err;
 	diff = (*(__u64 *)&s->tag[0] ^ *(__u64 *)&s->rtag[0]) |
