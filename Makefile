@@ -123,7 +123,7 @@ bench: deps
 # is one target.  `make fuzz FUZZ_SECONDS=N` runs each for N seconds.
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -I. -Ibpf -Ilib -I$(B) \
 	       -I/usr/include/p11-kit-1 -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(LIB_SRCS))
+FUZZ_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(LIB_SRCS) $(GEMD_SRCS))
 FUZZ_BINS := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
 $(B)/fuzz/obj/%.o: %.c | $(BPF_SKELS)
