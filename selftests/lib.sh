@@ -28,6 +28,8 @@ GEM_PIDS=()		# background processes started (gem_bg)
 GEM_EXIT_CMDS=()	# extra teardown commands (gem_on_exit)
 GEM_FAILED=0
 GEM_CHECKS=0
+GEM_SIGNAL=0
+GEM_OUT=1		# fd of the test's stdout (gem_init)
 
 gem_skip() { echo "SKIP: $*"; exit 77; }
 gem_die() { echo "FAIL: $*"; GEM_FAILED=$((GEM_FAILED + 1)); exit 1; }
@@ -60,14 +62,19 @@ gem_init() {
 	local name=$1 t
 	shift
 	[ "$(id -u)" = 0 ] || gem_skip "needs root (namespaces, BPF)"
-	for t in ip ethtool python3 "$@"; do
+	for t in ip ethtool python3 ps "$@"; do
 		command -v "$t" >/dev/null || gem_skip "$t not installed"
 	done
-	[ -x "$GEM_LOAD" ] && [ -x "$GEMCTL" ] || gem_skip "$GEM_LOAD / $GEMCTL not built (make all)"
+	if [ ! -x "$GEM_LOAD" ] || [ ! -x "$GEMCTL" ]; then
+		gem_skip "$GEM_LOAD / $GEMCTL not built (make all)"
+	fi
 	T=$(mktemp -d "/tmp/gem-$name.XXXXXX") || exit 1
 	GEM_NSP="gemt-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+	# teardown reports on the test's own stdout even when the signal lands
+	# inside a redirected command
+	exec {GEM_OUT}>&1
 	trap gem_teardown EXIT
-	trap 'echo "interrupted"; exit 1' INT TERM HUP
+	trap 'GEM_SIGNAL=1; exit 1' INT TERM HUP
 }
 
 gem_on_exit() { GEM_EXIT_CMDS+=("$*"); }
@@ -129,31 +136,38 @@ gem_bg() {
 # gem_pid LABEL: pid of a gem_bg process.
 gem_pid() { cat "$T/$1.pid"; }
 
+# gem_alive PID: PID runs (not a zombie) and is a child of this test.  bash
+# reaps finished background children by itself, so a recorded pid may already
+# belong to someone else: never signal one without this check.
+gem_alive() {
+	local ppid stat
+	read -r ppid stat < <(ps -o ppid=,stat= -p "$1" 2>/dev/null) || return 1
+	[ "$ppid" = "$$" ] && [ "${stat#Z}" = "$stat" ]
+}
+
 # gem_stop LABEL [SIGNAL]: signal a gem_bg process (TERM by default) and wait
 # up to 3 s for it, then SIGKILL it.  Returns its exit status.
 gem_stop() {
-	local pid i rc
+	local pid i
 	pid=$(gem_pid "$1")
-	kill "-${2:-TERM}" "$pid" 2>/dev/null
+	gem_alive "$pid" && kill "-${2:-TERM}" "$pid" 2>/dev/null
 	for i in $(seq 60); do
-		kill -0 "$pid" 2>/dev/null || break
+		gem_alive "$pid" || break
 		sleep 0.05
 	done
-	kill -KILL "$pid" 2>/dev/null
+	gem_alive "$pid" && kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	rc=$?
-	return $rc
 }
 
 # gem_wait PID TIMEOUT_S: wait for a gem_bg process to exit by itself; SIGKILL
-# it after TIMEOUT_S.  Returns its exit status (137 if killed).
+# it after TIMEOUT_S (whole seconds).  Returns its exit status (137 if killed).
 gem_wait() {
 	local pid=$1 n=$(($2 * 20))
-	while [ $n -gt 0 ] && kill -0 "$pid" 2>/dev/null; do
+	while [ $n -gt 0 ] && gem_alive "$pid"; do
 		sleep 0.05
 		n=$((n - 1))
 	done
-	kill -KILL "$pid" 2>/dev/null
+	gem_alive "$pid" && kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 }
 
@@ -173,7 +187,8 @@ gem_wait_for() {
 # shared between `ip netns exec` invocations: each remounts /sys).  Give each
 # node its own --pin-dir "$GEM_BPFFS/NODE".
 gem_bpffs_mount() {
-	mkdir -p "$T/bpf" && mount -t bpf bpf "$T/bpf" || gem_die "mount -t bpf $T/bpf"
+	mkdir -p "$T/bpf" || gem_die "mkdir $T/bpf"
+	mount -t bpf bpf "$T/bpf" || gem_die "mount -t bpf $T/bpf"
 	GEM_BPFFS=$T/bpf
 }
 
@@ -200,23 +215,25 @@ gem_mc6_ready() {
 gem_teardown() {
 	local rc=$? i pid ns left
 	trap - EXIT INT TERM HUP
+	exec >&"$GEM_OUT" 2>&1
+	[ "$GEM_SIGNAL" = 1 ] && echo "interrupted: tearing down"
 	for ((i = ${#GEM_EXIT_CMDS[@]} - 1; i >= 0; i--)); do
 		eval "${GEM_EXIT_CMDS[$i]}" >/dev/null 2>&1
 	done
 	# our processes: TERM, then KILL whatever lingers
 	for pid in "${GEM_PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
+		gem_alive "$pid" && kill -TERM "$pid" 2>/dev/null
 	done
 	for i in $(seq 20); do
 		left=0
 		for pid in "${GEM_PIDS[@]}"; do
-			kill -0 "$pid" 2>/dev/null && left=1
+			gem_alive "$pid" && left=1
 		done
 		[ $left = 0 ] && break
 		sleep 0.05
 	done
 	for pid in "${GEM_PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
+		gem_alive "$pid" && kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
 	# anything else still running inside our namespaces was started by us too

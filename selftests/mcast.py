@@ -3,11 +3,11 @@
 """Multicast sender, receiver and capture checks for GEM's netns selftests.
 
   mcast.py send  --group G --port P --iface IF --tag TAG --count N --rate PPS
-                 [--src ADDR] [--max-len L | --len L] [--ttl T]
-                 [--until FILE ...] [--timeout S]
+                 [--src ADDR] [--max-len L | --len L] [--ttl T] [--no-udp-csum]
+                 [--until FILE ...] [--timeout S] [--mark K:FILE ...]
   mcast.py recv  --group G --port P --iface IF --tag TAG --out FILE
                  [--expect N] [--max-len L | --len L] [--timeout S] [--linger S]
-                 [--ready FILE]
+                 [--ready FILE]          (SIGTERM: stop now and report)
   mcast.py wan   PCAP --group G --port P --count N [--max-len L | --len L]
                  (--suite S | --clear --tag TAG)
   mcast.py same  PCAP_A PCAP_B --group G --port P --tag TAG
@@ -26,12 +26,15 @@ holds any 30 consecutive plaintext bytes of a packet holds the marker.  L is
 a function of seq (plen), or fixed with --len; every payload is therefore
 known to the receiver, which checks each byte.
 
+send --until: stop once every FILE exists (probing until receivers report);
+--mark K:FILE: create FILE once K packets are sent (to act during a stream).
 Every command prints one JSON object on stdout (the shell test reads it with jq).
 """
 import argparse
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import sys
@@ -86,6 +89,8 @@ def cmd_send(a):
                      struct.pack("=4s4si", b"\0" * 4, b"\0" * 4, ifindex))
         s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, a.ttl)
         s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        if a.no_udp_csum:
+            s.setsockopt(socket.SOL_SOCKET, 11, 1)	# SO_NO_CHECK: UDP checksum 0
         if a.src:
             s.bind((a.src, 0))
         dst = (a.group, a.port)
@@ -115,6 +120,9 @@ def cmd_send(a):
         except OSError:
             errors += 1
         seq += 1
+        for k, f in a.mark:
+            if seq == k:
+                open(f, "w").close()
     dt = time.monotonic() - t0
     emit({"sent": sent, "errors": errors, "seconds": round(dt, 3),
           "pps": round(sent / dt, 1) if dt > 0 else 0,
@@ -124,12 +132,24 @@ def cmd_send(a):
 
 # ---- receiver ---------------------------------------------------------------
 
+class Stop(Exception):
+    pass
+
+
+def on_term(sig, frame):
+    raise Stop()
+
+
 def cmd_recv(a):
     af = family(a.group)
     ifindex = socket.if_nametoindex(a.iface)
     s = socket.socket(af, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    try:	# beyond net.core.rmem_max (root): a receiver stalled for a
+        # moment by a busy CPU must not lose packets the network delivered
+        s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)	# SO_RCVBUFFORCE
+    except OSError:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     if af == socket.AF_INET:
         s.bind((a.group, a.port))
         s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
@@ -146,34 +166,39 @@ def cmd_recv(a):
     bad_example = None
     t0 = time.monotonic()
     end = t0 + a.timeout
-    while True:
-        now = time.monotonic()
-        if now >= end:
-            break
-        r, _, _ = select.select([s], [], [], end - now)
-        if not r:
-            continue
-        data = s.recv(65536)
-        if data[:16] != tag or len(data) < MIN_LEN:
-            other += 1
-            continue
-        received += 1
-        seq = struct.unpack(">I", data[16:20])[0]
-        want = payload(a.tag, seq, plen(seq, a.max_len, a.len))
-        if data != want:
-            bad += 1
-            if bad_example is None:
-                i = next((i for i in range(min(len(data), len(want)))
-                          if data[i] != want[i]), min(len(data), len(want)))
-                bad_example = {"seq": seq, "len": len(data), "want_len": len(want),
-                               "first_diff": i}
-            continue
-        if seq in seen:
-            dup += 1
-        seen[seq] = 1
-        # all expected packets in: linger to catch duplicates, then stop
-        if a.expect and len(seen) >= a.expect and end > time.monotonic() + a.linger:
-            end = time.monotonic() + a.linger
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= end:
+                break
+            r, _, _ = select.select([s], [], [], end - now)
+            if not r:
+                continue
+            data = s.recv(65536)
+            if data[:16] != tag or len(data) < MIN_LEN:
+                other += 1
+                continue
+            received += 1
+            seq = struct.unpack(">I", data[16:20])[0]
+            want = payload(a.tag, seq, plen(seq, a.max_len, a.len))
+            if data != want:
+                bad += 1
+                if bad_example is None:
+                    i = next((i for i in range(min(len(data), len(want)))
+                              if data[i] != want[i]), min(len(data), len(want)))
+                    bad_example = {"seq": seq, "len": len(data), "want_len": len(want),
+                                   "first_diff": i}
+                continue
+            if seq in seen:
+                dup += 1
+            seen[seq] = 1
+            # all expected packets in: linger to catch duplicates, then stop
+            if a.expect and len(seen) >= a.expect and end > time.monotonic() + a.linger:
+                end = time.monotonic() + a.linger
+    except Stop:	# stopped from outside: report what came so far
+        pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     missing = [i for i in range(a.expect) if i not in seen] if a.expect else []
     emit({"received": received, "unique": len(seen), "duplicates": dup, "bad": bad,
           "other": other, "missing": len(missing), "first_missing": missing[:10],
@@ -258,7 +283,8 @@ def cmd_wan(a):
     16-byte tag, i.e. the plaintext length + 28."""
     pk = udp_of(a.pcap, a.group, a.port)
     want_lens = sorted(plen(i, a.max_len, a.len) for i in range(a.count))
-    res = {"count": len(pk)}
+    res = {"count": len(pk),
+           "udp_csum_zero": sum(1 for p in pk if p[4][6:8] == b"\0\0")}
     if a.clear:
         got = {}
         exact = 0
@@ -326,6 +352,13 @@ def cmd_grep(a):
     return 0
 
 
+def mark(text):
+    k, _, f = text.partition(":")
+    if not k.isdigit() or not f:
+        raise argparse.ArgumentTypeError("'%s': K:FILE" % text)
+    return int(k), f
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -345,7 +378,9 @@ def main():
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--rate", type=float, default=1000)
     p.add_argument("--ttl", type=int, default=8)
+    p.add_argument("--no-udp-csum", action="store_true", help="IPv4: send UDP checksum 0")
     p.add_argument("--until", nargs="*", default=[])
+    p.add_argument("--mark", type=mark, action="append", default=[])
     p.add_argument("--timeout", type=float, default=60)
     p = sub.add_parser("recv")
     stream(p)
