@@ -16,6 +16,9 @@ endif
 
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
+ifeq ($(SAN),1)
+CFLAGS    += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
 CFLAGS    += $(WARN) -MMD -MP -D_GNU_SOURCE -I. -Ibpf -Ilib -I$(B) \
 	     -I/usr/include/p11-kit-1
 LDLIBS    := -lbpf -lelf -lz -lcrypto -lsodium -linih
@@ -103,7 +106,7 @@ TOOLS := $(B)/gemctl $(B)/gem-load $(BENCH_BINS) $(if $(wildcard gemd/gemd.c),$(
 
 # Shell selftests (selftests/*.sh) run after the criterion binaries.
 SCRIPT_TESTS := $(sort $(wildcard selftests/*.sh))
-SCRIPT_TESTS := $(filter-out selftests/run.sh selftests/lib.sh,$(SCRIPT_TESTS))
+SCRIPT_TESTS := $(filter-out selftests/run.sh selftests/lib.sh selftests/cp_lib.sh,$(SCRIPT_TESTS))
 
 all: $(BPF_SKELS) $(LIBGEM) $(TOOLS) $(TEST_BINS)
 
@@ -113,6 +116,10 @@ deps:
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./selftests/run.sh $(TEST_BINS) $(SCRIPT_TESTS)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./scripts/check.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -141,6 +148,6 @@ fuzz: deps
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh
 
 clean:
-	$(Q)rm -rf $(B)
+	$(Q)rm -rf $(B) build-san
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -475,7 +475,7 @@ int cmd_stream(int argc, char **argv, const struct gemctl_opts *o)
 	struct gem_pins p;
 	int n = 0;
 
-	if (argc != 2 || strcmp(argv[1], "list")) {
+	if (argc != 2 || strcmp(argv[1], "list") != 0) {
 		fprintf(stderr, "usage: gemctl [-j] stream list\n");
 		return 2;
 	}

@@ -327,7 +327,7 @@ static bool exact_long_options(const struct kctx *c, int argc, char **argv)
 
 		if (!strcmp(a, "--"))
 			return true;
-		if (strncmp(a, "--", 2))
+		if (strncmp(a, "--", 2) != 0)
 			continue;
 		len = strcspn(a + 2, "=");
 		for (const struct option *p = lo; p->name; p++)

@@ -114,7 +114,7 @@ bool gem_rec_key_eq(const struct gem_rec_key *a, const struct gem_rec_key *b)
 bool gem_rec_same_content(const struct gem_rec *a, const struct gem_rec *b)
 {
 	if (a->type != b->type || a->lifetime != b->lifetime || a->flags != b->flags ||
-	    memcmp(a->origin, b->origin, GEM_TLV_ID_LEN))
+	    memcmp(a->origin, b->origin, GEM_TLV_ID_LEN) != 0)
 		return false;
 	if (a->type == GEM_TLV_PUBKEY)
 		return !memcmp(a->pk.addr, b->pk.addr, GEM_TLV_ADDR_LEN) &&

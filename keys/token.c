@@ -118,14 +118,15 @@ out:
 static int take_lock(struct gem_keys *k, const char *dir, unsigned int wait_ms)
 {
 	char path[512], name[40], pid[24];
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	struct timespec ts = { 0, 50L * 1000 * 1000 };
 	unsigned int waited = 0;
 	ssize_t r;
 	int fd = -1, err;
 	size_t i;
 
 	/* The label may hold any printable byte: keep a file name. */
-	for (i = 0; i < sizeof(k->token) && i < sizeof(name) - 1 && k->token[i]; i++) {
+	_Static_assert(sizeof(name) > sizeof(k->token), "lock name holds any label");
+	for (i = 0; i < sizeof(k->token) && k->token[i]; i++) {
 		char c = k->token[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
@@ -156,7 +157,7 @@ static int take_lock(struct gem_keys *k, const char *dir, unsigned int wait_ms)
 			r = pread(fd, pid, sizeof(pid) - 1, 0);
 			pid[r > 0 ? r : 0] = '\0';
 			pid[strcspn(pid, "\n")] = '\0';
-			if (atol(pid) == (long)getpid())
+			if (strtol(pid, NULL, 10) == (long)getpid())
 				err = gk_fail(-EBUSY, CKR_OK,
 					      "token '%s' is already open in this process (lock %s)",
 					      k->token, path);
@@ -275,7 +276,7 @@ static int find_slot(struct gem_keys *k)
 		if (strlen(seen) + strlen(label) + 4 < sizeof(seen))
 			snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "%s'%s'",
 				 seen[0] ? ", " : "", label);
-		if (strcmp(label, k->token))
+		if (strcmp(label, k->token) != 0)
 			continue;
 		if (found++) {
 			err = gk_fail(-ENOTUNIQ, CKR_OK,
@@ -368,8 +369,9 @@ int gem_keys_open(struct gem_keys **kp, const struct gem_keys_cfg *cfg)
 		goto out;
 	}
 	k->lock_fd = -1;
-	strcpy(k->module, module);
-	strcpy(k->token, token);
+	/* lengths checked above */
+	snprintf(k->module, sizeof(k->module), "%s", module);
+	snprintf(k->token, sizeof(k->token), "%s", token);
 
 	/* Configuration first, then the lock, then the module: a broken
 	 * setup is reported without touching the token. */

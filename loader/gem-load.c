@@ -301,7 +301,7 @@ static int cmd_attach(int argc, char **argv)
 				t[0] = '\0';
 			fclose(f);
 		}
-		if (atoi(t) != 1) {
+		if (strtol(t, NULL, 10) != 1) {	/* ARPHRD_ETHER */
 			err("%s is not an Ethernet device: GEM parses Ethernet frames", dev);
 			return 1;
 		}
