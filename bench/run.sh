@@ -10,6 +10,8 @@
 #   ROUNDS=N PACKETS=N REPEAT=N    override the full run's parameters
 #   PROFILE=0                      skip the perf profile (bench/profile.sh)
 #   DOC=path                       write another file instead
+#   E2E=0                          skip the end-to-end part (bench/e2e.sh),
+#                                  which runs afterwards and writes its own section
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -108,8 +110,15 @@ rev=$(git describe --always --dirty 2>/dev/null || echo unknown)
 
 cat "$out.sec"
 
+# end to end (bench/e2e.sh: namespaces, iperf, strongSwan; honours QUICK and DOC)
+e2e() {
+	[ "${E2E:-1}" = 1 ] || return 0
+	DOC=$DOC ./bench/e2e.sh || { rc=$?; [ $rc = 77 ] || exit $rc; echo "bench/run.sh: end-to-end part skipped" >&2; }
+}
+
 if [ "${QUICK:-0}" = 1 ]; then
 	echo "bench/run.sh: QUICK=1: $DOC not updated" >&2
+	e2e
 	exit 0
 fi
 
@@ -126,3 +135,4 @@ else
 fi
 cat "$out.doc" >"$DOC"
 echo "bench/run.sh: wrote the per-packet section of $DOC (${secs} s)" >&2
+e2e
