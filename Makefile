@@ -27,7 +27,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test bench fuzz check clean
+.PHONY: all deps test demo bench fuzz check clean
 
 all:
 
@@ -116,6 +116,10 @@ deps:
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./selftests/run.sh $(TEST_BINS) $(SCRIPT_TESTS)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./demo/demo.sh
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
