@@ -19,6 +19,8 @@ static const struct {
 	{ "stats", cmd_stats, "every pass and drop counter, summed over CPUs" },
 	{ "events", cmd_events, "follow new-stream (no key) notifications" },
 	{ "keys", cmd_keys, "HSM key hierarchy: init, import, list, pubkey, gen-secret" },
+	{ "peers", cmd_peers, "control plane: neighbours, tunnels, Babel costs (gemd)" },
+	{ "routes", cmd_routes, "control plane: Babel routes (gemd)" },
 };
 
 void gemctl_err(const struct gemctl_opts *o, const char *fmt, ...)

@@ -5,7 +5,7 @@ set -eu
 PKGS="make gcc pkg-config clang-19 llvm-19 libbpf-dev bpftool libelf-dev zlib1g-dev
 libssl-dev libsodium-dev libcriterion-dev libp11-kit-dev softhsm2 opensc
 strongswan-charon strongswan-swanctl libcharon-extra-plugins babeld smcroute
-iperf tcpdump tshark nftables iproute2 ethtool socat python3 jq libinih-dev libclang-rt-19-dev"
+iperf tcpdump tshark nftables iproute2 ethtool socat python3 jq libinih-dev libclang-rt-19-dev iputils-ping"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * gemctl peers / gemctl routes: the control plane's view, from gemd's
+ * control socket (docs/CONTROL.md section 7).
+ *
+ *   gemctl peers  [-j] [--socket PATH | --config FILE]
+ *   gemctl routes [-j] [--socket PATH | --config FILE]
+ *
+ * Socket: --socket, else the one --config names, else $GEMD_SOCKET, else
+ * /run/gem/gemd.sock.  gemd formats both replies (JSON or text); gemctl
+ * passes them through.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "gemctl.h"
+#include "gemd/config.h"
+
+#define REPLY_TIMEOUT_MS 5000
+
+static void usage(FILE *f, const char *cmd)
+{
+	fprintf(f,
+		"usage: gemctl %s [-j] [--socket PATH | --config FILE]\n"
+		"\n"
+		"%s\n"
+		"\n"
+		"  -j, --json        JSON on stdout and nothing else\n"
+		"  --socket PATH     gemd's control socket (else $" GEMD_ENV_SOCKET ", else "
+		GEMD_DEFAULT_SOCKET ")\n"
+		"  --config FILE     take the socket path from gemd's configuration\n",
+		cmd, !strcmp(cmd, "peers") ?
+		"GEM neighbours: link, address, tunnel interface and state, Babel cost." :
+		"Babel routes: prefix, originating node, next hop, tunnel, metric; and the\n"
+		"prefixes this node exports.");
+}
+
+static int query(const struct gemctl_opts *o, const char *sock, const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[4096];
+	size_t total = 0;
+	int fd, rc = 1;
+	bool first = true, error = false;
+
+	if (strlen(sock) >= sizeof(sa.sun_path)) {
+		gemctl_err(o, "socket path '%s' is too long", sock);
+		return 1;
+	}
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		gemctl_err(o, "socket: %s", strerror(errno));
+		return 1;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		gemctl_err(o, "cannot reach gemd at %s: %s (is gemd running? set --socket, "
+			   "--config or " GEMD_ENV_SOCKET ")", sock, strerror(errno));
+		goto out;
+	}
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		gemctl_err(o, "gemd at %s: send: %s", sock, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0) {
+			gemctl_err(o, "gemd at %s: no reply within %d s", sock,
+				   REPLY_TIMEOUT_MS / 1000);
+			goto out;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0) {
+			gemctl_err(o, "gemd at %s: %s", sock, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (first) {
+			error = !strncmp(buf, "{\"error\"", n < 8 ? n : 8) ||
+				!strncmp(buf, "error:", n < 6 ? n : 6);
+			first = false;
+		}
+		fwrite(buf, 1, n, stdout);
+		total += n;
+	}
+	if (total == 0) {
+		gemctl_err(o, "gemd at %s closed the connection without a reply", sock);
+		goto out;
+	}
+	rc = error ? 1 : 0;
+out:
+	close(fd);
+	return rc;
+}
+
+static int cmd_cp(int argc, char **argv, const struct gemctl_opts *go, const char *what)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct gemctl_opts o = *go;
+	const char *sock = NULL, *conf = NULL;
+	char req[32], err[512];
+	struct gemd_config *cfg;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+jh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j': o.json = true; break;
+		case 's': sock = optarg; break;
+		case 'c': conf = optarg; break;
+		case 'h': usage(stdout, what); return 0;
+		default: usage(stderr, what); return 2;
+		}
+	}
+	if (optind != argc || (sock && conf)) {
+		usage(stderr, what);
+		return 2;
+	}
+	snprintf(req, sizeof(req), "%s %s\n", what, o.json ? "json" : "text");
+	if (conf) {
+		cfg = malloc(sizeof(*cfg));
+		if (!cfg) {
+			gemctl_err(&o, "out of memory");
+			return 1;
+		}
+		if (gemd_config_load(cfg, conf, err, sizeof(err))) {
+			gemctl_err(&o, "%s", err);
+			free(cfg);
+			return 1;
+		}
+		rc = query(&o, cfg->socket, req);
+		free(cfg);
+		return rc;
+	}
+	if (!sock)
+		sock = getenv(GEMD_ENV_SOCKET);
+	return query(&o, sock && *sock ? sock : GEMD_DEFAULT_SOCKET, req);
+}
+
+int cmd_peers(int argc, char **argv, const struct gemctl_opts *o)
+{
+	return cmd_cp(argc, argv, o, "peers");
+}
+
+int cmd_routes(int argc, char **argv, const struct gemctl_opts *o)
+{
+	return cmd_cp(argc, argv, o, "routes");
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * gemd's configuration file: INI (libinih), documented in docs/CONTROL.md
+ * section 2 with an example in gemd/gemd.conf.example.
+ *
+ * Parsing never stops at a semantic problem without saying where: the first
+ * error is reported as "FILE:LINE: message" (or "FILE: message" for a
+ * missing required key), one line, in err.
+ */
+#ifndef GEMD_CONFIG_H
+#define GEMD_CONFIG_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GEMD_DEFAULT_CONFIG	"/etc/gem/gemd.conf"
+#define GEMD_DEFAULT_RUN_DIR	"/run/gem"
+#define GEMD_DEFAULT_STATE_DIR	"/var/lib/gem"
+#define GEMD_SOCKET_NAME	"gemd.sock"
+#define GEMD_DEFAULT_SOCKET	GEMD_DEFAULT_RUN_DIR "/" GEMD_SOCKET_NAME
+#define GEMD_ENV_SOCKET		"GEMD_SOCKET"
+
+#define GEMD_MAX_IFACES		16
+#define GEMD_MAX_ADDRS		8
+#define GEMD_MAX_GROUPS		64
+#define GEMD_NAME_MAX		32	/* node name, fits the beacon */
+#define GEMD_PATH_MAX		256
+#define GEMD_RUN_DIR_MAX	80	/* + "/tun/NNNNN/charon.vici" < sun_path (108) */
+#define GEMD_PROPOSAL_MAX	128
+
+/* Discovery defaults (docs/CONTROL.md section 3). */
+#define GEMD_DISC_GROUP		"ff02::6d:6"
+#define GEMD_DISC_PORT		6767
+
+struct gemd_prefix {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];	/* network order, first 4 bytes for AF_INET */
+	unsigned int plen;
+	char text[INET6_ADDRSTRLEN + 4];	/* canonical "addr/plen" */
+};
+
+struct gemd_config {
+	char path[GEMD_PATH_MAX];
+
+	/* [node] */
+	char name[GEMD_NAME_MAX + 1];
+	bool have_node_id;
+	uint8_t node_id[8];		/* expected id: checked against the token */
+	struct gemd_prefix addrs[GEMD_MAX_ADDRS];
+	int naddrs;
+	bool add_address;		/* put missing addrs on lo, remove at exit */
+	char run_dir[GEMD_PATH_MAX];
+	char state_dir[GEMD_PATH_MAX];	/* kept across restarts and reboots */
+	char socket[GEMD_PATH_MAX];	/* default <run_dir>/gemd.sock */
+	char pin_dir[GEMD_PATH_MAX];	/* BPF pin dir (data plane, part 2) */
+
+	/* [hsm] */
+	char module[GEMD_PATH_MAX];
+	char token[64];
+	char pin_file[GEMD_PATH_MAX];
+	char lock_dir[GEMD_PATH_MAX];	/* "": $GEM_LOCK_DIR, else /run/gem (as gemctl keys) */
+
+	/* [discovery] */
+	char ifaces[GEMD_MAX_IFACES][IF_NAMESIZE];
+	int nifaces;
+	struct in6_addr disc_group;
+	char disc_group_text[INET6_ADDRSTRLEN];
+	uint16_t disc_port;
+	unsigned int beacon_ms;		/* beacon interval */
+	unsigned int hold_ms;		/* neighbour lost after this long */
+
+	/* [tunnel] */
+	char backend[16];		/* "libipsec" */
+	char charon[GEMD_PATH_MAX];
+	uint16_t port_base;		/* IKE port of slot s: base + 2s, NAT-T +1 */
+	unsigned int max_neighbours;
+	char ike_proposals[GEMD_PROPOSAL_MAX];
+	char esp_proposals[GEMD_PROPOSAL_MAX];
+	unsigned int dpd_s;
+	unsigned int charon_threads;
+	uint32_t table_base;		/* routing table of slot s: base + s (libipsec) */
+
+	/* [babel] */
+	char babeld[GEMD_PATH_MAX];
+	unsigned int hello_ms;
+	unsigned int update_ms;		/* 0: babeld's default (4 x hello) */
+	unsigned int smoothing_s;
+	char link_type[16];		/* babeld interface type: wired|tunnel|wireless */
+	bool v4_via_v6;
+
+	/* [groups] */
+	uint8_t groups[GEMD_MAX_GROUPS][16];
+	int ngroups;
+};
+
+/* Defaults for every key (docs/CONTROL.md section 2). */
+void gemd_config_defaults(struct gemd_config *c);
+
+/* Parse a file or a string (name is used in messages).  0, or -EINVAL /
+ * -ENOENT / -errno with a one-line message in err. */
+int gemd_config_load(struct gemd_config *c, const char *path, char *err, size_t errlen);
+int gemd_config_parse_string(struct gemd_config *c, const char *name, const char *text,
+			     char *err, size_t errlen);
+
+/* "fd00::1/128", "10.0.0.1/32", "fd00::1" (host prefix): -EINVAL if not. */
+int gemd_prefix_parse(const char *text, struct gemd_prefix *p);
+
+#endif /* GEMD_CONFIG_H */

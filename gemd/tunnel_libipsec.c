@@ -1,0 +1,801 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Tunnel backend "libipsec": one charon per neighbour link.
+ *
+ * This kernel has no ESP and no XFRM interfaces, so ESP runs in user space
+ * in strongSwan's kernel-libipsec plugin, which moves packets through its own
+ * TUN device.  One charon can carry only one neighbour usefully (Babel's
+ * multicast Hellos would be encrypted into whichever SA matched first), so
+ * every tunnel gets its own charon:
+ *
+ *   <run_dir>/tun/<port>/      mode 0700, mounted on /run in the charon's
+ *                              private mount namespace (the compiled-in pid
+ *                              file /var/run/charon.pid lands here)
+ *     strongswan.conf          ports, plugins, log; no secrets
+ *     charon.vici              VICI socket: gemd loads the PSK and the
+ *                              connection through it (never on disk)
+ *     charon.log               charon's log; gemd tails it for IKE
+ *                              authentication failures and truncates it
+ *     charon.out               charon's stdout/stderr
+ *
+ * Ports: IKE on the slot's port P, NAT-T (libipsec always encapsulates) on
+ * P+1; the neighbour's IKE port comes from its beacon.
+ *
+ * Routes: Babel routes over the TUN; charon must route nothing.  But
+ * kernel-libipsec installs a route for every outbound policy whatever
+ * install_routes says, and with routing_table = 0 that lands in the main
+ * table (0.0.0.0/0 as two /1 halves: all IPv4 traffic into the TUN).  So
+ * each charon gets a routing table of its own (table_base + slot) and its
+ * rule matches only packets with fwmark GEM_FWMARK, which nothing sets: the
+ * table is never consulted.  A clean charon removes rule and routes; after
+ * a SIGKILL gemd deletes them (gemd_nl_flush_tables).  kernel-libipsec
+ * names its TUN "ipsec%d" in start order (names swap after restarts), so the
+ * interface is found from the charon's own open /dev/net/tun file
+ * (/proc/PID/fdinfo/FD, "iff:") and never guessed from the name.
+ *
+ * gemd drives IKE (charon never retries on its own): the lower node id
+ * initiates when the neighbour's beacon says its end is READY, retries with
+ * back-off while there is no SA, and re-initiates at once when the
+ * neighbour's instance generation changes (its charon restarted).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gemd/log.h"
+#include "gemd/nl.h"
+#include "gemd/proc.h"
+#include "gemd/tunnel.h"
+#include "gemd/util.h"
+#include "gemd/vici.h"
+#include "keys/gem_keys.h"
+
+#define START_TIMEOUT_MS	15000	/* charon up with VICI socket and TUN */
+#define POLL_MS			1000	/* list-sas */
+#define RESTART_MIN_MS		500
+#define RESTART_MAX_MS		30000
+#define STABLE_MS		60000	/* a charon that ran this long restarts fast */
+#define INIT_RETRY_MS		2000	/* initiator: retry while there is no SA */
+#define INIT_RETRY_MAX_MS	30000	/* ... backing off after auth failures */
+#define CHILD_GRACE_MS		8000	/* IKE up without CHILD SA this long: redo */
+#define LOG_TRUNCATE		(256L * 1024)
+#define VICI_TIMEOUT_MS		3000
+#define GEM_FWMARK		"0x47454d31"	/* "GEM1": never set on any packet */
+#define GEM_RULE_PRIO		32765u
+
+struct lt {
+	struct tunnel t;
+	char dir[GEMD_PATH_MAX], vici[GEMD_PATH_MAX + 16], logf[GEMD_PATH_MAX + 16];
+	char conn[24];			/* "gem-<peer id hex>" */
+	char peer_hex[GEMD_ID_HEX], my_hex[GEMD_ID_HEX];
+	char peer_ll[INET6_ADDRSTRLEN];
+	uint64_t spawned_ms, restart_at_ms, next_poll_ms, next_init_ms, half_up_since_ms;
+	unsigned int restart_backoff_ms, init_backoff_ms;
+	bool creds_loaded, conn_loaded, reinit;
+	uint16_t conn_port;		/* remote port the loaded connection uses */
+	uint32_t ready_gen;		/* neighbour's generation when last seen READY */
+	int log_fd;
+	off_t log_off;
+	char log_part[512];
+	size_t log_part_len;
+	uint64_t auth_logged_ms;
+	unsigned int auth_unlogged;
+};
+
+const char *tunnel_state_name(enum tunnel_state s)
+{
+	switch (s) {
+	case TUNNEL_STARTING: return "starting";
+	case TUNNEL_WAIT_PEER: return "waiting-for-peer";
+	case TUNNEL_CONNECTING: return "connecting";
+	case TUNNEL_ESTABLISHED: return "established";
+	case TUNNEL_AUTH_FAILED: return "auth-failed";
+	case TUNNEL_RESTARTING: return "restarting";
+	}
+	return "?";
+}
+
+const struct tunnel_ops *tunnel_backend(const char *name)
+{
+	if (!strcmp(name, tunnel_libipsec_ops.name))
+		return &tunnel_libipsec_ops;
+	return NULL;
+}
+
+static void set_state(struct lt *l, enum tunnel_state s, uint64_t now)
+{
+	struct tunnel *t = &l->t;
+
+	if (t->state == s)
+		return;
+	if (s == TUNNEL_ESTABLISHED)
+		log_info("tunnel %s: neighbour %s on %s (%s) established over %s", l->conn,
+			 l->peer_hex, t->spec.link, l->peer_ll, t->ifname[0] ? t->ifname : "?");
+	else if (t->state == TUNNEL_ESTABLISHED)
+		log_warn("tunnel %s: neighbour %s on %s: tunnel down (%s)", l->conn, l->peer_hex,
+			 t->spec.link, tunnel_state_name(s));
+	else
+		log_debug("tunnel %s: %s -> %s", l->conn, tunnel_state_name(t->state),
+			  tunnel_state_name(s));
+	t->state = s;
+	t->state_since_ms = now;
+}
+
+static int write_conf(struct lt *l)
+{
+	const struct gemd_config *c = l->t.env->cfg;
+	char path[GEMD_PATH_MAX + 32], buf[2048];
+	int n;
+
+	/* Paths are as charon sees them: this directory is its /run. */
+	n = snprintf(buf, sizeof(buf),
+		"# Generated by gemd for neighbour %s on %s; this directory is the\n"
+		"# private /run of one charon.  No secrets here: the PSK goes over VICI.\n"
+		"charon {\n"
+		"\tload = random nonce openssl aes sha1 sha2 hmac gcm kdf kernel-libipsec "
+		"kernel-netlink socket-default vici\n"
+		"\tport = %u\n"
+		"\tport_nat_t = %u\n"
+		"\tthreads = %u\n"
+		"\tinstall_routes = no\n"
+		"\tinstall_virtual_ip = no\n"
+		"\trouting_table = %u\n"
+		"\trouting_table_prio = %u\n"
+		"\tretransmit_timeout = 2\n"
+		"\tretransmit_base = 1.4\n"
+		"\tretransmit_tries = 3\n"
+		"\tinterfaces_use = %s\n"
+		"\tplugins {\n"
+		"\t\tvici {\n\t\t\tsocket = unix:///run/charon.vici\n\t\t}\n"
+		"\t\tkernel-netlink {\n\t\t\tfwmark = " GEM_FWMARK "\n\t\t}\n"
+		"\t}\n"
+		"\tfilelog {\n"
+		"\t\tgem {\n"
+		"\t\t\tpath = /run/charon.log\n"
+		"\t\t\ttime_format = %%H:%%M:%%S\n"
+		"\t\t\tike_name = yes\n"
+		"\t\t\tflush_line = yes\n"
+		"\t\t\tdefault = 1\n"
+		"\t\t\tenc = 0\n\t\t\tnet = 0\n\t\t\tjob = 0\n\t\t\tmgr = 0\n"
+		"\t\t}\n"
+		"\t}\n"
+		"\tsyslog {\n\t\tdaemon {\n\t\t\tdefault = -1\n\t\t}\n\t}\n"
+		"}\n",
+		l->peer_hex, l->t.spec.link, (unsigned int)l->t.spec.local_port,
+		l->t.spec.local_port + 1u, c->charon_threads, l->t.spec.table, GEM_RULE_PRIO,
+		l->t.spec.link);
+	if (n < 0 || n >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	snprintf(path, sizeof(path), "%s/strongswan.conf", l->dir);
+	return gemd_write_file(path, buf, n, 0600);
+}
+
+static void clear_instance_files(struct lt *l)
+{
+	static const char *const names[] = { "charon.pid", "charon.vici", "charon.log",
+					     "charon.out", "charon.ctl" };
+	char path[GEMD_PATH_MAX + 32];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", l->dir, names[i]);
+		unlink(path);
+	}
+}
+
+static void schedule_restart(struct lt *l, uint64_t now)
+{
+	struct tunnel *t = &l->t;
+
+	if (l->spawned_ms && now - l->spawned_ms >= STABLE_MS)
+		l->restart_backoff_ms = RESTART_MIN_MS;
+	l->restart_at_ms = now + l->restart_backoff_ms;
+	l->restart_backoff_ms = l->restart_backoff_ms * 2 > RESTART_MAX_MS ?
+				RESTART_MAX_MS : l->restart_backoff_ms * 2;
+	t->pid = 0;
+	t->ifname[0] = '\0';
+	t->ready = false;
+	l->creds_loaded = l->conn_loaded = false;
+	if (l->log_fd >= 0)
+		close(l->log_fd);
+	l->log_fd = -1;
+	l->log_off = 0;
+	l->log_part_len = 0;
+	set_state(l, TUNNEL_RESTARTING, now);
+}
+
+static void spawn(struct lt *l, uint64_t now)
+{
+	struct tunnel *t = &l->t;
+	char out[GEMD_PATH_MAX + 16];
+	char *argv[] = { "charon", NULL };
+	static const char *const env[] = { "STRONGSWAN_CONF=/run/strongswan.conf", NULL };
+	struct gemd_spawn s = {
+		.path = t->env->cfg->charon, .argv = argv, .env_add = env,
+		.private_run = l->dir, .output = out, .death_signal = SIGKILL,
+	};
+	const char *what;
+	pid_t pid;
+	int err;
+
+	clear_instance_files(l);
+	err = write_conf(l);
+	if (err) {
+		log_err("tunnel %s: cannot write %s/strongswan.conf: %s", l->conn, l->dir,
+			strerror(-err));
+		schedule_restart(l, now);
+		return;
+	}
+	snprintf(out, sizeof(out), "%s/charon.out", l->dir);
+	err = gemd_spawn(&s, &pid, &what);
+	if (err) {
+		log_err("tunnel %s: cannot start %s (%s: %s)", l->conn, t->env->cfg->charon, what,
+			strerror(-err));
+		schedule_restart(l, now);
+		return;
+	}
+	t->pid = pid;
+	t->gen = randombytes_random() | 1;	/* never 0: 0 means "none" */
+	l->spawned_ms = now;
+	l->next_poll_ms = now;
+	l->next_init_ms = now;
+	l->init_backoff_ms = INIT_RETRY_MS;
+	l->half_up_since_ms = 0;
+	set_state(l, TUNNEL_STARTING, now);
+	log_info("tunnel %s: neighbour %s on %s (%s): charon pid %d, IKE port %u (%s)",
+		 l->conn, l->peer_hex, t->spec.link, l->peer_ll, pid, t->spec.local_port,
+		 t->spec.initiator ? "initiator" : "responder");
+}
+
+/* The TUN charon opened: "iff:\tipsecN" in the fdinfo of its /dev/net/tun fd. */
+static int find_tun(pid_t pid, char *ifname)
+{
+	char path[320], link[64], line[128];
+	struct dirent *de;
+	DIR *d;
+	int found = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while (found && (de = readdir(d))) {
+		ssize_t n;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, "/dev/net/tun") != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char name[IF_NAMESIZE + 1];
+
+			if (sscanf(line, "iff: %16s", name) == 1 && strlen(name) < IF_NAMESIZE) {
+				memcpy(ifname, name, strlen(name) + 1);
+				found = 0;
+				break;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+static int load_creds(struct lt *l)
+{
+	struct tunnel *t = &l->t;
+	char own[32], peer[32], err[256];
+	struct vici_msg m;
+	struct vici_res r = { 0 };
+	uint8_t *psk;
+	const char *ok;
+	int rc;
+
+	psk = sodium_malloc(GEM_KEYS_PSK_LEN);
+	if (!psk)
+		return -ENOMEM;
+	rc = t->env->psk(t->env->arg, t->spec.peer_id, psk);
+	if (rc) {
+		sodium_free(psk);
+		return rc;	/* gemd logged why */
+	}
+	rc = vici_msg_init(&m, true);
+	if (rc) {
+		sodium_free(psk);
+		return rc;
+	}
+	snprintf(own, sizeof(own), "gem-%s", l->my_hex);
+	snprintf(peer, sizeof(peer), "gem-%s", l->peer_hex);
+	vici_add_str(&m, "id", l->conn);
+	vici_add_str(&m, "type", "IKE");
+	vici_add_kv(&m, "data", psk, GEM_KEYS_PSK_LEN);
+	sodium_free(psk);	/* wiped; the only copy is now in m (locked) */
+	vici_begin_list(&m, "owners");
+	vici_add_item(&m, own);
+	vici_add_item(&m, peer);
+	vici_end_list(&m);
+	rc = vici_call(l->vici, "load-shared", &m, NULL, NULL, NULL, &r, VICI_TIMEOUT_MS, err,
+		       sizeof(err));
+	vici_msg_free(&m);	/* wipes */
+	if (rc) {
+		log_warn("tunnel %s: load-shared: %s", l->conn, err);
+		goto out;
+	}
+	ok = vici_get(&r, "success");
+	if (!ok || strcmp(ok, "yes") != 0) {
+		log_err("tunnel %s: charon refused the PSK: %s", l->conn,
+			vici_get(&r, "errmsg") ? vici_get(&r, "errmsg") : "no reason given");
+		rc = -EIO;
+	}
+out:
+	vici_res_free(&r);
+	return rc;
+}
+
+static int load_conn(struct lt *l)
+{
+	struct tunnel *t = &l->t;
+	const struct gemd_config *c = t->env->cfg;
+	char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2], err[256], my_ll[INET6_ADDRSTRLEN];
+	struct vici_msg m;
+	struct vici_res r = { 0 };
+	const char *ok;
+	int rc;
+
+	rc = vici_msg_init(&m, false);
+	if (rc)
+		return rc;
+	inet_ntop(AF_INET6, &t->spec.my_ll, my_ll, sizeof(my_ll));
+	vici_begin_section(&m, l->conn);
+	vici_add_str(&m, "version", "2");
+	vici_begin_list(&m, "local_addrs");
+	snprintf(addr, sizeof(addr), "%s%%%s", my_ll, t->spec.link);
+	vici_add_item(&m, addr);
+	vici_end_list(&m);
+	vici_begin_list(&m, "remote_addrs");
+	snprintf(addr, sizeof(addr), "%s%%%s", l->peer_ll, t->spec.link);
+	vici_add_item(&m, addr);
+	vici_end_list(&m);
+	vici_add_fmt(&m, "local_port", "%u", t->spec.local_port);
+	vici_add_fmt(&m, "remote_port", "%u", t->peer_port);
+	vici_add_str(&m, "encap", "yes");
+	vici_add_str(&m, "mobike", "no");
+	vici_begin_list(&m, "proposals");
+	vici_add_item(&m, c->ike_proposals);
+	vici_end_list(&m);
+	vici_add_fmt(&m, "dpd_delay", "%us", c->dpd_s);
+	vici_add_str(&m, "unique", "replace");
+	vici_add_str(&m, "keyingtries", "1");
+	vici_begin_section(&m, "local");
+	vici_add_str(&m, "auth", "psk");
+	vici_add_fmt(&m, "id", "gem-%s", l->my_hex);
+	vici_end_section(&m);
+	vici_begin_section(&m, "remote");
+	vici_add_str(&m, "auth", "psk");
+	vici_add_fmt(&m, "id", "gem-%s", l->peer_hex);
+	vici_end_section(&m);
+	vici_begin_section(&m, "children");
+	vici_begin_section(&m, "gem");
+	vici_begin_list(&m, "local_ts");
+	vici_add_item(&m, "0.0.0.0/0");
+	vici_add_item(&m, "::/0");
+	vici_end_list(&m);
+	vici_begin_list(&m, "remote_ts");
+	vici_add_item(&m, "0.0.0.0/0");
+	vici_add_item(&m, "::/0");
+	vici_end_list(&m);
+	vici_begin_list(&m, "esp_proposals");
+	vici_add_item(&m, c->esp_proposals);
+	vici_end_list(&m);
+	vici_add_str(&m, "mode", "tunnel");
+	/* gemd (re)initiates; charon only clears what DPD finds dead */
+	vici_add_str(&m, "start_action", "none");
+	vici_add_str(&m, "dpd_action", "clear");
+	vici_add_str(&m, "close_action", "none");
+	vici_end_section(&m);
+	vici_end_section(&m);
+	vici_end_section(&m);
+	rc = vici_call(l->vici, "load-conn", &m, NULL, NULL, NULL, &r, VICI_TIMEOUT_MS, err,
+		       sizeof(err));
+	vici_msg_free(&m);
+	if (rc) {
+		log_warn("tunnel %s: load-conn: %s", l->conn, err);
+		goto out;
+	}
+	ok = vici_get(&r, "success");
+	if (!ok || strcmp(ok, "yes") != 0) {
+		log_err("tunnel %s: charon refused the connection: %s", l->conn,
+			vici_get(&r, "errmsg") ? vici_get(&r, "errmsg") : "no reason given");
+		rc = -EIO;
+	}
+out:
+	vici_res_free(&r);
+	return rc;
+}
+
+static void simple_call(struct lt *l, const char *cmd, struct vici_msg *m)
+{
+	struct vici_res r = { 0 };
+	char err[256];
+
+	if (vici_call(l->vici, cmd, m, NULL, NULL, NULL, &r, VICI_TIMEOUT_MS, err, sizeof(err)))
+		log_debug("tunnel %s: %s", l->conn, err);
+	vici_res_free(&r);
+}
+
+static void initiate(struct lt *l)
+{
+	struct vici_msg m;
+
+	if (vici_msg_init(&m, false))
+		return;
+	vici_add_str(&m, "child", "gem");
+	vici_add_str(&m, "ike", l->conn);
+	vici_add_str(&m, "timeout", "-1");	/* return at once; list-sas follows it */
+	vici_add_str(&m, "init-limits", "no");
+	simple_call(l, "initiate", &m);
+	vici_msg_free(&m);
+	log_debug("tunnel %s: initiating", l->conn);
+}
+
+/* Drop our IKE SA with the neighbour without waiting for its DELETE reply
+ * (its charon may be gone). */
+static void terminate(struct lt *l)
+{
+	struct vici_msg m;
+
+	if (vici_msg_init(&m, false))
+		return;
+	vici_add_str(&m, "ike", l->conn);
+	vici_add_str(&m, "force", "yes");
+	vici_add_str(&m, "timeout", "1000");
+	simple_call(l, "terminate", &m);
+	vici_msg_free(&m);
+}
+
+struct sa_scan {
+	const char *conn;
+	bool ike, ike_up, child_up;
+};
+
+static void sa_event(void *arg, const uint8_t *msg, size_t len)
+{
+	struct sa_scan *s = arg;
+	struct vici_res r = { 0 };
+	char key[64];
+	size_t cl = strlen(s->conn);
+	bool up = false, child = false;
+
+	if (vici_parse(msg, len, &r) == 0) {
+		const char *st;
+
+		snprintf(key, sizeof(key), "%s.state", s->conn);
+		st = vici_get(&r, key);
+		if (st) {
+			s->ike = true;
+			up = !strcmp(st, "ESTABLISHED");
+		}
+		/* "<conn>.child-sas.<name>-<id>.state" = INSTALLED */
+		for (size_t i = 0; i < r.n; i++) {
+			const char *k = r.p[i].key;
+			size_t kl = strlen(k);
+
+			if (!strncmp(k, s->conn, cl) && !strncmp(k + cl, ".child-sas.", 11) &&
+			    kl > 6 && !strcmp(k + kl - 6, ".state") &&
+			    !strcmp(r.p[i].val, "INSTALLED"))
+				child = true;
+		}
+	}
+	if (up) {
+		s->ike_up = true;
+		s->child_up |= child;
+	}
+	vici_res_free(&r);
+}
+
+static int poll_sas(struct lt *l, struct sa_scan *s)
+{
+	struct vici_msg m;
+	char err[256];
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->conn = l->conn;
+	rc = vici_msg_init(&m, false);
+	if (rc)
+		return rc;
+	vici_add_str(&m, "ike", l->conn);
+	vici_add_str(&m, "noblock", "yes");
+	rc = vici_call(l->vici, "list-sas", &m, "list-sa", sa_event, s, NULL, VICI_TIMEOUT_MS,
+		       err, sizeof(err));
+	vici_msg_free(&m);
+	if (rc)
+		log_debug("tunnel %s: list-sas: %s", l->conn, err);
+	return rc;
+}
+
+/* charon's log: count IKE authentication failures, log them (rate-limited). */
+static void scan_log_line(struct lt *l, const char *line, uint64_t now)
+{
+	static const struct {
+		const char *pat, *why;
+	} pats[] = {
+		{ "MAC mismatched", "the neighbour's pre-shared key differs from ours" },
+		{ "received AUTHENTICATION_FAILED notify",
+		  "the neighbour rejected our pre-shared key" },
+		{ "no shared key found", "no pre-shared key for this pair" },
+	};
+
+	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+		if (!strstr(line, pats[i].pat))
+			continue;
+		l->t.auth_failures++;
+		set_state(l, TUNNEL_AUTH_FAILED, now);
+		/* back off: a wrong key will not fix itself quickly */
+		l->init_backoff_ms = l->init_backoff_ms * 2 > INIT_RETRY_MAX_MS ?
+				     INIT_RETRY_MAX_MS : l->init_backoff_ms * 2;
+		if (!l->auth_logged_ms || now - l->auth_logged_ms >= 30000) {
+			log_err("tunnel %s: neighbour %s on %s (%s): IKE authentication failed: "
+				"%s (a different Bootstrap Key?)%s", l->conn, l->peer_hex,
+				l->t.spec.link, l->peer_ll, pats[i].why,
+				l->auth_unlogged ? "; repeated" : "");
+			l->auth_logged_ms = now;
+			l->auth_unlogged = 0;
+		} else {
+			l->auth_unlogged++;
+		}
+		return;
+	}
+}
+
+static void tail_log(struct lt *l, uint64_t now)
+{
+	char buf[4096];
+	struct stat st;
+
+	if (l->log_fd < 0) {
+		l->log_fd = open(l->logf, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (l->log_fd < 0)
+			return;
+		l->log_off = 0;
+	}
+	if (fstat(l->log_fd, &st) == 0 && st.st_size < l->log_off)
+		l->log_off = 0;		/* truncated */
+	for (;;) {
+		ssize_t n = pread(l->log_fd, buf, sizeof(buf), l->log_off);
+
+		if (n <= 0)
+			break;
+		l->log_off += n;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' || l->log_part_len == sizeof(l->log_part) - 1) {
+				l->log_part[l->log_part_len] = '\0';
+				scan_log_line(l, l->log_part, now);
+				l->log_part_len = 0;
+				if (buf[i] == '\n')
+					continue;
+			}
+			l->log_part[l->log_part_len++] = buf[i];
+		}
+	}
+	/* charon appends (O_APPEND): truncating restarts it at offset 0 */
+	if (l->log_off > LOG_TRUNCATE && ftruncate(l->log_fd, 0) == 0)
+		l->log_off = 0;
+}
+
+static void lt_tick(struct tunnel *t, uint64_t now)
+{
+	struct lt *l = (struct lt *)t;
+	struct sa_scan s;
+
+	if (t->state == TUNNEL_RESTARTING) {
+		if (now >= l->restart_at_ms)
+			spawn(l, now);
+		return;
+	}
+	if (!t->pid)
+		return;
+	if (now < l->next_poll_ms)
+		return;
+	l->next_poll_ms = now + (t->state == TUNNEL_STARTING ? 200 : POLL_MS);
+
+	if (t->state == TUNNEL_STARTING) {
+		if (!t->ifname[0])
+			find_tun(t->pid, t->ifname);
+		if (!t->ifname[0] || vici_ping(l->vici)) {
+			if (now - l->spawned_ms > START_TIMEOUT_MS) {
+				log_err("tunnel %s: charon pid %d not up after %u s (see %s/charon.out); "
+					"restarting", l->conn, t->pid, START_TIMEOUT_MS / 1000, l->dir);
+				gemd_stop_child(t->pid, SIGKILL, 0, NULL);
+				schedule_restart(l, now);
+			}
+			return;
+		}
+		log_debug("tunnel %s: charon pid %d up, TUN %s", l->conn, t->pid, t->ifname);
+		set_state(l, TUNNEL_WAIT_PEER, now);
+	}
+	tail_log(l, now);
+	if (!l->creds_loaded) {
+		if (load_creds(l)) {
+			l->next_poll_ms = now + 10000;	/* HSM or charon trouble: logged */
+			return;
+		}
+		l->creds_loaded = true;
+	}
+	if (!t->peer_port) {
+		set_state(l, TUNNEL_WAIT_PEER, now);
+		return;
+	}
+	if (!l->conn_loaded || l->conn_port != t->peer_port) {
+		bool reload = l->conn_loaded;
+
+		if (load_conn(l))
+			return;
+		if (reload)
+			terminate(l);	/* the old SA used the old port */
+		l->conn_loaded = true;
+		l->conn_port = t->peer_port;
+		t->ready = true;
+		l->next_init_ms = now;
+	}
+	if (poll_sas(l, &s))
+		return;
+	if (s.ike_up && s.child_up) {
+		l->half_up_since_ms = 0;
+		l->init_backoff_ms = INIT_RETRY_MS;
+		set_state(l, TUNNEL_ESTABLISHED, now);
+	} else if (t->state != TUNNEL_AUTH_FAILED || s.ike) {
+		set_state(l, t->peer_ready ? TUNNEL_CONNECTING : TUNNEL_WAIT_PEER, now);
+	}
+	if (!t->spec.initiator || !t->peer_ready)
+		return;
+	/* initiator */
+	if (s.ike_up && !s.child_up) {
+		if (!l->half_up_since_ms)
+			l->half_up_since_ms = now;
+		else if (now - l->half_up_since_ms > CHILD_GRACE_MS)
+			l->reinit = true;
+	}
+	if (l->reinit) {
+		l->reinit = false;
+		l->half_up_since_ms = 0;
+		if (s.ike)
+			terminate(l);
+		s.ike = false;
+		l->next_init_ms = now;
+	}
+	if (!s.ike && now >= l->next_init_ms) {
+		initiate(l);
+		l->next_init_ms = now + l->init_backoff_ms;
+	}
+}
+
+static void lt_set_peer(struct tunnel *t, uint16_t port, uint32_t gen, bool ready)
+{
+	struct lt *l = (struct lt *)t;
+
+	ready = ready && port;
+	/* Its instance restarted while ours may keep a dead SA: start over.
+	 * Compare with the generation last seen READY: a restarted end shows
+	 * its new generation before it is ready. */
+	if (ready) {
+		if (t->spec.initiator && l->ready_gen && gen != l->ready_gen) {
+			log_info("tunnel %s: neighbour %s restarted its end; re-initiating", l->conn,
+				 l->peer_hex);
+			l->reinit = true;
+			l->next_poll_ms = 0;
+		}
+		l->ready_gen = gen;
+	}
+	if (ready && !t->peer_ready)
+		l->next_poll_ms = 0;	/* act on it in the next tick */
+	t->peer_port = port;
+	t->peer_gen = gen;
+	t->peer_ready = ready;
+}
+
+/* What a charon that did not exit cleanly leaves: its rule and table. */
+static void flush_table(struct lt *l)
+{
+	int n = gemd_nl_flush_tables(l->t.spec.table, l->t.spec.table);
+
+	if (n > 0)
+		log_debug("tunnel %s: removed %d rule(s)/route(s) of table %u", l->conn, n,
+			  l->t.spec.table);
+	else if (n < 0)
+		log_warn("tunnel %s: cannot clean routing table %u: %s", l->conn, l->t.spec.table,
+			 strerror(-n));
+}
+
+static bool lt_child_exited(struct tunnel *t, pid_t pid, int status, uint64_t now)
+{
+	struct lt *l = (struct lt *)t;
+	char why[96];
+
+	if (!t->pid || pid != t->pid)
+		return false;
+	t->restarts++;
+	schedule_restart(l, now);
+	flush_table(l);
+	log_warn("tunnel %s: charon pid %d %s; restarting in %u ms", l->conn, pid,
+		 gemd_exit_str(status, why, sizeof(why)),
+		 (unsigned int)(l->restart_at_ms - now));
+	return true;
+}
+
+static int lt_open(const struct tunnel_env *env, const struct tunnel_spec *spec,
+		   struct tunnel **tp)
+{
+	struct lt *l;
+	int err;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->t.ops = &tunnel_libipsec_ops;
+	l->t.env = env;
+	l->t.spec = *spec;
+	l->log_fd = -1;
+	l->restart_backoff_ms = RESTART_MIN_MS;
+	l->init_backoff_ms = INIT_RETRY_MS;
+	gemd_hex(spec->peer_id, 8, l->peer_hex);
+	gemd_hex(spec->my_id, 8, l->my_hex);
+	snprintf(l->conn, sizeof(l->conn), "gem-%s", l->peer_hex);
+	inet_ntop(AF_INET6, &spec->peer_ll, l->peer_ll, sizeof(l->peer_ll));
+	snprintf(l->dir, sizeof(l->dir), "%s/%u", env->dir, spec->local_port);
+	snprintf(l->vici, sizeof(l->vici), "%s/charon.vici", l->dir);
+	snprintf(l->logf, sizeof(l->logf), "%s/charon.log", l->dir);
+	gemd_rm_rf(l->dir);
+	if (mkdir(l->dir, 0700) < 0) {
+		err = -errno;
+		log_err("tunnel %s: mkdir %s: %s", l->conn, l->dir, strerror(errno));
+		free(l);
+		return err;
+	}
+	spawn(l, gemd_now_ms());
+	*tp = &l->t;
+	return 0;
+}
+
+static void lt_close(struct tunnel *t)
+{
+	struct lt *l = (struct lt *)t;
+
+	if (t->pid) {
+		/* SIGTERM: charon sends DELETE, the neighbour learns at once */
+		gemd_stop_child(t->pid, SIGTERM, 2000, NULL);
+		log_info("tunnel %s: neighbour %s on %s: stopped charon pid %d", l->conn,
+			 l->peer_hex, t->spec.link, t->pid);
+	}
+	if (l->log_fd >= 0)
+		close(l->log_fd);
+	flush_table(l);
+	gemd_rm_rf(l->dir);
+	free(l);
+}
+
+const struct tunnel_ops tunnel_libipsec_ops = {
+	.name = "libipsec",
+	.open = lt_open,
+	.set_peer = lt_set_peer,
+	.tick = lt_tick,
+	.child_exited = lt_child_exited,
+	.close = lt_close,
+};

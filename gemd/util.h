@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Small helpers shared by gemd's modules. */
+#ifndef GEMD_UTIL_H
+#define GEMD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define GEMD_ID_HEX 17	/* 16 hex digits + NUL */
+
+uint64_t gemd_now_ms(void);	/* CLOCK_MONOTONIC */
+void gemd_hex(const uint8_t *p, size_t n, char *out);	/* out: 2n+1 bytes */
+/* 8-byte node id as babeld's router-id: "01:23:45:67:89:ab:cd:ef" */
+void gemd_id_eui64(const uint8_t id[8], char out[24]);
+
+/* mkdir -p with mode for the directories it creates; 0 or -errno. */
+int gemd_mkdir_p(const char *path, mode_t mode);
+/* rm -rf that never follows symlinks and stays on one file system; 0 or -errno. */
+int gemd_rm_rf(const char *path);
+/* Write a whole file through a temporary + rename, with this mode. */
+int gemd_write_file(const char *path, const char *data, size_t len, mode_t mode);
+/* First line of a pid file: pid, or -errno. */
+pid_t gemd_read_pidfile(const char *path);
+
+#endif
