@@ -38,6 +38,9 @@ static void usage(FILE *f, const char *cmd)
 		"  --config FILE     take the socket path from gemd's configuration\n",
 		cmd, !strcmp(cmd, "peers") ?
 		"GEM neighbours: link, address, tunnel interface and state, Babel cost." :
+		!strcmp(cmd, "control-stats") ?
+		"Control-record propagation (Public Keys, SEK Announces): every counter of\n"
+		"the record store, rejected records per reason, records held, neighbours." :
 		"Babel routes: prefix, originating node, next hop, tunnel, metric; and the\n"
 		"prefixes this node exports.");
 }
@@ -114,7 +117,7 @@ static int cmd_cp(int argc, char **argv, const struct gemctl_opts *go, const cha
 	};
 	struct gemctl_opts o = *go;
 	const char *sock = NULL, *conf = NULL;
-	char req[32], err[512];
+	char req[48], err[512];
 	struct gemd_config *cfg;
 	int c, rc;
 
@@ -161,4 +164,9 @@ int cmd_peers(int argc, char **argv, const struct gemctl_opts *o)
 int cmd_routes(int argc, char **argv, const struct gemctl_opts *o)
 {
 	return cmd_cp(argc, argv, o, "routes");
+}
+
+int cmd_control_stats(int argc, char **argv, const struct gemctl_opts *o)
+{
+	return cmd_cp(argc, argv, o, "control-stats");
 }

@@ -21,6 +21,8 @@ static const struct {
 	{ "keys", cmd_keys, "HSM key hierarchy: init, import, list, pubkey, gen-secret" },
 	{ "peers", cmd_peers, "control plane: neighbours, tunnels, Babel costs (gemd)" },
 	{ "routes", cmd_routes, "control plane: Babel routes (gemd)" },
+	{ "control-stats", cmd_control_stats,
+	  "control plane: key record propagation counters, rejects (gemd)" },
 };
 
 void gemctl_err(const struct gemctl_opts *o, const char *fmt, ...)

@@ -17,10 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (i < size) {
 		size_t n = 0;
 
-		while (i < size && data[i] != '\n' && n < sizeof(line) - 1)
+		while (i < size && data[i] != '\n' && n < sizeof(line) - 1) {
 			line[n++] = data[i] ? (char)data[i] : ' ';
+			i++;
+		}
 		line[n] = '\0';
-		i++;
+		i++;	/* the newline (or the byte a full line stopped at) */
 		babel_parse_line(&st, line);
 		if (st.nroute > BABEL_MAX_ROUTES || st.nneigh > BABEL_MAX_NEIGHS ||
 		    st.niface > BABEL_MAX_IFACES || st.nxroute > BABEL_MAX_XROUTES)

@@ -86,6 +86,8 @@ static const struct key keys[] = {
 	{ "babel", "v4_via_v6", OFF(v4_via_v6), 0, 0, 0, NULL, K_BOOL, false },
 
 	{ "groups", "group", OFF(groups), 0, 0, 0, NULL, K_GROUP, true },
+	{ "groups", "suite", OFF(group_suite), SZ(group_suite), 0, 0, "hmac-sha256 cmac poly1305",
+	  K_CHOICE, false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -124,6 +126,7 @@ void gemd_config_defaults(struct gemd_config *c)
 	snprintf(c->run_dir, sizeof(c->run_dir), "%s", GEMD_DEFAULT_RUN_DIR);
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", GEMD_DEFAULT_STATE_DIR);
 	snprintf(c->pin_dir, sizeof(c->pin_dir), "/sys/fs/bpf/gem");
+	snprintf(c->group_suite, sizeof(c->group_suite), "hmac-sha256");
 	snprintf(c->module, sizeof(c->module), "%s", GEM_KEYS_DEFAULT_MODULE);
 	snprintf(c->token, sizeof(c->token), "%s", GEM_KEYS_DEFAULT_TOKEN);
 	inet_pton(AF_INET6, GEMD_DISC_GROUP, &c->disc_group);

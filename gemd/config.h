@@ -95,6 +95,8 @@ struct gemd_config {
 	/* [groups] */
 	uint8_t groups[GEMD_MAX_GROUPS][16];
 	int ngroups;
+	char group_suite[16];		/* data-plane suite of every group:
+					 * hmac-sha256 | cmac | poly1305 */
 };
 
 /* Defaults for every key (docs/CONTROL.md section 2). */

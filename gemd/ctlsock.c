@@ -275,6 +275,8 @@ void gemd_ctl_serve(struct gemd *g, int lfd)
 		gemd_show_peers(g, f, json, gemd_now_ms());
 	else if (!strcmp(req, "routes json") || !strcmp(req, "routes text"))
 		gemd_show_routes(g, f, json);
+	else if (!strcmp(req, "control-stats json") || !strcmp(req, "control-stats text"))
+		gemd_show_cp_stats(g, f, json, gemd_now_ms());
 	else if (json)
 		fprintf(f, "{\"error\": \"unknown request (try: peers json, routes json)\"}\n");
 	else

@@ -369,7 +369,7 @@ static void reap(struct gemd *g, uint64_t now)
 static int run(struct gemd *g, int sfd)
 {
 	struct beacon_out *bo;
-	struct pollfd pfd[4 + GEMD_MAX_IFACES];
+	struct pollfd pfd[6 + GEMD_MAX_IFACES];
 	int didx[GEMD_MAX_IFACES];
 	bool stop = false;
 
@@ -378,24 +378,29 @@ static int run(struct gemd *g, int sfd)
 		return -ENOMEM;
 	while (!stop) {
 		uint64_t now = gemd_now_ms();
-		int n = 0, nd = 0, r, bfd;
+		int n = 0, nd = 0, r, bfd, cfd, efd;
 
 		disc_retry(g, now);
 		gemd_peers_tick(g, now);
 		babel_tick(&g->babel, now);
 		disc_send(g, bo, now);
+		gemd_cp_tick(g, now);
 
 		pfd[n++] = (struct pollfd){ sfd, POLLIN, 0 };
 		pfd[n++] = (struct pollfd){ g->ctl_fd, POLLIN, 0 };
 		bfd = babel_fd(&g->babel);
 		pfd[n++] = (struct pollfd){ bfd, POLLIN, 0 };	/* -1 is skipped by poll */
+		cfd = g->cp.fd;
+		pfd[n++] = (struct pollfd){ cfd, POLLIN, 0 };
+		efd = gemd_cp_dp_fd(g);
+		pfd[n++] = (struct pollfd){ efd, POLLIN, 0 };
 		for (int i = 0; i < g->ndisc; i++) {
 			if (g->disc[i].fd < 0)
 				continue;
 			didx[nd++] = i;
 			pfd[n++] = (struct pollfd){ g->disc[i].fd, POLLIN, 0 };
 		}
-		r = poll(pfd, n, TICK_MS);
+		r = poll(pfd, n, gemd_cp_timeout_ms(g, gemd_now_ms(), TICK_MS));
 		if (r < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;
@@ -422,8 +427,12 @@ static int run(struct gemd *g, int sfd)
 			gemd_ctl_serve(g, g->ctl_fd);
 		if (bfd >= 0 && pfd[2].revents)
 			babel_input(&g->babel, now);
+		if (cfd >= 0 && pfd[3].revents)
+			gemd_cp_input(g, now);
+		if (efd >= 0 && pfd[4].revents)
+			gemd_cp_dp_input(g);
 		for (int i = 0; i < nd; i++)
-			if (pfd[3 + i].revents)
+			if (pfd[5 + i].revents)
 				disc_input(g, didx[i], now);
 	}
 	free(bo);
@@ -465,6 +474,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	g->ctl_fd = -1;
+	g->cp.fd = -1;
 	err = gemd_config_load(&g->cfg, path, err_msg, sizeof(err_msg));
 	if (err) {
 		fprintf(stderr, "gemd: %s\n", err_msg);
@@ -532,6 +542,8 @@ int main(int argc, char **argv)
 		goto out_hsm;
 	if (babel_init(&g->babel, &g->cfg, g->id, g->babel_dir))
 		goto out_peers;
+	if (gemd_cp_init(g))
+		goto out_babel;
 	g->ctl_fd = gemd_ctl_open(g->cfg.socket);
 	if (g->ctl_fd < 0) {
 		log_err("control socket %s: %s", g->cfg.socket, strerror(-g->ctl_fd));
@@ -548,6 +560,7 @@ int main(int argc, char **argv)
 		disc_if_close(&g->disc[i]);
 	gemd_ctl_close(g->ctl_fd, g->cfg.socket);
 out_babel:
+	gemd_cp_close(g);
 	/* babeld first, while the tunnels still carry its last retractions */
 	babel_stop(&g->babel);
 	gemd_peers_close_all(g);

@@ -17,12 +17,46 @@
 #include <stdio.h>
 
 #include "gemd/babel.h"
+#include "gemd/db.h"
 #include "gemd/config.h"
 #include "gemd/disc.h"
 #include "gemd/tunnel.h"
 #include "gemd/util.h"
+#include "gem_common.h"
+#include "gem_pin.h"
 
 struct gem_keys;
+struct ring_buffer;
+struct tunnel;
+
+/* Control plane part 2 (cp.c, docs/CONTROL.md section 8). */
+#define GEMD_CP_PORT		6698		/* UDP, inside the tunnels only */
+#define GEMD_CP_GROUP		"ff02::6d:7"	/* destination on a tunnel's TUN */
+#define GEMD_CP_PK_LIFETIME	3600		/* s; refreshed every 30 min */
+#define GEMD_CP_SEK_LIFETIME	3600		/* s; refreshed every 30 min */
+#define GEMD_CP_MAX_OWN		256		/* streams this node seals */
+
+struct gemd_cp_nb {
+	bool up;
+	unsigned int ifindex;		/* the tunnel's TUN */
+	const struct tunnel *tun;
+	uint32_t gen, peer_gen;		/* a change: neighbour up again */
+};
+
+struct gemd_cp {
+	struct gem_db *db;
+	int fd;
+	unsigned int suite;		/* [groups] suite */
+	bool have_gak[GEMD_MAX_GROUPS];	/* per cfg.groups[] */
+	struct gemd_cp_nb *nb;		/* per peer slot = db neighbour handle */
+	struct gem_pins pins;
+	bool pins_open, pins_logged;
+	uint64_t pins_retry_ms;
+	struct ring_buffer *rb;
+	struct { struct gem_sg sg; uint16_t key_id; } own[GEMD_CP_MAX_OWN];
+	int nown;
+	uint64_t dp_events, rx_loaded, rx_foreign;
+};
 
 struct gemd_peer {
 	bool used;
@@ -56,6 +90,7 @@ struct gemd {
 
 	struct babel babel;
 	int ctl_fd;
+	struct gemd_cp cp;
 };
 
 /* peer.c */
@@ -69,6 +104,17 @@ bool gemd_peers_child_exited(struct gemd *g, pid_t pid, int status, uint64_t now
 void gemd_peers_close_all(struct gemd *g);
 struct gemd_peer *gemd_peer_by_ifname(struct gemd *g, const char *ifname);
 uint16_t gemd_peer_port(const struct gemd *g, const struct gemd_peer *p);
+
+/* cp.c */
+int gemd_cp_init(struct gemd *g);
+void gemd_cp_close(struct gemd *g);
+void gemd_cp_tick(struct gemd *g, uint64_t now_ms);
+/* Poll timeout: at most max_ms, less if the record store has work sooner. */
+int gemd_cp_timeout_ms(const struct gemd *g, uint64_t now_ms, int max_ms);
+int gemd_cp_dp_fd(const struct gemd *g);	/* data-plane events, -1 if none */
+void gemd_cp_dp_input(struct gemd *g);
+void gemd_cp_input(struct gemd *g, uint64_t now_ms);
+void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now_ms);
 
 /* ctlsock.c */
 int gemd_ctl_open(const char *path);

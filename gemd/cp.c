@@ -1,0 +1,692 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * gemd, control plane part 2 (docs/CONTROL.md section 8): GEM's control
+ * records (docs/PROTOCOL.md section 10, gemd/db.h) between gemd instances
+ * over the IPsec tunnels, Public Keys, SEK Announces, and the data plane.
+ *
+ *   transport   one UDP socket on [::]:GEMD_CP_PORT (6698); a packet to a
+ *               neighbour goes to ff02::6d:7 on its tunnel's TUN (scope =
+ *               that interface: the TUN is point-to-point, the packet leaves
+ *               only inside that neighbour's ESP SA); a packet received is
+ *               mapped to the neighbour by the interface it came in on
+ *               (IPV6_PKTINFO), hop limit 255 required.  Anything not from
+ *               an up tunnel is dropped.
+ *   neighbours  handle = the peer's slot in g->peers; up while its tunnel
+ *               is established and its TUN known; up again (full table push
+ *               + Request) when the tunnel, its TUN or either end's instance
+ *               generation changes.
+ *   records     own Public Key at start (first [node] address, key and
+ *               signature from the HSM); verify: Public Key id + signature;
+ *               SEK Announce: origin's key known (else deferred),
+ *               signature, then, for groups this node holds the GAK of,
+ *               HMAC and unwrap.
+ *   data plane  the pinned maps of [node] pin_dir (retried every 2 s until
+ *               gem-load has attached there): the groups we hold the GAK
+ *               of go into the group map, GEM_EV_TX_NO_KEY from the ring
+ *               buffer makes a SEK (HSM), loads it for egress and announces
+ *               it; an accepted announce loads the SEK for ingress.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "gemd/gemd.h"
+#include "gemd/log.h"
+#include "keys/gem_keys.h"
+#include "gem_addr.h"
+#include "gem_dp.h"
+#include "gem_pin.h"
+
+#define PINS_RETRY_MS	2000
+#define CP_HOPS		255
+
+static const char *suite_names[] = { "none", "hmac-sha256", "cmac", "poly1305" };
+
+static unsigned int suite_of(const char *name)
+{
+	for (unsigned int i = 1; i < sizeof(suite_names) / sizeof(suite_names[0]); i++)
+		if (!strcmp(name, suite_names[i]))
+			return i;
+	return GEM_SUITE_HMAC_SHA256;
+}
+
+static uint32_t handle_of(const struct gemd *g, const struct gemd_peer *p)
+{
+	return (uint32_t)(p - g->peers);
+}
+
+/* Index of grp in the configuration if this node holds its GAK, else -1. */
+static int member_of(const struct gemd *g, const uint8_t grp[16])
+{
+	for (int i = 0; i < g->cfg.ngroups; i++)
+		if (!memcmp(g->cfg.groups[i], grp, 16))
+			return g->cp.have_gak[i] ? i : -1;
+	return -1;
+}
+
+static void rec_desc(const struct gem_rec *r, char *buf, size_t len)
+{
+	char id[GEMD_ID_HEX], s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
+
+	gemd_hex(r->origin, 8, id);
+	if (r->type == GEM_TLV_SEK) {
+		gem_addr_str((const struct gem_addr *)r->sek.src, s);
+		gem_addr_str((const struct gem_addr *)r->sek.grp, gr);
+		snprintf(buf, len, "SEK Announce (%s, %s) key id %u from origin %s seqno %u", s, gr,
+			 r->sek.key_id, id, r->seqno);
+	} else {
+		snprintf(buf, len, "Public Key of %s seqno %u", id, r->seqno);
+	}
+}
+
+/* ---- db callbacks ------------------------------------------------------------ */
+
+static int cp_send(void *ctx, uint32_t nh, const void *buf, size_t len)
+{
+	struct gemd *g = ctx;
+	struct gemd_cp_nb *nb;
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons(GEMD_CP_PORT) };
+
+	if (nh >= g->cfg.max_neighbours || g->cp.fd < 0)
+		return -ENOTCONN;
+	nb = &g->cp.nb[nh];
+	if (!nb->up)
+		return -ENOTCONN;
+	inet_pton(AF_INET6, GEMD_CP_GROUP, &to.sin6_addr);
+	to.sin6_scope_id = nb->ifindex;
+	if (sendto(g->cp.fd, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int cp_verify(void *ctx, uint32_t nh, const struct gem_rec *r)
+{
+	struct gemd *g = ctx;
+	const struct gem_rec *pk;
+	uint8_t key[GEM_TLV_CTL_KEY_LEN], sek[GEM_KEYS_SEK_LEN];
+	int gi, err;
+
+	(void)nh;
+	if (r->type == GEM_TLV_PUBKEY) {
+		if (!gem_tlv_pubkey_id_ok(r))
+			return GEM_DB_REJECT(GEM_DB_R_BAD_NODE_ID);
+		if (gem_tlv_sig_verify(r, r->pk.key))
+			return GEM_DB_REJECT(GEM_DB_R_BAD_SIG);
+		return 0;
+	}
+	if (r->type != GEM_TLV_SEK)
+		return GEM_DB_REJECT(GEM_DB_R_MALFORMED);
+	pk = gem_db_pubkey(g->cp.db, r->origin);
+	if (!pk)
+		return -EAGAIN;
+	if (gem_tlv_sig_verify(r, pk->pk.key))
+		return GEM_DB_REJECT(GEM_DB_R_BAD_SIG);
+	gi = member_of(g, r->sek.grp);
+	if (gi < 0)
+		return 0;		/* not ours to read: relay it */
+	err = gem_keys_ctl_key(g->keys, r->sek.grp, r->sek.epoch, key);
+	if (err) {
+		sodium_memzero(key, sizeof(key));
+		/* e.g. an epoch this token does not know */
+		return err == -ENOENT ? GEM_DB_REJECT(GEM_DB_R_POLICY) : -EIO;
+	}
+	err = gem_tlv_hmac_verify(r, key);
+	sodium_memzero(key, sizeof(key));
+	if (err)
+		return GEM_DB_REJECT(GEM_DB_R_BAD_HMAC);
+	if (!(r->flags & GEM_REC_F_WITHDRAWN)) {
+		err = gem_keys_sek_unwrap(g->keys, r->sek.grp, r->sek.epoch, r->sek.wrapped, sek);
+		sodium_memzero(sek, sizeof(sek));
+		if (err == -EBADMSG)
+			return GEM_DB_REJECT(GEM_DB_R_UNWRAP);
+		if (err)
+			return -EIO;
+	}
+	if (r->sek.suite != g->cp.suite)
+		return GEM_DB_REJECT(GEM_DB_R_POLICY);
+	return 0;
+}
+
+static int cp_sign(void *ctx, struct gem_rec *r)
+{
+	struct gemd *g = ctx;
+	uint8_t buf[GEM_TLV_AUTH_INPUT_MAX], key[GEM_TLV_CTL_KEY_LEN];
+	int n, err;
+
+	if (r->type == GEM_TLV_SEK) {
+		err = gem_keys_ctl_key(g->keys, r->sek.grp, r->sek.epoch, key);
+		if (!err)
+			err = gem_tlv_hmac_compute(r, key, r->sek.hmac);
+		sodium_memzero(key, sizeof(key));
+		if (err) {
+			log_err("control: cannot compute a SEK Announce HMAC: %s", gem_keys_errmsg());
+			return err < 0 ? err : -EIO;
+		}
+	}
+	n = gem_tlv_sig_input(r, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	err = gem_keys_node_sign(g->keys, buf, n, r->sig);
+	if (err)
+		log_err("control: cannot sign a record in the HSM: %s", gem_keys_errmsg());
+	return err;
+}
+
+static void load_rx_sek(struct gemd *g, const struct gem_rec *r)
+{
+	struct gem_sg sg;
+	uint8_t sek[GEM_KEYS_SEK_LEN];
+	char desc[200];
+	int err;
+
+	if (member_of(g, r->sek.grp) < 0 || (r->flags & GEM_REC_F_WITHDRAWN))
+		return;
+	rec_desc(r, desc, sizeof(desc));
+	if (!g->cp.pins_open) {
+		log_info("control: %s accepted; loaded once the data plane is there", desc);
+		return;
+	}
+	memcpy(sg.src.a, r->sek.src, 16);
+	memcpy(sg.grp.a, r->sek.grp, 16);
+	err = gem_keys_sek_unwrap(g->keys, r->sek.grp, r->sek.epoch, r->sek.wrapped, sek);
+	if (!err)
+		err = gem_dp_set_sek(g->cp.pins.ctl, &sg, 0, r->sek.key_id, sek);
+	sodium_memzero(sek, sizeof(sek));
+	if (err) {
+		log_err("control: %s: cannot load the SEK for ingress: %s", desc, strerror(-err));
+		return;
+	}
+	g->cp.rx_loaded++;
+	log_info("control: %s: SEK loaded for ingress (age %u ms)", desc, r->age_ms);
+}
+
+static void cp_on_change(void *ctx, enum gem_db_event ev, const struct gem_rec *r,
+			 const struct gem_rec *old)
+{
+	struct gemd *g = ctx;
+	char desc[200];
+
+	rec_desc(r, desc, sizeof(desc));
+	if (r->type == GEM_TLV_PUBKEY) {
+		if (ev == GEM_DB_EV_NEW)
+			log_info("control: learned the %s", desc);
+		else if (ev != GEM_DB_EV_UPDATED)
+			log_info("control: %s %s", desc, gem_db_event_name(ev));
+		return;
+	}
+	switch (ev) {
+	case GEM_DB_EV_NEW:
+		log_info("control: %s new (%s)", desc,
+			 member_of(g, r->sek.grp) >= 0 ? "member" : "relayed, not a member");
+		load_rx_sek(g, r);
+		break;
+	case GEM_DB_EV_UPDATED:
+		if (old && gem_rec_same_content(r, old))
+			break;		/* a refresh */
+		log_info("control: %s updated", desc);
+		load_rx_sek(g, r);
+		break;
+	default:
+		/* the SEK stays loaded until a new one replaces it: the data
+		 * plane's key ids rotate, nothing is torn down here */
+		log_info("control: %s %s", desc, gem_db_event_name(ev));
+		break;
+	}
+}
+
+static void cp_on_reject(void *ctx, uint32_t nh, const struct gem_rec *r,
+			 enum gem_db_reason why)
+{
+	struct gemd *g = ctx;
+	char desc[200];
+	const char *via = "?";
+
+	if (nh < g->cfg.max_neighbours && g->peers[nh].used)
+		via = g->peers[nh].id_hex;
+	if (r)
+		rec_desc(r, desc, sizeof(desc));
+	else
+		snprintf(desc, sizeof(desc), "an unparsable record");
+	log_warn("control: rejected %s (via neighbour %s): %s", desc, via,
+		 gem_db_reason_name(why));
+}
+
+static const struct gem_db_ops cp_ops = {
+	.send = cp_send, .verify = cp_verify, .sign = cp_sign,
+	.on_change = cp_on_change, .on_reject = cp_on_reject,
+};
+
+/* ---- data plane ------------------------------------------------------------ */
+
+static int own_stream(struct gemd *g, const struct gem_sg *sg)
+{
+	for (int i = 0; i < g->cp.nown; i++)
+		if (!memcmp(&g->cp.own[i].sg, sg, sizeof(*sg)))
+			return i;
+	return -1;
+}
+
+/* A stream of a group we hold the GAK of has no egress SEK: make one. */
+static void new_stream(struct gemd *g, const struct gem_sg *sg, uint64_t now)
+{
+	struct gem_rec r = { .type = GEM_TLV_SEK, .lifetime = GEMD_CP_SEK_LIFETIME };
+	uint8_t sek[GEM_KEYS_SEK_LEN];
+	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
+	uint64_t t0 = gemd_now_ms();
+	int err;
+
+	gem_addr_str(&sg->src, s);
+	gem_addr_str(&sg->grp, gr);
+	if (member_of(g, sg->grp.a) < 0) {
+		log_debug("control: stream (%s, %s) has no SEK, but we hold no GAK for %s", s, gr,
+			  gr);
+		return;
+	}
+	if (own_stream(g, sg) >= 0)
+		return;		/* announced already; the event raced the load */
+	if (g->cp.nown >= GEMD_CP_MAX_OWN) {
+		log_warn("control: stream (%s, %s): more than %d own streams", s, gr,
+			 GEMD_CP_MAX_OWN);
+		return;
+	}
+	r.sek.suite = g->cp.suite;
+	memcpy(r.sek.src, sg->src.a, 16);
+	memcpy(r.sek.grp, sg->grp.a, 16);
+	r.sek.key_id = 1;
+	r.sek.epoch = 0;
+	err = gem_keys_sek_generate(g->keys, sek);
+	if (!err)
+		err = gem_keys_sek_wrap(g->keys, sg->grp.a, 0, sek, r.sek.wrapped);
+	if (err) {
+		log_err("control: stream (%s, %s): cannot make a SEK in the HSM: %s", s, gr,
+			gem_keys_errmsg());
+		sodium_memzero(sek, sizeof(sek));
+		return;
+	}
+	err = gem_dp_set_sek(g->cp.pins.ctl, sg, 1, 1, sek);
+	sodium_memzero(sek, sizeof(sek));
+	if (err) {
+		log_err("control: stream (%s, %s): cannot load the SEK for egress: %s", s, gr,
+			strerror(-err));
+		return;
+	}
+	err = gem_db_originate(g->cp.db, &r, now);
+	if (err) {
+		log_err("control: stream (%s, %s): cannot announce its SEK: %s", s, gr,
+			strerror(-err));
+		return;
+	}
+	g->cp.own[g->cp.nown].sg = *sg;
+	g->cp.own[g->cp.nown].key_id = 1;
+	g->cp.nown++;
+	log_info("control: new stream (%s, %s): SEK key id 1 loaded for egress and announced "
+		 "(%llu ms)", s, gr, (unsigned long long)(gemd_now_ms() - t0));
+}
+
+static int on_dp_event(void *ctx, void *data, size_t len)
+{
+	struct gemd *g = ctx;
+	const struct gem_event *ev = data;
+
+	if (len < sizeof(*ev) || ev->type != GEM_EV_TX_NO_KEY)
+		return 0;
+	g->cp.dp_events++;
+	new_stream(g, &ev->sg, gemd_now_ms());
+	return 0;
+}
+
+static void load_groups(struct gemd *g)
+{
+	for (int i = 0; i < g->cfg.ngroups; i++) {
+		uint8_t key[GEM_MAC_KEY_LEN];
+		size_t klen = gem_suite_key_len(g->cp.suite);
+		char gr[GEM_KEYS_GROUP_STRLEN];
+		struct gem_addr a;
+		int err = 0;
+
+		gem_keys_group_str(g->cfg.groups[i], gr);
+		if (!g->cp.have_gak[i])
+			continue;
+		memcpy(a.a, g->cfg.groups[i], 16);
+		if (klen)
+			err = gem_keys_dp_key(g->keys, a.a, 0, g->cp.suite, key, klen);
+		if (!err)
+			err = gem_dp_set_group(g->cp.pins.ctl, &a, g->cp.suite, key, klen);
+		sodium_memzero(key, sizeof(key));
+		if (err)
+			log_err("control: cannot load group %s into the data plane: %s", gr,
+				err == -EIO ? gem_keys_errmsg() : strerror(-err));
+		else
+			log_info("control: group %s loaded into the data plane (suite %s, key "
+				 "derived in the HSM)", gr, suite_names[g->cp.suite]);
+	}
+}
+
+static int load_rx_walk(void *arg, const struct gem_db_entry *e)
+{
+	if (e->rec->type == GEM_TLV_SEK && !e->own)
+		load_rx_sek(arg, e->rec);
+	return 0;
+}
+
+static void pins_try(struct gemd *g, uint64_t now)
+{
+	int err;
+
+	if (g->cp.pins_open || now < g->cp.pins_retry_ms)
+		return;
+	g->cp.pins_retry_ms = now + PINS_RETRY_MS;
+	err = gem_pins_open(g->cfg.pin_dir, &g->cp.pins);
+	if (err) {
+		if (!g->cp.pins_logged)
+			log_warn("control: no GEM data plane at %s (%s): run gem-load; retrying "
+				 "every %d s", g->cfg.pin_dir, strerror(-err), PINS_RETRY_MS / 1000);
+		g->cp.pins_logged = true;
+		return;
+	}
+	g->cp.rb = ring_buffer__new(g->cp.pins.events, on_dp_event, g, NULL);
+	if (!g->cp.rb) {
+		log_err("control: cannot read the data plane's events: %s", strerror(errno));
+		gem_pins_close(&g->cp.pins);
+		return;
+	}
+	g->cp.pins_open = true;
+	log_info("control: data plane at %s", g->cfg.pin_dir);
+	load_groups(g);
+	gem_db_walk(g->cp.db, now, load_rx_walk, g);
+}
+
+/* ---- lifecycle ------------------------------------------------------------- */
+
+static int open_socket(void)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(GEMD_CP_PORT),
+				  .sin6_addr = IN6ADDR_ANY_INIT };
+	int fd, one = 1, zero = 0, hops = CP_HOPS;
+
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof(zero)) ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops)) ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops)) ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int gemd_cp_init(struct gemd *g)
+{
+	struct gem_rec r = { .type = GEM_TLV_PUBKEY, .lifetime = GEMD_CP_PK_LIFETIME };
+	int err;
+
+	g->cp.fd = -1;
+	g->cp.suite = suite_of(g->cfg.group_suite);
+	g->cp.nb = calloc(g->cfg.max_neighbours, sizeof(*g->cp.nb));
+	if (!g->cp.nb)
+		return -ENOMEM;
+	for (int i = 0; i < g->cfg.ngroups; i++) {
+		uint8_t key[GEM_TLV_CTL_KEY_LEN];
+		char gr[GEM_KEYS_GROUP_STRLEN];
+
+		gem_keys_group_str(g->cfg.groups[i], gr);
+		err = gem_keys_ctl_key(g->keys, g->cfg.groups[i], 0, key);
+		sodium_memzero(key, sizeof(key));
+		g->cp.have_gak[i] = !err;
+		log_info("control: group %s: %s", gr, err ? "no GAK in the token: relay only"
+			 : "GAK held: member (announces and reads its SEKs)");
+	}
+	err = gem_db_new(&g->cp.db, g->id, &cp_ops, g, NULL);
+	if (err) {
+		log_err("control: cannot create the record store: %s", strerror(-err));
+		return err;
+	}
+	g->cp.fd = open_socket();
+	if (g->cp.fd < 0) {
+		err = g->cp.fd;
+		log_err("control: cannot open UDP port %u: %s", GEMD_CP_PORT, strerror(-err));
+		return err;
+	}
+	/* own Public Key: the first [node] address is the routable one */
+	if (g->cfg.naddrs > 0) {
+		const struct gemd_prefix *p = &g->cfg.addrs[0];
+
+		if (p->family == AF_INET) {
+			r.pk.addr[10] = r.pk.addr[11] = 0xff;
+			memcpy(r.pk.addr + 12, p->addr, 4);
+		} else {
+			memcpy(r.pk.addr, p->addr, 16);
+		}
+	}
+	err = gem_keys_node_pubkey(g->keys, r.pk.key);
+	if (err) {
+		log_err("control: node public key: %s", gem_keys_errmsg());
+		return err;
+	}
+	err = gem_db_originate(g->cp.db, &r, gemd_now_ms());
+	if (err) {
+		log_err("control: cannot originate our Public Key: %s", strerror(-err));
+		return err;
+	}
+	log_info("control: records on UDP port %u over the tunnels, Public Key originated",
+		 GEMD_CP_PORT);
+	return 0;
+}
+
+void gemd_cp_close(struct gemd *g)
+{
+	if (g->cp.rb)
+		ring_buffer__free(g->cp.rb);
+	g->cp.rb = NULL;
+	if (g->cp.pins_open)
+		gem_pins_close(&g->cp.pins);
+	g->cp.pins_open = false;
+	if (g->cp.fd >= 0)
+		close(g->cp.fd);
+	g->cp.fd = -1;
+	gem_db_free(g->cp.db);
+	g->cp.db = NULL;
+	free(g->cp.nb);
+	g->cp.nb = NULL;
+}
+
+static void mcast_membership(struct gemd *g, unsigned int ifindex, bool join)
+{
+	struct ipv6_mreq m = { .ipv6mr_interface = ifindex };
+
+	inet_pton(AF_INET6, GEMD_CP_GROUP, &m.ipv6mr_multiaddr);
+	if (setsockopt(g->cp.fd, IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &m,
+		       sizeof(m)) < 0 && join && errno != EADDRINUSE)
+		log_warn("control: join %s on ifindex %u: %s", GEMD_CP_GROUP, ifindex,
+			 strerror(errno));
+}
+
+static void nb_down(struct gemd *g, uint32_t h)
+{
+	struct gemd_cp_nb *nb = &g->cp.nb[h];
+
+	if (!nb->up)
+		return;
+	gem_db_neigh_down(g->cp.db, h);
+	mcast_membership(g, nb->ifindex, false);
+	nb->up = false;
+	log_info("control: neighbour %u down", h);
+}
+
+void gemd_cp_tick(struct gemd *g, uint64_t now)
+{
+	if (!g->cp.db)
+		return;
+	for (unsigned int i = 0; i < g->cfg.max_neighbours; i++) {
+		struct gemd_peer *p = &g->peers[i];
+		struct gemd_cp_nb *nb = &g->cp.nb[i];
+		unsigned int ifindex = 0;
+		bool up = p->used && p->tun && p->tun->state == TUNNEL_ESTABLISHED &&
+			  p->tun->ifname[0];
+
+		if (up)
+			ifindex = if_nametoindex(p->tun->ifname);
+		if (!ifindex) {
+			nb_down(g, i);
+			continue;
+		}
+		if (nb->up && nb->ifindex == ifindex && nb->tun == p->tun &&
+		    nb->gen == p->tun->gen && nb->peer_gen == p->tun->peer_gen)
+			continue;
+		if (nb->up && nb->ifindex != ifindex)
+			nb_down(g, i);
+		if (!nb->up)
+			mcast_membership(g, ifindex, true);
+		nb->up = true;
+		nb->ifindex = ifindex;
+		nb->tun = p->tun;
+		nb->gen = p->tun->gen;
+		nb->peer_gen = p->tun->peer_gen;
+		gem_db_neigh_up(g->cp.db, handle_of(g, p), now);
+		log_info("control: neighbour %u (%s) up on %s", i, p->id_hex, p->tun->ifname);
+	}
+	pins_try(g, now);
+	if (g->cp.rb)
+		ring_buffer__consume(g->cp.rb);
+	if (gem_db_next_timeout(g->cp.db, now) <= now)
+		gem_db_tick(g->cp.db, now);
+}
+
+int gemd_cp_timeout_ms(const struct gemd *g, uint64_t now, int max_ms)
+{
+	uint64_t t;
+
+	if (!g->cp.db)
+		return max_ms;
+	t = gem_db_next_timeout(g->cp.db, now);
+	if (t <= now)
+		return 0;
+	return t - now < (uint64_t)max_ms ? (int)(t - now) : max_ms;
+}
+
+int gemd_cp_dp_fd(const struct gemd *g)
+{
+	return g->cp.rb ? ring_buffer__epoll_fd(g->cp.rb) : -1;
+}
+
+void gemd_cp_dp_input(struct gemd *g)
+{
+	if (g->cp.rb)
+		ring_buffer__consume(g->cp.rb);
+}
+
+void gemd_cp_input(struct gemd *g, uint64_t now)
+{
+	uint8_t buf[GEM_TLV_HDR_LEN + GEM_TLV_BODY_MAX];
+
+	for (int k = 0; k < 64; k++) {
+		char cbuf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
+		struct sockaddr_in6 from;
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof(from),
+				    .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		unsigned int ifindex = 0;
+		int hops = -1, err;
+		ssize_t n = recvmsg(g->cp.fd, &m, 0);
+		uint32_t h;
+
+		if (n < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			if (c->cmsg_level != IPPROTO_IPV6)
+				continue;
+			if (c->cmsg_type == IPV6_PKTINFO)
+				ifindex = ((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_ifindex;
+			else if (c->cmsg_type == IPV6_HOPLIMIT)
+				memcpy(&hops, CMSG_DATA(c), sizeof(hops));
+		}
+		for (h = 0; h < g->cfg.max_neighbours; h++)
+			if (g->cp.nb[h].up && g->cp.nb[h].ifindex == ifindex)
+				break;
+		if (h == g->cfg.max_neighbours || hops != CP_HOPS ||
+		    !IN6_IS_ADDR_LINKLOCAL(&from.sin6_addr)) {
+			g->cp.rx_foreign++;
+			log_debug("control: dropped %zd bytes on ifindex %u (hop limit %d): not from "
+				  "a tunnel neighbour", n, ifindex, hops);
+			continue;
+		}
+		err = gem_db_input(g->cp.db, h, buf, n, now);
+		if (err)
+			log_debug("control: packet from neighbour %u: %s", h, strerror(-err));
+	}
+}
+
+/* ---- gemctl control-stats ----------------------------------------------------- */
+
+static int count_walk(void *arg, const struct gem_db_entry *e)
+{
+	size_t *c = arg;
+
+	c[e->rec->type == GEM_TLV_SEK ? 1 : 0]++;
+	c[2] += e->own;
+	return 0;
+}
+
+void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
+{
+	struct gem_db_stats st;
+	size_t cnt[3] = { 0 };
+	unsigned int up = 0;
+
+	if (!g->cp.db) {
+		fprintf(f, json ? "{\"error\": \"control plane not running\"}\n" :
+			"error: control plane not running\n");
+		return;
+	}
+	gem_db_get_stats(g->cp.db, &st);
+	gem_db_walk(g->cp.db, now, count_walk, cnt);
+	for (unsigned int i = 0; i < g->cfg.max_neighbours; i++)
+		up += g->cp.nb[i].up;
+	if (json) {
+		fprintf(f, "{\"node_id\": \"%s\", \"port\": %u, \"neighbours_up\": %u, "
+			"\"records\": %zu, \"pubkeys\": %zu, \"seks\": %zu, \"own\": %zu, "
+			"\"data_plane\": %s, \"dp_events\": %llu, \"own_streams\": %d, "
+			"\"rx_sek_loaded\": %llu, \"rx_foreign\": %llu, \"counters\": {",
+			g->id_hex, GEMD_CP_PORT, up, gem_db_count(g->cp.db), cnt[0], cnt[1], cnt[2],
+			g->cp.pins_open ? "true" : "false", (unsigned long long)g->cp.dp_events,
+			g->cp.nown, (unsigned long long)g->cp.rx_loaded,
+			(unsigned long long)g->cp.rx_foreign);
+		for (size_t i = 0; i < gem_db_n_stat_fields; i++)
+			fprintf(f, "%s\"%s\": %llu", i ? ", " : "", gem_db_stat_fields[i].name,
+				(unsigned long long)*(const uint64_t *)((const char *)&st +
+						     gem_db_stat_fields[i].off));
+		fprintf(f, "}}\n");
+		return;
+	}
+	fprintf(f, "node %s: control records on UDP %u, %u neighbour(s) up\n", g->id_hex,
+		GEMD_CP_PORT, up);
+	fprintf(f, "records %zu (public keys %zu, SEK announces %zu, own %zu)\n",
+		gem_db_count(g->cp.db), cnt[0], cnt[1], cnt[2]);
+	fprintf(f, "data plane %s, tx-no-key events %llu, own streams %d, SEKs loaded for "
+		"ingress %llu, packets not from a tunnel %llu\n",
+		g->cp.pins_open ? "attached" : "not found", (unsigned long long)g->cp.dp_events,
+		g->cp.nown, (unsigned long long)g->cp.rx_loaded,
+		(unsigned long long)g->cp.rx_foreign);
+	for (size_t i = 0; i < gem_db_n_stat_fields; i++)
+		fprintf(f, "  %-28s %llu\n", gem_db_stat_fields[i].name,
+			(unsigned long long)*(const uint64_t *)((const char *)&st +
+								gem_db_stat_fields[i].off));
+}
