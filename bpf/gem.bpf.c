@@ -627,27 +627,6 @@ static const struct gem_group zero_group;
 static const struct gem_tx_stream empty_tx = { .key_id = { GEM_KEY_ID_NONE, GEM_KEY_ID_NONE } };
 static const struct gem_rx_stream empty_rx = { .key_id = { GEM_KEY_ID_NONE, GEM_KEY_ID_NONE } };
 
-/* An AES-128 context for algo ("ecb(aes)" or "cbc(aes)"); the key copy on
- * the stack is wiped before returning. */
-static __always_inline struct bpf_crypto_ctx *make_ctx(const __u8 *key, int cbc, int *err)
-{
-	struct bpf_crypto_params params = {
-		.type = "skcipher",
-		.key_len = 16,
-	};
-	struct bpf_crypto_ctx *ctx;
-
-	if (cbc)
-		__builtin_memcpy(params.algo, "cbc(aes)", 9);
-	else
-		__builtin_memcpy(params.algo, "ecb(aes)", 9);
-	__builtin_memcpy(params.key, key, 16);
-	ctx = bpf_crypto_ctx_create(&params, sizeof(params), err);
-	__builtin_memset(params.key, 0, 16);
-	asm volatile("" : : "r"(&params) : "memory");
-	return ctx;
-}
-
 static __always_inline int ctl_set_group(struct gem_ctl_req *req)
 {
 	struct bpf_crypto_ctx *ctx = NULL, *old;
@@ -658,7 +637,7 @@ static __always_inline int ctl_set_group(struct gem_ctl_req *req)
 	if (req->suite < 1 || req->suite > GEM_SUITE_MAX)
 		return -22;
 	if (req->suite == GEM_SUITE_CMAC) {
-		ctx = make_ctx(req->cmac_key, 1, &err);
+		ctx = gem_aes_ctx(req->cmac_key, "cbc(aes)", &err);
 		if (!ctx)
 			return err ? err : -22;
 	}
@@ -710,7 +689,7 @@ static __always_inline int ctl_set_tx(struct gem_ctl_req *req)
 	if (err)
 		return -17;	/* EEXIST: re-loading the current key id */
 	nslot = c ^ 1;		/* egress reads only slot `cur`: fill the other */
-	ctx = make_ctx(req->sek, 0, &err);
+	ctx = gem_aes_ctx(req->sek, "ecb(aes)", &err);
 	if (!ctx)
 		return err ? err : -22;
 	if (nslot)
@@ -737,7 +716,7 @@ static __always_inline int ctl_set_rx(struct gem_ctl_req *req)
 
 	if (req->key_id > 0xffff)
 		return -22;
-	ctx = make_ctx(req->sek, 0, &err);
+	ctx = gem_aes_ctx(req->sek, "ecb(aes)", &err);
 	if (!ctx)
 		return err ? err : -22;
 	sg = req->sg;

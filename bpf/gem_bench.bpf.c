@@ -57,25 +57,13 @@ __u64 floor_errors;	/* a kfunc/helper failed or (ingress) the tag differed */
 static __always_inline struct bpf_crypto_ctx *bench_ctx(const __u8 *key, int cbc,
 							int generic, int *err)
 {
-	struct bpf_crypto_params params = {
-		.type = "skcipher",
-		.key_len = 16,
-	};
-	struct bpf_crypto_ctx *ctx;
-
 	if (cbc && generic)
-		__builtin_memcpy(params.algo, "cbc(aes-generic)", 17);
-	else if (cbc)
-		__builtin_memcpy(params.algo, "cbc(aes)", 9);
-	else if (generic)
-		__builtin_memcpy(params.algo, "ecb(aes-generic)", 17);
-	else
-		__builtin_memcpy(params.algo, "ecb(aes)", 9);
-	__builtin_memcpy(params.key, key, 16);
-	ctx = bpf_crypto_ctx_create(&params, sizeof(params), err);
-	__builtin_memset(params.key, 0, 16);
-	asm volatile("" : : "r"(&params) : "memory");
-	return ctx;
+		return gem_aes_ctx(key, "cbc(aes-generic)", err);
+	if (cbc)
+		return gem_aes_ctx(key, "cbc(aes)", err);
+	if (generic)
+		return gem_aes_ctx(key, "ecb(aes-generic)", err);
+	return gem_aes_ctx(key, "ecb(aes)", err);
 }
 
 SEC("syscall")

@@ -81,6 +81,28 @@ static __always_inline struct gem_scratch *gem_scratch_get(void)
 	return bpf_map_lookup_elem(&gem_scratch, &z);
 }
 
+/* ---- crypto contexts (SEC("syscall") programs only) ---------------------------- */
+
+/* An AES-128 skcipher context for algo (a string literal: "ecb(aes)",
+ * "cbc(aes)", ...); the key copy on the stack is wiped before returning. */
+#define gem_aes_ctx(key, algo, err) gem_aes_ctx_(key, algo, sizeof(algo), err)
+static __always_inline struct bpf_crypto_ctx *gem_aes_ctx_(const __u8 *key, const char *algo,
+							   __u32 algo_size, int *err)
+{
+	struct bpf_crypto_params params = {
+		.type = "skcipher",
+		.key_len = 16,
+	};
+	struct bpf_crypto_ctx *ctx;
+
+	__builtin_memcpy(params.algo, algo, algo_size);
+	__builtin_memcpy(params.key, key, 16);
+	ctx = bpf_crypto_ctx_create(&params, sizeof(params), err);
+	__builtin_memset(params.key, 0, 16);
+	asm volatile("" : : "r"(&params) : "memory");	/* keep the wipe */
+	return ctx;
+}
+
 /* ---- AES-128-CTR ------------------------------------------------------------ */
 
 /* The per-byte loops run through bpf_loop in 64-byte chunks: open-coded
