@@ -88,6 +88,12 @@ static const struct key keys[] = {
 	{ "groups", "group", OFF(groups), 0, 0, 0, NULL, K_GROUP, true },
 	{ "groups", "suite", OFF(group_suite), SZ(group_suite), 0, 0, "hmac-sha256 cmac poly1305",
 	  K_CHOICE, false },
+	{ "groups", "sek_lifetime", OFF(sek_lifetime_ms), 0, 1000, 604800000, NULL, K_SECONDS,
+	  false },
+	{ "groups", "sek_packets", OFF(sek_packets), SZ(sek_packets), 100, 1UL << 48, NULL,
+	  K_UINT, false },
+	{ "groups", "rotate_delay", OFF(rotate_delay_ms), 0, 100, 600000, NULL, K_SECONDS,
+	  false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -127,6 +133,9 @@ void gemd_config_defaults(struct gemd_config *c)
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", GEMD_DEFAULT_STATE_DIR);
 	snprintf(c->pin_dir, sizeof(c->pin_dir), "/sys/fs/bpf/gem");
 	snprintf(c->group_suite, sizeof(c->group_suite), "hmac-sha256");
+	c->sek_lifetime_ms = 3600 * 1000;
+	c->sek_packets = 1ULL << 32;
+	c->rotate_delay_ms = 5000;
 	snprintf(c->module, sizeof(c->module), "%s", GEM_KEYS_DEFAULT_MODULE);
 	snprintf(c->token, sizeof(c->token), "%s", GEM_KEYS_DEFAULT_TOKEN);
 	inet_pton(AF_INET6, GEMD_DISC_GROUP, &c->disc_group);
@@ -358,6 +367,8 @@ static int set_key(struct pctx *p, const struct key *k, const char *v)
 		}
 		if (k->size == sizeof(uint16_t))
 			*(uint16_t *)field = u;
+		else if (k->size == sizeof(uint64_t))
+			*(uint64_t *)field = u;
 		else
 			*(unsigned int *)field = u;
 		return 0;

@@ -97,6 +97,9 @@ struct gemd_config {
 	int ngroups;
 	char group_suite[16];		/* data-plane suite of every group:
 					 * hmac-sha256 | cmac | poly1305 */
+	unsigned int sek_lifetime_ms;	/* own SEKs: rotate after this long */
+	uint64_t sek_packets;		/* ... or after this many packets */
+	unsigned int rotate_delay_ms;	/* next SEK announced this long before use */
 };
 
 /* Defaults for every key (docs/CONTROL.md section 2). */

@@ -37,6 +37,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "gemd/gemd.h"
@@ -191,6 +192,12 @@ static void load_rx_sek(struct gemd *g, const struct gem_rec *r)
 	if (member_of(g, r->sek.grp) < 0 || (r->flags & GEM_REC_F_WITHDRAWN))
 		return;
 	rec_desc(r, desc, sizeof(desc));
+	if (!memcmp(r->origin, g->id, sizeof(g->id))) {
+		/* our previous incarnation's announce, handed back by a
+		 * neighbour after a restart: a stream we seal, not one we open */
+		log_info("control: %s: announced before this gemd started; not loaded", desc);
+		return;
+	}
 	if (!g->cp.pins_open) {
 		log_info("control: %s accepted; loaded once the data plane is there", desc);
 		return;
@@ -275,11 +282,255 @@ static int own_stream(struct gemd *g, const struct gem_sg *sg)
 	return -1;
 }
 
+static uint16_t next_key_id(uint16_t id)
+{
+	return id >= 0xffff ? 1 : id + 1;	/* 16-bit key ids, 0 unused */
+}
+
+/* Make a SEK for sg in the HSM, wrap it under the group's sek-wrap key and
+ * announce it with key_id.  The plaintext goes to sek (if not NULL) for an
+ * immediate egress load; the wrapped copy to wrapped. */
+static int announce_sek(struct gemd *g, const struct gem_sg *sg, uint16_t key_id, uint64_t now,
+			uint8_t *sek, uint8_t wrapped[GEM_TLV_WRAPPED_LEN])
+{
+	struct gem_rec r = { .type = GEM_TLV_SEK, .lifetime = GEMD_CP_SEK_LIFETIME };
+	uint8_t k[GEM_KEYS_SEK_LEN];
+	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
+	int err;
+
+	gem_addr_str(&sg->src, s);
+	gem_addr_str(&sg->grp, gr);
+	r.sek.suite = g->cp.suite;
+	memcpy(r.sek.src, sg->src.a, 16);
+	memcpy(r.sek.grp, sg->grp.a, 16);
+	r.sek.key_id = key_id;
+	r.sek.epoch = 0;
+	err = gem_keys_sek_generate(g->keys, k);
+	if (!err)
+		err = gem_keys_sek_wrap(g->keys, sg->grp.a, 0, k, r.sek.wrapped);
+	if (err) {
+		log_err("control: stream (%s, %s): cannot make a SEK in the HSM: %s", s, gr,
+			gem_keys_errmsg());
+		sodium_memzero(k, sizeof(k));
+		return err < 0 ? err : -EIO;
+	}
+	err = gem_db_originate(g->cp.db, &r, now);
+	if (err) {
+		log_err("control: stream (%s, %s): cannot announce its SEK: %s", s, gr,
+			strerror(-err));
+		sodium_memzero(k, sizeof(k));
+		return err;
+	}
+	memcpy(wrapped, r.sek.wrapped, GEM_TLV_WRAPPED_LEN);
+	if (sek)
+		memcpy(sek, k, sizeof(k));
+	sodium_memzero(k, sizeof(k));
+	return 0;
+}
+
+static bool tx_state(struct gemd *g, const struct gem_sg *sg, struct gem_tx_stream *tv)
+{
+	struct gem_sg k = *sg;
+
+	return bpf_map_lookup_elem_flags(g->cp.pins.tx, &k, tv, BPF_F_LOCK) == 0;
+}
+
+static struct gemd_cp_own *own_add(struct gemd *g, const struct gem_sg *sg, uint16_t key_id,
+				   uint64_t now)
+{
+	struct gemd_cp_own *o;
+	struct gem_tx_stream tv;
+
+	if (g->cp.nown >= GEMD_CP_MAX_OWN)
+		return NULL;
+	o = &g->cp.own[g->cp.nown++];
+	memset(o, 0, sizeof(*o));
+	o->sg = *sg;
+	o->key_id = key_id;
+	o->since_ms = now;
+	if (tx_state(g, sg, &tv))
+		o->pkts0 = tv.packets;
+	return o;
+}
+
+/* Rotation, first half: announce key id next_id; egress keeps the current
+ * key until rotate_tick switches it (receivers load the new one as current
+ * and keep the old one as previous, so no packet is lost). */
+static void rotate_start(struct gemd *g, struct gemd_cp_own *o, uint64_t now, const char *why)
+{
+	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
+	uint16_t id = next_key_id(o->key_id);
+
+	gem_addr_str(&o->sg.src, s);
+	gem_addr_str(&o->sg.grp, gr);
+	if (announce_sek(g, &o->sg, id, now, NULL, o->wrapped))
+		return;		/* tried again at the next check */
+	o->next_id = id;
+	o->announced_ms = now;
+	o->sent_ms = 0;
+	o->seqno = 0;
+	log_info("control: stream (%s, %s): rotation (%s): SEK key id %u announced, egress "
+		 "stays on key id %u until the announce has propagated", s, gr, why, id,
+		 o->key_id);
+}
+
+/* Rotation, second half: load the announced SEK for egress. */
+static void rotate_switch(struct gemd *g, struct gemd_cp_own *o, uint64_t now)
+{
+	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
+	uint8_t sek[GEM_KEYS_SEK_LEN];
+	struct gem_tx_stream tv;
+	int err;
+
+	gem_addr_str(&o->sg.src, s);
+	gem_addr_str(&o->sg.grp, gr);
+	err = gem_keys_sek_unwrap(g->keys, o->sg.grp.a, 0, o->wrapped, sek);
+	if (!err)
+		err = gem_dp_set_sek(g->cp.pins.ctl, &o->sg, 1, o->next_id, sek);
+	sodium_memzero(sek, sizeof(sek));
+	if (err && err != -EEXIST) {
+		log_err("control: stream (%s, %s): cannot load SEK key id %u for egress: %s", s,
+			gr, o->next_id, err == -EIO ? gem_keys_errmsg() : strerror(-err));
+		o->sent_ms = now;	/* try again after another delay */
+		return;
+	}
+	log_info("control: stream (%s, %s): egress switched from key id %u to key id %u "
+		 "(%llu ms after the announce)", s, gr, o->key_id, o->next_id,
+		 (unsigned long long)(now - o->announced_ms));
+	/* each key id is its own record: withdraw the old one (receivers keep
+	 * the key as their previous one; nothing is unloaded).  -ENOENT after
+	 * a restart: the old key's record is our previous incarnation's and
+	 * expires at the others. */
+	{
+		struct gem_rec old = { .type = GEM_TLV_SEK };
+		struct gem_rec_key k;
+
+		memcpy(old.origin, g->id, sizeof(old.origin));
+		memcpy(old.sek.src, o->sg.src.a, 16);
+		memcpy(old.sek.grp, o->sg.grp.a, 16);
+		old.sek.key_id = o->key_id;
+		gem_rec_key_of(&old, &k);
+		err = gem_db_withdraw(g->cp.db, &k, now);
+		if (err && err != -ENOENT && err != -EPERM)
+			log_warn("control: stream (%s, %s): cannot withdraw key id %u: %s", s, gr,
+				 o->key_id, strerror(-err));
+	}
+	o->key_id = o->next_id;
+	o->next_id = 0;
+	o->since_ms = now;
+	o->pkts0 = tx_state(g, &o->sg, &tv) ? tv.packets : 0;
+	sodium_memzero(o->wrapped, sizeof(o->wrapped));
+	g->cp.rotations++;
+}
+
+struct own_find {
+	const struct gem_sg *sg;
+	uint32_t seqno;
+	unsigned int pending;
+	bool found;
+};
+
+static int own_find_walk(void *arg, const struct gem_db_entry *e)
+{
+	struct own_find *f = arg;
+
+	if (!e->own || e->rec->type != GEM_TLV_SEK || memcmp(e->rec->sek.src, f->sg->src.a, 16) ||
+	    memcmp(e->rec->sek.grp, f->sg->grp.a, 16))
+		return 0;
+	f->found = true;
+	f->seqno = e->rec->seqno;
+	f->pending = e->pending;
+	return 1;
+}
+
+/* The announce of a rotation has reached every neighbour: all the peers
+ * discovery knows are up, none still owes an ack, and the record's seqno
+ * did not move (a re-origination, e.g. a seqno jump, starts over). */
+static bool rotate_sent(struct gemd *g, struct gemd_cp_own *o, uint64_t now)
+{
+	struct own_find f = { .sg = &o->sg };
+	unsigned int used = 0, up = 0;
+
+	for (unsigned int i = 0; i < g->cfg.max_neighbours; i++) {
+		used += g->peers[i].used;
+		up += g->peers[i].used && g->cp.nb[i].up;
+	}
+	gem_db_walk(g->cp.db, now, own_find_walk, &f);
+	if (!f.found)
+		return false;
+	if (f.seqno != o->seqno) {
+		o->seqno = f.seqno;
+		return false;
+	}
+	return up > 0 && up == used && f.pending == 0;
+}
+
+#define ROTATE_CHECK_MS		100
+#define ROTATE_WAIT_MAX_MS	30000	/* switch anyway if neighbours never come */
+
+static void rotate_tick(struct gemd *g, uint64_t now)
+{
+	if (!g->cp.pins_open || now < g->cp.rotate_check_ms)
+		return;
+	g->cp.rotate_check_ms = now + ROTATE_CHECK_MS;
+	for (int i = 0; i < g->cp.nown; i++) {
+		struct gemd_cp_own *o = &g->cp.own[i];
+		struct gem_tx_stream tv;
+
+		if (o->next_id) {
+			if (!o->sent_ms && (rotate_sent(g, o, now) ||
+					    now - o->announced_ms >= ROTATE_WAIT_MAX_MS))
+				o->sent_ms = now;
+			if (o->sent_ms && now - o->sent_ms >= g->cfg.rotate_delay_ms)
+				rotate_switch(g, o, now);
+			continue;
+		}
+		if (now - o->since_ms >= g->cfg.sek_lifetime_ms)
+			rotate_start(g, o, now, "lifetime");
+		else if (tx_state(g, &o->sg, &tv) && tv.packets - o->pkts0 >= g->cfg.sek_packets)
+			rotate_start(g, o, now, "packet budget");
+	}
+}
+
+/* At start: the data plane may seal streams with SEKs this gemd never saw
+ * (it restarted; the pinned maps outlive it).  Announce a fresh SEK for
+ * every egress stream of a group we hold the GAK of, switched to after
+ * the usual rotation delay: receivers never miss a packet. */
+static void adopt_streams(struct gemd *g, uint64_t now)
+{
+	struct gem_sg k, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(g->cp.pins.tx, prev, &next) == 0) {
+		struct gem_tx_stream tv;
+		char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
+		struct gemd_cp_own *o;
+		uint32_t id;
+
+		k = next;
+		prev = &k;
+		if (!tx_state(g, &k, &tv) || member_of(g, k.grp.a) < 0 || own_stream(g, &k) >= 0)
+			continue;
+		id = tv.key_id[tv.cur & 1];
+		if (id > 0xffff)
+			continue;	/* no key: tx-no-key will come */
+		gem_addr_str(&k.src, s);
+		gem_addr_str(&k.grp, gr);
+		o = own_add(g, &k, id, now);
+		if (!o) {
+			log_warn("control: stream (%s, %s): more than %d own streams", s, gr,
+				 GEMD_CP_MAX_OWN);
+			return;
+		}
+		log_info("control: stream (%s, %s) sealed by the data plane with key id %u, "
+			 "unknown to this gemd (restart): re-keying", s, gr, id);
+		rotate_start(g, o, now, "restart");
+	}
+}
+
 /* A stream of a group we hold the GAK of has no egress SEK: make one. */
 static void new_stream(struct gemd *g, const struct gem_sg *sg, uint64_t now)
 {
-	struct gem_rec r = { .type = GEM_TLV_SEK, .lifetime = GEMD_CP_SEK_LIFETIME };
-	uint8_t sek[GEM_KEYS_SEK_LEN];
+	uint8_t sek[GEM_KEYS_SEK_LEN], wrapped[GEM_TLV_WRAPPED_LEN];
 	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
 	uint64_t t0 = gemd_now_ms();
 	int err;
@@ -298,20 +549,10 @@ static void new_stream(struct gemd *g, const struct gem_sg *sg, uint64_t now)
 			 GEMD_CP_MAX_OWN);
 		return;
 	}
-	r.sek.suite = g->cp.suite;
-	memcpy(r.sek.src, sg->src.a, 16);
-	memcpy(r.sek.grp, sg->grp.a, 16);
-	r.sek.key_id = 1;
-	r.sek.epoch = 0;
-	err = gem_keys_sek_generate(g->keys, sek);
-	if (!err)
-		err = gem_keys_sek_wrap(g->keys, sg->grp.a, 0, sek, r.sek.wrapped);
-	if (err) {
-		log_err("control: stream (%s, %s): cannot make a SEK in the HSM: %s", s, gr,
-			gem_keys_errmsg());
-		sodium_memzero(sek, sizeof(sek));
+	/* loaded right away: the stream's packets are being dropped */
+	err = announce_sek(g, sg, 1, now, sek, wrapped);
+	if (err)
 		return;
-	}
 	err = gem_dp_set_sek(g->cp.pins.ctl, sg, 1, 1, sek);
 	sodium_memzero(sek, sizeof(sek));
 	if (err) {
@@ -319,15 +560,7 @@ static void new_stream(struct gemd *g, const struct gem_sg *sg, uint64_t now)
 			strerror(-err));
 		return;
 	}
-	err = gem_db_originate(g->cp.db, &r, now);
-	if (err) {
-		log_err("control: stream (%s, %s): cannot announce its SEK: %s", s, gr,
-			strerror(-err));
-		return;
-	}
-	g->cp.own[g->cp.nown].sg = *sg;
-	g->cp.own[g->cp.nown].key_id = 1;
-	g->cp.nown++;
+	own_add(g, sg, 1, now);
 	log_info("control: new stream (%s, %s): SEK key id 1 loaded for egress and announced "
 		 "(%llu ms)", s, gr, (unsigned long long)(gemd_now_ms() - t0));
 }
@@ -403,6 +636,7 @@ static void pins_try(struct gemd *g, uint64_t now)
 	log_info("control: data plane at %s", g->cfg.pin_dir);
 	load_groups(g);
 	gem_db_walk(g->cp.db, now, load_rx_walk, g);
+	adopt_streams(g, now);
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */
@@ -565,6 +799,7 @@ void gemd_cp_tick(struct gemd *g, uint64_t now)
 	pins_try(g, now);
 	if (g->cp.rb)
 		ring_buffer__consume(g->cp.rb);
+	rotate_tick(g, now);
 	if (gem_db_next_timeout(g->cp.db, now) <= now)
 		gem_db_tick(g->cp.db, now);
 }
@@ -664,11 +899,12 @@ void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
 		fprintf(f, "{\"node_id\": \"%s\", \"port\": %u, \"neighbours_up\": %u, "
 			"\"records\": %zu, \"pubkeys\": %zu, \"seks\": %zu, \"own\": %zu, "
 			"\"data_plane\": %s, \"dp_events\": %llu, \"own_streams\": %d, "
-			"\"rx_sek_loaded\": %llu, \"rx_foreign\": %llu, \"counters\": {",
+			"\"rx_sek_loaded\": %llu, \"rx_foreign\": %llu, \"rotations\": %llu, "
+			"\"counters\": {",
 			g->id_hex, GEMD_CP_PORT, up, gem_db_count(g->cp.db), cnt[0], cnt[1], cnt[2],
 			g->cp.pins_open ? "true" : "false", (unsigned long long)g->cp.dp_events,
 			g->cp.nown, (unsigned long long)g->cp.rx_loaded,
-			(unsigned long long)g->cp.rx_foreign);
+			(unsigned long long)g->cp.rx_foreign, (unsigned long long)g->cp.rotations);
 		for (size_t i = 0; i < gem_db_n_stat_fields; i++)
 			fprintf(f, "%s\"%s\": %llu", i ? ", " : "", gem_db_stat_fields[i].name,
 				(unsigned long long)*(const uint64_t *)((const char *)&st +
@@ -680,11 +916,11 @@ void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
 		GEMD_CP_PORT, up);
 	fprintf(f, "records %zu (public keys %zu, SEK announces %zu, own %zu)\n",
 		gem_db_count(g->cp.db), cnt[0], cnt[1], cnt[2]);
-	fprintf(f, "data plane %s, tx-no-key events %llu, own streams %d, SEKs loaded for "
-		"ingress %llu, packets not from a tunnel %llu\n",
+	fprintf(f, "data plane %s, tx-no-key events %llu, own streams %d (rotations %llu), "
+		"SEKs loaded for ingress %llu, packets not from a tunnel %llu\n",
 		g->cp.pins_open ? "attached" : "not found", (unsigned long long)g->cp.dp_events,
-		g->cp.nown, (unsigned long long)g->cp.rx_loaded,
-		(unsigned long long)g->cp.rx_foreign);
+		g->cp.nown, (unsigned long long)g->cp.rotations,
+		(unsigned long long)g->cp.rx_loaded, (unsigned long long)g->cp.rx_foreign);
 	for (size_t i = 0; i < gem_db_n_stat_fields; i++)
 		fprintf(f, "  %-28s %llu\n", gem_db_stat_fields[i].name,
 			(unsigned long long)*(const uint64_t *)((const char *)&st +

@@ -51,11 +51,23 @@ struct gemd_cp {
 	struct gemd_cp_nb *nb;		/* per peer slot = db neighbour handle */
 	struct gem_pins pins;
 	bool pins_open, pins_logged;
-	uint64_t pins_retry_ms;
+	uint64_t pins_retry_ms, rotate_check_ms;
 	struct ring_buffer *rb;
-	struct { struct gem_sg sg; uint16_t key_id; } own[GEMD_CP_MAX_OWN];
+	/* own streams (we seal them): the egress key id, when it went in
+	 * and the stream's packet count then; a rotation in progress has
+	 * next_id != 0: its SEK is announced (wrapped copy kept here, no
+	 * plaintext), egress switches rotate_delay after the announce has
+	 * reached the neighbours (sent_ms) */
+	struct gemd_cp_own {
+		struct gem_sg sg;
+		uint16_t key_id, next_id;
+		uint64_t since_ms, pkts0;
+		uint64_t announced_ms, sent_ms;
+		uint32_t seqno;
+		uint8_t wrapped[GEM_TLV_WRAPPED_LEN];
+	} own[GEMD_CP_MAX_OWN];
 	int nown;
-	uint64_t dp_events, rx_loaded, rx_foreign;
+	uint64_t dp_events, rx_loaded, rx_foreign, rotations;
 };
 
 struct gemd_peer {

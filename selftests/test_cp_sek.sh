@@ -17,6 +17,13 @@
 # b and c hold the announce but loaded no SEK; captures on every link show
 # no plaintext marker; a forged announce (bad signature) injected through the
 # control port is rejected and counted; gemctl control-stats.
+# Then (docs/CONTROL.md 13.1): d's gemd restarted during a stream (d reloads
+# the SEK, no packet lost); a's gemd restarted during a 1000 packets/s
+# stream with sek_lifetime 4 s / sek_packets 2500 / rotate_delay 2 s (it
+# adopts the stream its data plane seals, announces key id K+1 before
+# using it: no packet lost, d ends on a newer key id); rotations during a
+# 1000 packets/s stream: every packet received byte-identical, d ends on a
+# higher key id, replaced key ids withdrawn.
 # Timings (per-hop announce propagation, first packet at a -> first
 # decrypted packet at d) are printed and written to docs/PERFORMANCE.md
 # between <!-- cp-sek:begin --> and <!-- cp-sek:end --> (GEM_CP_SEK_DOC=0: don't).
@@ -234,6 +241,96 @@ echo "--- gemctl control-stats"
 "$GEMCTL" control-stats --socket "$T/d/run/gemd.sock" | head -8 | sed 's/^/    /'
 check "gemctl -j control-stats: JSON with every counter" \
 	jq_ok "$(cstats d)" '.counters | has("rx_new") and has("tx_records") and (keys | map(select(startswith("rejected_"))) | length) == 10'
+
+# stream_start NAME COUNT RATE: hostA -> hostD, tag ${TAG:0:14}NAME (same
+# plaintext marker: the capture checks below cover it); stream_end NAME:
+# wait for it, leave the receiver's report in $T/NAME.json.
+stream_start() {
+	local name=$1 count=$2 rate=$3
+	rm -f "$T/$name.json" "$T/$name.ready"
+	gem_bg hostD "rx-$name" python3 "$MC" recv --group "$GRP" --port "$PORT" --iface lan \
+		--tag "${TAG:0:14}$name" --expect "$count" --timeout $((count / rate + 90)) \
+		--out "$T/$name.json" --ready "$T/$name.ready" --linger 1
+	gem_wait_for 20 test -e "$T/$name.ready" || gem_die "receiver $name did not start: $(cat "$T/rx-$name.log")"
+	gem_bg hostA "tx-$name" python3 "$MC" send --group "$GRP" --port "$PORT" --iface lan \
+		--src "$SRC" --tag "${TAG:0:14}$name" --count "$count" --rate "$rate" --max-len 1000
+}
+stream_end() {
+	local name=$1
+	gem_wait "$(gem_pid "tx-$name")" 120
+	gem_wait "$(gem_pid "rx-$name")" 10
+	gem_stop "rx-$name" TERM
+	[ -s "$T/$name.json" ] || tail -n 1 "$T/rx-$name.log" >"$T/$name.json"
+	jq . "$T/$name.json" >/dev/null 2>&1 || echo '{}' >"$T/$name.json"
+	echo "  receiver: $(jq -c '{received, unique, duplicates, bad, other, missing, first_missing}' "$T/$name.json")"
+}
+no_loss() { quiet_jq --argjson n "$2" '.unique == $n and .missing == 0 and .bad == 0 and .other == 0 and .duplicates == 0' "$T/$1.json"; }
+kid() { # kid NODE DIR: key id of ($SRC, $GRP) in NODE's data plane
+	gemctl_in "$1" -j stream list | jq -r --arg d "$2" --arg s "$SRC" \
+		'[.[] | select(.dir == $d and .source == $s)][0].key_id // "-"'
+}
+nlines() { grep -c "$2" "$T/$1/gemd.log"; }
+
+echo "--- restart of d's gemd during a stream (nothing done on a)"
+L0=$(nlines d "SEK loaded for ingress")
+OPEN0=$(gemctl_in d -j stats | jq .rx_opened)
+stream_start rd 3000 500
+sleep 1
+t0=$(date +%s%N)
+cp_stop d
+cp_start d
+reloaded() { [ "$(nlines d "SEK loaded for ingress")" -gt "$L0" ]; }
+gem_wait_for 60 reloaded
+echo "  d's new gemd reloaded the SEK $(( ($(date +%s%N) - t0) / 1000000 )) ms after the stop"
+check "d: the restarted gemd learned the SEK Announce again and loaded it for ingress" reloaded
+stream_end rd
+check "hostD: every packet of the stream across d's restart (3000, byte-identical)" no_loss rd 3000
+check "d: data plane still opens sealed packets" \
+	test "$(gemctl_in d -j stats | jq .rx_opened)" -gt "$OPEN0"
+
+echo "--- restart of a's gemd (the source) during a stream, now with a short SEK lifetime"
+KID_D0=$(kid d rx)
+KID_A0=$(kid a tx)
+echo "  before: a egress key id $KID_A0, d ingress key id $KID_D0"
+printf '[groups]\nsek_lifetime = 4\nsek_packets = 2500\nrotate_delay = 2\n' >>"$T/a/extra.conf"
+stream_start ra 20000 1000
+sleep 1
+t0=$(date +%s%N)
+cp_stop a
+cp_start a
+switched() { grep -q "egress switched from key id $KID_A0 to key id" "$T/a/gemd.log"; }
+gem_wait_for 60 switched
+echo "  a's new gemd switched egress to its new SEK $(( ($(date +%s%N) - t0) / 1000000 )) ms after the stop"
+check "a: the restarted gemd found the stream sealed with key id $KID_A0 and re-keyed" \
+	grep -q "($SRC, $GRP) sealed by the data plane with key id $KID_A0, unknown to this gemd (restart): re-keying" "$T/a/gemd.log"
+check "a: switched egress only after announcing (receiver first)" switched
+check "a: the switch happened while the stream was running" gem_alive "$(gem_pid tx-ra)"
+grep -h "rotation (restart)\|egress switched" "$T/a/gemd.log" | head -2 | sed 's/^/    /'
+stream_end ra
+check "hostD: no packet lost across a's restart and re-keying (20000, byte-identical)" no_loss ra 20000
+KID_D1=$(kid d rx)
+check "d: ends on a newer key id than before a's restart ($KID_D0 -> $KID_D1)" \
+	test "$KID_D1" -gt "$KID_D0"
+
+echo "--- rotation during a 1000 packets/s stream (lifetime 4 s, budget 2500 packets, delay 2 s)"
+R0=$(nlines a "egress switched")
+KID_D1=$(kid d rx)
+stream_start ro 10000 1000
+stream_end ro
+R1=$(nlines a "egress switched")
+KID_D2=$(kid d rx)
+echo "  rotations during the stream: $((R1 - R0)); d's ingress key id $KID_D1 -> $KID_D2 (previous $(gemctl_in d -j stream list | jq -r '[.[] | select(.dir == "rx")][0].prev_key_id'))"
+check "a: rotated during the stream (at least 2 egress switches)" test $((R1 - R0)) -ge 2
+check "a: rotations by packet budget and by lifetime" \
+	bash -c "grep -q 'rotation (packet budget)' '$T/a/gemd.log' && grep -q 'rotation (lifetime)' '$T/a/gemd.log'"
+check "hostD: no packet lost across the rotations (10000, byte-identical)" no_loss ro 10000
+check "d: ends on a higher key id ($KID_D1 -> $KID_D2)" test "$KID_D2" -gt "$KID_D1"
+check "d: the replaced key ids' announces were withdrawn (a: one record per key id)" \
+	grep -q "SEK Announce ($SRC, $GRP) key id $((KID_D2 - 1)) .* withdrawn" "$T/d/gemd.log"
+check "d: rx counters show no key-id drop" \
+	test "$(gemctl_in d -j stats | jq '.rx_key_id // 0')" = 0
+grep -h "rotation (\|egress switched" "$T/a/gemd.log" | tail -n 2 | sed 's/^/    /'
+grep -h "key id $KID_D2 .*SEK loaded for ingress" "$T/d/gemd.log" | tail -n 1 | sed 's/^/    /'
 
 echo "--- stop"
 for n in $NODES; do cp_stop "$n"; done
