@@ -20,10 +20,11 @@
 #include <sys/un.h>
 
 #include "gemd/config.h"
+#include "gem_addr.h"
 #include "keys/gem_keys.h"
 
 enum ktype { K_STR, K_PATH, K_BOOL, K_UINT, K_SECONDS, K_PREFIX, K_IFACE, K_IFACES,
-	     K_GROUP, K_NODE_ID, K_MCAST_LL, K_CHOICE };
+	     K_GROUP, K_NODE_ID, K_MCAST_LL, K_CHOICE, K_STREAM };
 
 struct key {
 	const char *section, *name;
@@ -86,6 +87,7 @@ static const struct key keys[] = {
 	{ "babel", "v4_via_v6", OFF(v4_via_v6), 0, 0, 0, NULL, K_BOOL, false },
 
 	{ "groups", "group", OFF(groups), 0, 0, 0, NULL, K_GROUP, true },
+	{ "groups", "stream", OFF(streams), 0, 0, 0, NULL, K_STREAM, true },
 	{ "groups", "suite", OFF(group_suite), SZ(group_suite), 0, 0, "hmac-sha256 cmac poly1305",
 	  K_CHOICE, false },
 	{ "groups", "sek_lifetime", OFF(sek_lifetime_ms), 0, 1000, 604800000, NULL, K_SECONDS,
@@ -424,6 +426,47 @@ static int set_key(struct pctx *p, const struct key *k, const char *v)
 		}
 		c->ngroups++;
 		return 0;
+	case K_STREAM: {
+		char src[64], grp[64], extra[2];
+		struct gem_addr sa;
+		int fam, gi;
+
+		if (c->nstreams >= GEMD_MAX_STREAMS) {
+			perr(p, "[%s] %s: more than %d streams", k->section, k->name, GEMD_MAX_STREAMS);
+			return -E2BIG;
+		}
+		if (sscanf(v, "%63s %63s %1s", src, grp, extra) != 2) {
+			perr(p, "[%s] %s: '%s': expected SOURCE GROUP", k->section, k->name, v);
+			return -EINVAL;
+		}
+		if (gem_addr_parse(src, &sa, &fam) || gem_addr_is_multicast(&sa)) {
+			perr(p, "[%s] %s: '%s' is not a unicast source address", k->section, k->name,
+			     src);
+			return -EINVAL;
+		}
+		memcpy(c->streams[c->nstreams][0], sa.a, 16);
+		if (gem_keys_group_parse(grp, c->streams[c->nstreams][1])) {
+			perr(p, "[%s] %s: '%s' is not a multicast group address", k->section, k->name,
+			     grp);
+			return -EINVAL;
+		}
+		if (gem_addr_is_v4(&sa) != (c->streams[c->nstreams][1][10] == 0xff &&
+					    c->streams[c->nstreams][1][0] == 0)) {
+			perr(p, "[%s] %s: '%s': source and group of different address families",
+			     k->section, k->name, v);
+			return -EINVAL;
+		}
+		for (gi = 0; gi < c->ngroups; gi++)
+			if (!memcmp(c->groups[gi], c->streams[c->nstreams][1], 16))
+				break;
+		if (gi == c->ngroups) {
+			perr(p, "[%s] %s: group '%s' is not one of the [groups] group lines above",
+			     k->section, k->name, grp);
+			return -EINVAL;
+		}
+		c->nstreams++;
+		return 0;
+	}
 	case K_NODE_ID: {
 		uint8_t id[8];
 

@@ -27,6 +27,7 @@
 #define GEMD_MAX_IFACES		16
 #define GEMD_MAX_ADDRS		8
 #define GEMD_MAX_GROUPS		64
+#define GEMD_MAX_STREAMS	64
 #define GEMD_NAME_MAX		32	/* node name, fits the beacon */
 #define GEMD_PATH_MAX		256
 #define GEMD_RUN_DIR_MAX	80	/* + "/tun/NNNNN/charon.vici" < sun_path (108) */
@@ -95,6 +96,10 @@ struct gemd_config {
 	/* [groups] */
 	uint8_t groups[GEMD_MAX_GROUPS][16];
 	int ngroups;
+	/* [groups] stream = SOURCE GROUP: streams this node sources, keyed and
+	 * announced at start instead of at their first packet */
+	uint8_t streams[GEMD_MAX_STREAMS][2][16];	/* source, group */
+	int nstreams;
 	char group_suite[16];		/* data-plane suite of every group:
 					 * hmac-sha256 | cmac | poly1305 */
 	unsigned int sek_lifetime_ms;	/* own SEKs: rotate after this long */

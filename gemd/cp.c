@@ -565,6 +565,22 @@ static void new_stream(struct gemd *g, const struct gem_sg *sg, uint64_t now)
 		 "(%llu ms)", s, gr, (unsigned long long)(gemd_now_ms() - t0));
 }
 
+/* [groups] stream = SOURCE GROUP: key and announce them now, so receivers
+ * hold the SEK before the first packet (no packet dropped at the start). */
+static void declared_streams(struct gemd *g, uint64_t now)
+{
+	for (int i = 0; i < g->cfg.nstreams; i++) {
+		struct gem_tx_stream tv;
+		struct gem_sg sg;
+
+		memcpy(sg.src.a, g->cfg.streams[i][0], 16);
+		memcpy(sg.grp.a, g->cfg.streams[i][1], 16);
+		if (tx_state(g, &sg, &tv) && tv.key_id[tv.cur & 1] <= 0xffff)
+			continue;	/* keyed already (adopt_streams took it over) */
+		new_stream(g, &sg, now);
+	}
+}
+
 static int on_dp_event(void *ctx, void *data, size_t len)
 {
 	struct gemd *g = ctx;
@@ -637,6 +653,7 @@ static void pins_try(struct gemd *g, uint64_t now)
 	load_groups(g);
 	gem_db_walk(g->cp.db, now, load_rx_walk, g);
 	adopt_streams(g, now);
+	declared_streams(g, now);
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */

@@ -316,3 +316,24 @@ Test(config, prefix_parse)
 	cr_expect_neq(gemd_prefix_parse("host.example", &p), 0);
 	cr_expect_neq(gemd_prefix_parse("fd00::1/128/1", &p), 0);
 }
+
+/* [groups] stream = SOURCE GROUP: pre-declared streams, keyed at start. */
+Test(config, streams)
+{
+	static const uint8_t g4[16] = { [10] = 0xff, [11] = 0xff, 239, 1, 1, 1 };
+	static const uint8_t s4[16] = { [10] = 0xff, [11] = 0xff, 10, 1, 0, 2 };
+
+	cr_assert_eq(parse(MIN "[groups]\ngroup = 239.1.1.1\ngroup = ff3e::1:1\n"
+			   "stream = 10.1.0.2 239.1.1.1\nstream = fd00:1::2 ff3e::1:1\n"), 0, "%s", err);
+	cr_assert_eq(c.nstreams, 2);
+	cr_assert_eq(memcmp(c.streams[0][0], s4, 16), 0);
+	cr_assert_eq(memcmp(c.streams[0][1], g4, 16), 0);
+	bad(MIN "[groups]\ngroup = 239.1.1.1\nstream = 10.1.0.2\n",
+	    "t.conf:7: [groups] stream: '10.1.0.2': expected SOURCE GROUP");
+	bad(MIN "[groups]\ngroup = 239.1.1.1\nstream = 239.1.1.9 239.1.1.1\n",
+	    "t.conf:7: [groups] stream: '239.1.1.9' is not a unicast source address");
+	bad(MIN "[groups]\ngroup = 239.1.1.1\nstream = 10.1.0.2 239.1.1.2\n",
+	    "t.conf:7: [groups] stream: group '239.1.1.2' is not one of the [groups] group lines above");
+	bad(MIN "[groups]\ngroup = 239.1.1.1\nstream = fd00::2 239.1.1.1\n",
+	    "t.conf:7: [groups] stream: 'fd00::2 239.1.1.1': source and group of different address families");
+}
