@@ -434,8 +434,8 @@ static int own_find_walk(void *arg, const struct gem_db_entry *e)
 {
 	struct own_find *f = arg;
 
-	if (!e->own || e->rec->type != GEM_TLV_SEK || memcmp(e->rec->sek.src, f->sg->src.a, 16) ||
-	    memcmp(e->rec->sek.grp, f->sg->grp.a, 16))
+	if (!e->own || e->rec->type != GEM_TLV_SEK || memcmp(e->rec->sek.src, f->sg->src.a, 16) != 0 ||
+	    memcmp(e->rec->sek.grp, f->sg->grp.a, 16) != 0)
 		return 0;
 	f->found = true;
 	f->seqno = e->rec->seqno;

@@ -30,7 +30,7 @@ struct ring_buffer;
 struct tunnel;
 
 /* Control plane part 2 (cp.c, docs/CONTROL.md section 8). */
-#define GEMD_CP_PORT		6698		/* UDP, inside the tunnels only */
+#define GEMD_CP_PORT		6698u		/* UDP, inside the tunnels only */
 #define GEMD_CP_GROUP		"ff02::6d:7"	/* destination on a tunnel's TUN */
 #define GEMD_CP_PK_LIFETIME	3600		/* s; refreshed every 30 min */
 #define GEMD_CP_SEK_LIFETIME	3600		/* s; refreshed every 30 min */
