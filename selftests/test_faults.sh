@@ -49,41 +49,7 @@ gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$
 cstats() { "$GEMCTL" -j control-stats --socket "$T/$1/run/gemd.sock" 2>/dev/null; }
 
 echo "--- nodes, links, hosts (as test_cp_sek.sh)"
-i=1
-for n in $NODES; do cp_node "$n" $i; i=$((i + 1)); done
-cp_link a b
-cp_link b c
-cp_link c d
-head -c 32 /dev/urandom >"$T/gak"
-for n in a d; do
-	cp_keys "$n" import gak "$GRP" "$T/gak" >/dev/null || gem_die "import gak ($n)"
-done
-gem_bpffs_mount
-for n in $NODES; do
-	printf '[groups]\ngroup = %s\nsuite = hmac-sha256\n[node]\npin_dir = %s\n' "$GRP" \
-		"$GEM_BPFFS/$n" >"$T/$n/extra.conf"
-done
-gem_ns_add hostA
-gem_ns_add hostD
-gem_link hostA lan a lan0
-gem_link hostD lan d lan0
-gem_addr hostA lan 10.1.0.2/24
-gem_addr a lan0 10.1.0.1/24
-gem_addr hostD lan 10.4.0.2/24
-gem_addr d lan0 10.4.0.1/24
-nsx hostA ip route add default via 10.1.0.1
-nsx hostD ip route add default via 10.4.0.1
-gem_addr a e-b 10.0.1.1/24
-gem_addr b e-a 10.0.1.2/24
-gem_addr b e-c 10.0.2.2/24
-gem_addr c e-b 10.0.2.3/24
-gem_addr c e-d 10.0.3.3/24
-gem_addr d e-c 10.0.3.4/24
-nsx b ip route add 10.1.0.0/24 via 10.0.1.1
-nsx c ip route add 10.1.0.0/24 via 10.0.2.2
-nsx d ip route add 10.1.0.0/24 via 10.0.3.3
-for n in $NODES; do nsx "$n" sysctl -qw net.ipv4.ip_forward=1; done
-declare -A FROM=([a]=lan0 [b]=e-a [c]=e-b [d]=e-c) TO=([a]=e-b [b]=e-c [c]=e-d [d]=lan0)
+cp_line4
 smc_start() {
 	local n=$1
 	rm -f "$T/$n.smc.pid" "$T/$n.smc.sock"
