@@ -27,7 +27,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test demo bench fuzz check clean
+.PHONY: all deps test demo bench fuzz check clean test-pristine demo-pristine
 
 all:
 
@@ -121,13 +121,24 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./demo/demo.sh
 
-check: deps
+check:
+	$(Q)./scripts/deps.sh check
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./scripts/check.sh
 
-bench: deps
+bench:
+	$(Q)./scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./bench/run.sh
+
+# The README's commands in a fresh minimal Debian 12 root holding only the base
+# system and `git archive HEAD` (commit first): proves scripts/deps.sh names
+# everything.  scripts/pristine.sh --help for options.
+test-pristine:
+	$(Q)./scripts/pristine.sh test
+
+demo-pristine:
+	$(Q)./scripts/pristine.sh demo
 
 # ---- fuzzing (clang-19 libFuzzer + ASan + UBSan) ------------------------------------
 # The library sources are compiled again with the sanitizers; each fuzz/*.c

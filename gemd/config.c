@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "gemd/charon_algs.h"
 #include "gemd/config.h"
 #include "gem_addr.h"
 #include "keys/gem_keys.h"
@@ -70,6 +71,8 @@ static const struct key keys[] = {
 	{ "tunnel", "ike_proposals", OFF(ike_proposals), SZ(ike_proposals), 0, 0, NULL, K_STR,
 	  false },
 	{ "tunnel", "esp_proposals", OFF(esp_proposals), SZ(esp_proposals), 0, 0, NULL, K_STR,
+	  false },
+	{ "tunnel", "charon_plugins", OFF(charon_plugins), SZ(charon_plugins), 0, 0, NULL, K_STR,
 	  false },
 	{ "tunnel", "dpd_delay", OFF(dpd_s), SZ(dpd_s), 1, 3600, NULL, K_UINT, false },
 	{ "tunnel", "table_base", OFF(table_base), SZ(table_base), 256, 0x7fff0000, NULL, K_UINT,
@@ -151,6 +154,7 @@ void gemd_config_defaults(struct gemd_config *c)
 	c->max_neighbours = 32;
 	snprintf(c->ike_proposals, sizeof(c->ike_proposals), "aes256gcm16-prfsha256-x25519");
 	snprintf(c->esp_proposals, sizeof(c->esp_proposals), "aes256gcm16");
+	snprintf(c->charon_plugins, sizeof(c->charon_plugins), "%s", GEMD_DEFAULT_CHARON_PLUGINS);
 	c->dpd_s = 2;
 	c->table_base = 7000;
 	c->charon_threads = 16;	/* charon needs ~10 just to serve VICI next to libipsec */
@@ -579,6 +583,36 @@ static char *reader(char *str, int num, void *stream)
 	return str;
 }
 
+/* [tunnel] charon_plugins: plugin names, and every one gemd cannot do without. */
+static int check_plugins(struct pctx *p)
+{
+	const char *list = p->c->charon_plugins;
+	char req[] = GEMD_CHARON_REQUIRED_PLUGINS, *save = NULL;
+
+	for (const char *s = list; *s; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+		      *s == ' ')) {
+			perr(p, "[tunnel] charon_plugins: '%c' in '%s' (plugin names, separated by "
+			     "spaces)", *s, list);
+			return -EINVAL;
+		}
+	}
+	for (char *r = strtok_r(req, " ", &save); r; r = strtok_r(NULL, " ", &save)) {
+		size_t rl = strlen(r);
+		bool found = false;
+
+		for (const char *s = list; (s = strstr(s, r)); s += rl)
+			if ((s == list || s[-1] == ' ') && (s[rl] == ' ' || s[rl] == '\0'))
+				found = true;
+		if (!found) {
+			perr(p, "[tunnel] charon_plugins: '%s' is missing (gemd needs: %s)", r,
+			     GEMD_CHARON_REQUIRED_PLUGINS);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int validate(struct pctx *p)
 {
 	struct gemd_config *c = p->c;
@@ -628,6 +662,8 @@ static int validate(struct pctx *p)
 		perr(p, "[discovery] port 6696 is Babel's port");
 		return -EINVAL;
 	}
+	if (check_plugins(p))
+		return -EINVAL;
 	if (c->update_ms && c->update_ms < c->hello_ms) {
 		perr(p, "[babel] update_interval must not be shorter than hello_interval");
 		return -EINVAL;

@@ -32,6 +32,12 @@
 #define GEMD_PATH_MAX		256
 #define GEMD_RUN_DIR_MAX	80	/* + "/tun/NNNNN/charon.vici" < sun_path (108) */
 #define GEMD_PROPOSAL_MAX	128
+#define GEMD_PLUGINS_MAX	512
+/* charon's plugin list ([tunnel] charon_plugins): crypto for the default
+ * proposals (openssl: X25519, AES-GCM; gcm, aes, sha1, sha2, hmac as fallbacks), ESP
+ * in user space (kernel-libipsec), VICI for gemd. */
+#define GEMD_DEFAULT_CHARON_PLUGINS "random nonce openssl aes sha1 sha2 hmac gcm kdf " \
+	"kernel-libipsec kernel-netlink socket-default vici"
 
 /* Discovery defaults (docs/CONTROL.md section 3). */
 #define GEMD_DISC_GROUP		"ff02::6d:6"
@@ -81,6 +87,7 @@ struct gemd_config {
 	unsigned int max_neighbours;
 	char ike_proposals[GEMD_PROPOSAL_MAX];
 	char esp_proposals[GEMD_PROPOSAL_MAX];
+	char charon_plugins[GEMD_PLUGINS_MAX];
 	unsigned int dpd_s;
 	unsigned int charon_threads;
 	uint32_t table_base;		/* routing table of slot s: base + s (libipsec) */

@@ -110,8 +110,9 @@ void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
 	} else {
 		fprintf(f, "node %s%s%s%s\n", g->id_hex, g->cfg.name[0] ? " (" : "", g->cfg.name,
 			g->cfg.name[0] ? ")" : "");
-		fprintf(f, "%-16s  %-10s %-10s %-26s %-9s %-16s %-9s %6s %6s\n", "NEIGHBOUR",
-			"NAME", "LINK", "ADDRESS", "TUNNEL", "STATE", "ROLE", "COST", "UP");
+		fprintf(f, "%-16s  %-10s %-10s %-26s %-9s %-16s %-9s %6s %6s  %s\n", "NEIGHBOUR",
+			"NAME", "LINK", "ADDRESS", "TUNNEL", "STATE", "ROLE", "COST", "UP",
+			"PROBLEM / LAST ERROR");
 	}
 	for (unsigned int i = 0; g->peers && i < g->cfg.max_neighbours; i++) {
 		struct gemd_peer *p = &g->peers[i];
@@ -126,14 +127,20 @@ void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
 		inet_ntop(AF_INET6, &p->ll, ll, sizeof(ll));
 		bn = neigh_on(g, t ? t->ifname : NULL);
 		if (!json) {
-			char cost[16] = "-";
+			char cost[16] = "-", err[sizeof(t->problem) + 32] = "-";
 
 			if (bn)
 				snprintf(cost, sizeof(cost), "%u", bn->cost);
-			fprintf(f, "%-16s  %-10s %-10s %-26s %-9s %-16s %-9s %6s %5lus\n", p->id_hex,
-				p->name[0] ? p->name : "-", g->disc[p->iface].name, ll,
+			if (t && t->problem[0])
+				snprintf(err, sizeof(err), "%s", t->problem);
+			else if (t && t->last_error[0])
+				snprintf(err, sizeof(err), "%s (%lus ago)", t->last_error,
+					 (unsigned long)((now - t->last_error_ms) / 1000));
+			fprintf(f, "%-16s  %-10s %-10s %-26s %-9s %-16s %-9s %6s %5lus  %s\n",
+				p->id_hex, p->name[0] ? p->name : "-", g->disc[p->iface].name, ll,
 				t && t->ifname[0] ? t->ifname : "-", state,
-				memcmp(g->id, p->id, 8) < 0 ? "initiator" : "responder", cost, since);
+				memcmp(g->id, p->id, 8) < 0 ? "initiator" : "responder", cost, since,
+				err);
 			continue;
 		}
 		fprintf(f, "%s{\"node_id\": \"%s\", \"name\": ", first ? "" : ", ", p->id_hex);
@@ -148,12 +155,25 @@ void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
 		fprintf(f, ", \"state\": \"%s\", \"state_for_s\": %lu, \"role\": \"%s\", "
 			"\"ike_port\": %u, \"peer_ike_port\": %u, \"peer_ready\": %s, "
 			"\"backend\": \"%s\", \"pid\": %d, \"restarts\": %u, \"auth_failures\": %u, "
-			"\"seen_for_s\": %lu, \"babel\": ", state, since,
+			"\"seen_for_s\": %lu, \"problem\": ", state, since,
 			memcmp(g->id, p->id, 8) < 0 ? "initiator" : "responder",
 			(unsigned int)gemd_peer_port(g, p), t ? (unsigned int)t->peer_port : 0u,
 			t && t->peer_ready ? "true" : "false", g->backend->name, t ? t->pid : 0,
 			t ? t->restarts : 0, t ? t->auth_failures : 0,
 			(unsigned long)((now - p->first_seen_ms) / 1000));
+		if (t && t->problem[0])
+			jstr(f, t->problem);
+		else
+			fprintf(f, "null");
+		fprintf(f, ", \"last_error\": ");
+		if (t && t->last_error[0]) {
+			jstr(f, t->last_error);
+			fprintf(f, ", \"last_error_age_s\": %lu",
+				(unsigned long)((now - t->last_error_ms) / 1000));
+		} else {
+			fprintf(f, "null, \"last_error_age_s\": null");
+		}
+		fprintf(f, ", \"babel\": ");
 		if (bn)
 			fprintf(f, "{\"address\": \"%s\", \"reach\": \"%04x\", \"rxcost\": %u, "
 				"\"txcost\": %u, \"cost\": %u}", bn->addr, bn->reach, bn->rxcost,

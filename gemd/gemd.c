@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gemd/charon_algs.h"
 #include "gemd/gemd.h"
 #include "gemd/log.h"
 #include "gemd/nl.h"
@@ -60,16 +61,46 @@ static void usage(FILE *f)
 		"Reference: docs/CONTROL.md; example: gemd/gemd.conf.example.\n");
 }
 
+/* charon's plugins ([tunnel] charon_plugins) as files next to charon
+ * (<dir of charon>/plugins/libstrongswan-NAME.so): one line per missing one,
+ * with its Debian package.  A required plugin missing is an error; another
+ * only a warning (the proposals may not need it; the VICI check at tunnel
+ * start tells for sure). */
+static int check_plugins(const struct gemd_config *c)
+{
+	char list[sizeof(c->charon_plugins)], path[GEMD_PATH_MAX + 64], *save = NULL;
+	const char *slash = strrchr(c->charon, '/');
+	int dl = slash ? (int)(slash - c->charon) : 1, bad = 0;
+
+	snprintf(list, sizeof(list), "%s", c->charon_plugins);
+	for (char *p = strtok_r(list, " ", &save); p; p = strtok_r(NULL, " ", &save)) {
+		const char *pkg = gemd_charon_plugin_package(p);
+		bool required = strstr(" " GEMD_CHARON_REQUIRED_PLUGINS " ", p) != NULL;
+
+		snprintf(path, sizeof(path), "%.*s/plugins/libstrongswan-%s.so", dl,
+			 slash ? c->charon : ".", p);
+		if (access(path, R_OK) == 0)
+			continue;
+		fprintf(stderr, "gemd: %s: %s[tunnel] charon plugin '%s' missing (%s)%s%s%s\n",
+			c->path, required ? "" : "warning: ", p, path, pkg ? ": install " : "",
+			pkg ? pkg : "", required ? "" : "; IKE fails if the proposals need it");
+		bad += required;
+	}
+	return bad;
+}
+
 /* Files the configuration names: one line per problem, count returned. */
 static int check_files(const struct gemd_config *c)
 {
 	struct stat st;
-	int bad = 0;
+	int bad = 0, fd;
 
 	if (access(c->charon, X_OK) < 0) {
 		fprintf(stderr, "gemd: %s: [tunnel] charon '%s': %s (install strongswan-charon)\n",
 			c->path, c->charon, strerror(errno));
 		bad++;
+	} else {
+		bad += check_plugins(c);
 	}
 	if (access(c->babeld, X_OK) < 0) {
 		fprintf(stderr, "gemd: %s: [babel] babeld '%s': %s (install babeld)\n", c->path,
@@ -77,9 +108,19 @@ static int check_files(const struct gemd_config *c)
 		bad++;
 	}
 	if (access(c->module, R_OK) < 0) {
-		fprintf(stderr, "gemd: %s: [hsm] module '%s': %s\n", c->path, c->module,
-			strerror(errno));
+		fprintf(stderr, "gemd: %s: [hsm] module '%s': %s%s\n", c->path, c->module,
+			strerror(errno), strstr(c->module, "libsofthsm2.so") ?
+			" (install softhsm2, or name your HSM's PKCS#11 module)" : "");
 		bad++;
+	}
+	/* kernel-libipsec moves ESP through a TUN device */
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "gemd: /dev/net/tun: %s (the libipsec tunnels need TUN: a kernel "
+			"with CONFIG_TUN, and the device passed into a container)\n", strerror(errno));
+		bad++;
+	} else {
+		close(fd);
 	}
 	if (stat(c->pin_file, &st) < 0 || access(c->pin_file, R_OK) < 0) {
 		fprintf(stderr, "gemd: %s: [hsm] pin_file '%s': %s\n", c->path, c->pin_file,

@@ -75,6 +75,14 @@ struct tunnel {
 	pid_t pid;			/* backend process (0: none) */
 	unsigned int restarts;		/* process restarts */
 	unsigned int auth_failures;	/* IKE authentication failures seen */
+	/* Why it does not work, for gemctl peers (both "" when nothing is known):
+	 * problem: a standing fault of our end (charon lacks algorithms or
+	 * plugins; its TUN or VICI socket never appeared), cleared when a new
+	 * instance passes the checks; last_error: the last IKE failure or
+	 * process exit, kept after the tunnel comes up (with its time). */
+	char problem[256];
+	char last_error[224];
+	uint64_t last_error_ms;
 
 	/* last thing the neighbour's beacon said about its end */
 	uint16_t peer_port;
@@ -99,6 +107,14 @@ struct tunnel_ops {
 };
 
 extern const struct tunnel_ops tunnel_libipsec_ops;
+
+/* The TUN character device (Documentation/admin-guide/devices.txt). */
+#define GEMD_TUN_MAJOR 10
+#define GEMD_TUN_MINOR 200
+
+/* The interface of the TUN that process pid holds open, into ifname
+ * (IF_NAMESIZE): 0, or -ENOENT if it holds none, -errno. */
+int gemd_find_tun(pid_t pid, char *ifname);
 
 /* The backend named in the configuration, or NULL. */
 const struct tunnel_ops *tunnel_backend(const char *name);

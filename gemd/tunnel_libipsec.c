@@ -30,8 +30,15 @@
  * table is never consulted.  A clean charon removes rule and routes; after
  * a SIGKILL gemd deletes them (gemd_nl_flush_tables).  kernel-libipsec
  * names its TUN "ipsec%d" in start order (names swap after restarts), so the
- * interface is found from the charon's own open /dev/net/tun file
- * (/proc/PID/fdinfo/FD, "iff:") and never guessed from the name.
+ * interface is found from the charon's own open TUN file (the fd that is
+ * character device 10:200; /proc/PID/fdinfo/FD, "iff:") and never guessed
+ * from the name.
+ *
+ * Diagnosis: once charon's VICI socket is up gemd asks it (stats,
+ * get-algorithms) whether it loaded its plugins and has every algorithm of
+ * the proposals; charon's log gives the reason of each failed exchange.
+ * Both end up in struct tunnel's problem / last_error (gemctl peers) and in
+ * one log line per change.
  *
  * gemd drives IKE (charon never retries on its own): the lower node id
  * initiates when the neighbour's beacon says its end is READY, retries with
@@ -43,13 +50,16 @@
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "gemd/charon_algs.h"
 #include "gemd/log.h"
 #include "gemd/nl.h"
 #include "gemd/proc.h"
@@ -58,7 +68,7 @@
 #include "gemd/vici.h"
 #include "keys/gem_keys.h"
 
-#define START_TIMEOUT_MS	15000	/* charon up with VICI socket and TUN */
+#define START_TIMEOUT_MS	15000u	/* charon up with VICI socket and TUN */
 #define POLL_MS			1000	/* list-sas */
 #define RESTART_MIN_MS		500
 #define RESTART_MAX_MS		30000
@@ -70,6 +80,9 @@
 #define VICI_TIMEOUT_MS		3000
 #define GEM_FWMARK		"0x47454d31"	/* "GEM1": never set on any packet */
 #define GEM_RULE_PRIO		32765u
+#define RESPONDER_WAIT_MS	20000u	/* connecting, no IKE_SA from the initiator */
+#define STATE_LOG_MS		60000	/* the same state change, same reason: logged once */
+#define PROBLEM_LOG_MS		600000	/* a standing problem: repeated this often */
 
 struct lt {
 	struct tunnel t;
@@ -80,6 +93,7 @@ struct lt {
 	uint64_t spawned_ms, restart_at_ms, next_poll_ms, next_init_ms, half_up_since_ms;
 	unsigned int restart_backoff_ms, init_backoff_ms;
 	bool creds_loaded, conn_loaded, reinit;
+	bool checked;			/* this instance's plugins and algorithms */
 	uint16_t conn_port;		/* remote port the loaded connection uses */
 	uint32_t ready_gen;		/* neighbour's generation when last seen READY */
 	int log_fd;
@@ -88,6 +102,10 @@ struct lt {
 	size_t log_part_len;
 	uint64_t auth_logged_ms;
 	unsigned int auth_unlogged;
+	uint64_t logged_ms[TUNNEL_RESTARTING + 1];	/* set_state's log, per state */
+	uint32_t logged_why[TUNNEL_RESTARTING + 1];
+	uint64_t fail_logged_ms;		/* IKE failures other than auth */
+	char fail_logged[160];
 };
 
 const char *tunnel_state_name(enum tunnel_state s)
@@ -110,23 +128,63 @@ const struct tunnel_ops *tunnel_backend(const char *name)
 	return NULL;
 }
 
-static void set_state(struct lt *l, enum tunnel_state s, uint64_t now)
+/* A djb2 hash of a reason text: to log a repeated state change only once. */
+static uint32_t why_hash(const char *s)
+{
+	uint32_t h = 5381;
+
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+/* State changes are logged once with their reason: a change to the same state
+ * for the same reason within STATE_LOG_MS (a retry loop) is not logged again.
+ * why NULL: the caller logged the change itself. */
+static void set_state(struct lt *l, enum tunnel_state s, uint64_t now, const char *why)
 {
 	struct tunnel *t = &l->t;
+	enum tunnel_state from = t->state;
+	uint32_t h;
 
-	if (t->state == s)
+	if (from == s)
 		return;
-	if (s == TUNNEL_ESTABLISHED)
-		log_info("tunnel %s: neighbour %s on %s (%s) established over %s", l->conn,
-			 l->peer_hex, t->spec.link, l->peer_ll, t->ifname[0] ? t->ifname : "?");
-	else if (t->state == TUNNEL_ESTABLISHED)
-		log_warn("tunnel %s: neighbour %s on %s: tunnel down (%s)", l->conn, l->peer_hex,
-			 t->spec.link, tunnel_state_name(s));
-	else
-		log_debug("tunnel %s: %s -> %s", l->conn, tunnel_state_name(t->state),
-			  tunnel_state_name(s));
 	t->state = s;
 	t->state_since_ms = now;
+	if (!why && s != TUNNEL_ESTABLISHED && from != TUNNEL_ESTABLISHED)
+		return;
+	if (!why)
+		why = "";
+	h = why_hash(why);
+	if (s == TUNNEL_ESTABLISHED) {
+		log_info("tunnel %s: neighbour %s on %s (%s) established over %s", l->conn,
+			 l->peer_hex, t->spec.link, l->peer_ll, t->ifname[0] ? t->ifname : "?");
+	} else if (from == TUNNEL_ESTABLISHED) {
+		log_warn("tunnel %s: neighbour %s on %s: tunnel down (%s%s%s)", l->conn, l->peer_hex,
+			 t->spec.link, tunnel_state_name(s), why[0] ? ": " : "", why);
+	} else if (l->logged_ms[s] && now - l->logged_ms[s] < STATE_LOG_MS &&
+		   l->logged_why[s] == h) {
+		return;
+	} else {
+		log_info("tunnel %s: neighbour %s on %s: %s -> %s%s%s%s", l->conn, l->peer_hex,
+			 t->spec.link, tunnel_state_name(from), tunnel_state_name(s),
+			 why[0] ? " (" : "", why, why[0] ? ")" : "");
+	}
+	l->logged_ms[s] = now;
+	l->logged_why[s] = h;
+}
+
+/* The last failure of this tunnel, for gemctl peers. */
+static void note_failure(struct lt *l, uint64_t now, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void note_failure(struct lt *l, uint64_t now, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(l->t.last_error, sizeof(l->t.last_error), fmt, ap);
+	va_end(ap);
+	l->t.last_error_ms = now;
 }
 
 static int write_conf(struct lt *l)
@@ -140,8 +198,7 @@ static int write_conf(struct lt *l)
 		"# Generated by gemd for neighbour %s on %s; this directory is the\n"
 		"# private /run of one charon.  No secrets here: the PSK goes over VICI.\n"
 		"charon {\n"
-		"\tload = random nonce openssl aes sha1 sha2 hmac gcm kdf kernel-libipsec "
-		"kernel-netlink socket-default vici\n"
+		"\tload = %s\n"
 		"\tport = %u\n"
 		"\tport_nat_t = %u\n"
 		"\tthreads = %u\n"
@@ -169,7 +226,7 @@ static int write_conf(struct lt *l)
 		"\t}\n"
 		"\tsyslog {\n\t\tdaemon {\n\t\t\tdefault = -1\n\t\t}\n\t}\n"
 		"}\n",
-		l->peer_hex, l->t.spec.link, (unsigned int)l->t.spec.local_port,
+		l->peer_hex, l->t.spec.link, c->charon_plugins, (unsigned int)l->t.spec.local_port,
 		l->t.spec.local_port + 1u, c->charon_threads, l->t.spec.table, GEM_RULE_PRIO,
 		l->t.spec.link);
 	if (n < 0 || n >= (int)sizeof(buf))
@@ -208,7 +265,7 @@ static void schedule_restart(struct lt *l, uint64_t now)
 	l->log_fd = -1;
 	l->log_off = 0;
 	l->log_part_len = 0;
-	set_state(l, TUNNEL_RESTARTING, now);
+	set_state(l, TUNNEL_RESTARTING, now, NULL);	/* callers log why */
 }
 
 static void spawn(struct lt *l, uint64_t now)
@@ -230,6 +287,7 @@ static void spawn(struct lt *l, uint64_t now)
 	if (err) {
 		log_err("tunnel %s: cannot write %s/strongswan.conf: %s", l->conn, l->dir,
 			strerror(-err));
+		note_failure(l, now, "cannot write strongswan.conf: %s", strerror(-err));
 		schedule_restart(l, now);
 		return;
 	}
@@ -238,6 +296,7 @@ static void spawn(struct lt *l, uint64_t now)
 	if (err) {
 		log_err("tunnel %s: cannot start %s (%s: %s)", l->conn, t->env->cfg->charon, what,
 			strerror(-err));
+		note_failure(l, now, "cannot start charon (%s: %s)", what, strerror(-err));
 		schedule_restart(l, now);
 		return;
 	}
@@ -248,17 +307,22 @@ static void spawn(struct lt *l, uint64_t now)
 	l->next_init_ms = now;
 	l->init_backoff_ms = INIT_RETRY_MS;
 	l->half_up_since_ms = 0;
-	set_state(l, TUNNEL_STARTING, now);
+	l->checked = false;
+	set_state(l, TUNNEL_STARTING, now, NULL);
 	log_info("tunnel %s: neighbour %s on %s (%s): charon pid %d, IKE port %u (%s)",
 		 l->conn, l->peer_hex, t->spec.link, l->peer_ll, pid, t->spec.local_port,
 		 t->spec.initiator ? "initiator" : "responder");
 }
 
-/* The TUN charon opened: "iff:\tipsecN" in the fdinfo of its /dev/net/tun fd. */
-static int find_tun(pid_t pid, char *ifname)
+/* The TUN charon opened: "iff:\tipsecN" in the fdinfo of its TUN fd.  The fd
+ * is recognised by what it is (the character device 10:200, whatever path it
+ * was opened by), never by how its path prints: under a chroot,
+ * /proc/PID/fd/N reads "/ROOT/dev/net/tun". */
+int gemd_find_tun(pid_t pid, char *ifname)
 {
-	char path[320], link[64], line[128];
+	char path[320], line[128];
 	struct dirent *de;
+	struct stat st;
 	DIR *d;
 	int found = -ENOENT;
 
@@ -267,17 +331,13 @@ static int find_tun(pid_t pid, char *ifname)
 	if (!d)
 		return -errno;
 	while (found && (de = readdir(d))) {
-		ssize_t n;
 		FILE *f;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, de->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		if (strcmp(link, "/dev/net/tun") != 0)
+		if (stat(path, &st) < 0 || !S_ISCHR(st.st_mode) ||
+		    major(st.st_rdev) != GEMD_TUN_MAJOR || minor(st.st_rdev) != GEMD_TUN_MINOR)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid, de->d_name);
 		f = fopen(path, "re");
@@ -531,31 +591,84 @@ static int poll_sas(struct lt *l, struct sa_scan *s)
 	return rc;
 }
 
-/* charon's log: count IKE authentication failures, log them (rate-limited). */
+/* charon's log: the reason of each failed IKE exchange.  Authentication
+ * failures are counted and move the tunnel to auth-failed; the others are
+ * only noted (the retry loop continues).  Each reason is logged once per
+ * STATE_LOG_MS. */
+static const struct {
+	const char *pat, *why;
+	bool auth;
+} ike_failures[] = {
+	{ "MAC mismatched", "the neighbour's pre-shared key differs from ours", true },
+	{ "received AUTHENTICATION_FAILED notify", "the neighbour rejected our pre-shared key",
+	  true },
+	{ "no shared key found", "no pre-shared key for this pair", true },
+	{ "received NO_PROPOSAL_CHOSEN notify",
+	  "no proposal chosen: the neighbour accepts none of our proposals", false },
+	{ "no acceptable proposal found",
+	  "no proposal chosen: none of the neighbour's proposals is available here", false },
+	{ "no IKE proposal",
+	  "no proposal chosen: none of the neighbour's proposals is available here", false },
+	/* strongSwan 5.9: "configured DH group CURVE_25519 not supported" */
+	{ "not supported", "our charon cannot run the configured proposals", false },
+	/* "peer didn't accept DH group CURVE_25519, it requested ..." */
+	{ "peer didn't accept DH group", "the neighbour rejects our key exchange method", false },
+	/* "DH group CURVE_25519 unacceptable, requesting ..." */
+	{ "unacceptable, requesting", "the neighbour's key exchange method is not available here",
+	  false },
+	{ "retransmits", "peer not responding (IKE retransmits exhausted)", false },
+	{ "peer not responding", "peer not responding", false },
+	{ "received INVALID_SYNTAX notify", "the neighbour found our IKE message malformed", false },
+	{ "failed to establish CHILD_SA", "IKE up but no CHILD SA", false },
+};
+
+/* charon's own words in a log line: what follows "<conn|N> " or "[IKE] ". */
+static const char *charon_msg(const char *line)
+{
+	const char *p = strstr(line, "[IKE] ");
+
+	if (!p)
+		return NULL;
+	p += 6;
+	if (*p == '<') {
+		const char *e = strstr(p, "> ");
+
+		if (e)
+			p = e + 2;
+	}
+	return p;
+}
+
 static void scan_log_line(struct lt *l, const char *line, uint64_t now)
 {
-	static const struct {
-		const char *pat, *why;
-	} pats[] = {
-		{ "MAC mismatched", "the neighbour's pre-shared key differs from ours" },
-		{ "received AUTHENTICATION_FAILED notify",
-		  "the neighbour rejected our pre-shared key" },
-		{ "no shared key found", "no pre-shared key for this pair" },
-	};
+	for (size_t i = 0; i < sizeof(ike_failures) / sizeof(ike_failures[0]); i++) {
+		const char *why = ike_failures[i].why, *msg;
 
-	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
-		if (!strstr(line, pats[i].pat))
+		if (!strstr(line, ike_failures[i].pat))
 			continue;
+		if (!ike_failures[i].auth) {
+			msg = charon_msg(line);
+			note_failure(l, now, "%s%s%.100s%s", why, msg ? " (charon: " : "",
+				     msg ? msg : "", msg ? ")" : "");
+			if (strcmp(l->fail_logged, why) != 0 ||
+			    now - l->fail_logged_ms >= STATE_LOG_MS) {
+				log_warn("tunnel %s: neighbour %s on %s (%s): IKE failed: %s", l->conn,
+					 l->peer_hex, l->t.spec.link, l->peer_ll, l->t.last_error);
+				snprintf(l->fail_logged, sizeof(l->fail_logged), "%s", why);
+				l->fail_logged_ms = now;
+			}
+			return;
+		}
 		l->t.auth_failures++;
-		set_state(l, TUNNEL_AUTH_FAILED, now);
+		note_failure(l, now, "IKE authentication failed: %s", why);
+		set_state(l, TUNNEL_AUTH_FAILED, now, why);
 		/* back off: a wrong key will not fix itself quickly */
 		l->init_backoff_ms = l->init_backoff_ms * 2 > INIT_RETRY_MAX_MS ?
 				     INIT_RETRY_MAX_MS : l->init_backoff_ms * 2;
 		if (!l->auth_logged_ms || now - l->auth_logged_ms >= 30000) {
 			log_err("tunnel %s: neighbour %s on %s (%s): IKE authentication failed: "
 				"%s (a different Bootstrap Key?)%s", l->conn, l->peer_hex,
-				l->t.spec.link, l->peer_ll, pats[i].why,
-				l->auth_unlogged ? "; repeated" : "");
+				l->t.spec.link, l->peer_ll, why, l->auth_unlogged ? "; repeated" : "");
 			l->auth_logged_ms = now;
 			l->auth_unlogged = 0;
 		} else {
@@ -563,6 +676,92 @@ static void scan_log_line(struct lt *l, const char *line, uint64_t now)
 		}
 		return;
 	}
+}
+
+/* One node-wide problem (every charon lacks the same package) is one log
+ * line, not one per neighbour: repeated only when it changes or after
+ * PROBLEM_LOG_MS. */
+static void log_problem(struct lt *l, uint64_t now)
+{
+	static char last[sizeof(l->t.problem)];
+	static uint64_t last_ms;
+
+	if (!strcmp(last, l->t.problem) && last_ms && now - last_ms < PROBLEM_LOG_MS)
+		return;
+	log_err("tunnel %s: neighbour %s on %s: %s", l->conn, l->peer_hex, l->t.spec.link,
+		l->t.problem);
+	snprintf(last, sizeof(last), "%s", l->t.problem);
+	last_ms = now;
+}
+
+/* Ask the new charon whether it can run GEM's proposals (charon_algs.h). */
+static void check_charon(struct lt *l, uint64_t now)
+{
+	const struct gemd_config *c = l->t.env->cfg;
+	struct vici_res algs = { 0 }, stats = { 0 };
+	struct vici_msg m;
+	char err[256], unloaded[256];
+	int rc;
+
+	if (vici_msg_init(&m, false))
+		return;
+	rc = vici_call(l->vici, "stats", &m, NULL, NULL, NULL, &stats, VICI_TIMEOUT_MS, err,
+		       sizeof(err));
+	if (!rc)
+		rc = vici_call(l->vici, "get-algorithms", &m, NULL, NULL, NULL, &algs,
+			       VICI_TIMEOUT_MS, err, sizeof(err));
+	vici_msg_free(&m);
+	if (rc) {
+		log_warn("tunnel %s: cannot ask charon for its algorithms: %s", l->conn, err);
+		goto out;
+	}
+	l->checked = true;
+	if (gemd_charon_check_algs(c->ike_proposals, c->esp_proposals, c->charon_plugins, &algs,
+				   &stats, l->t.problem, sizeof(l->t.problem)) > 0) {
+		log_problem(l, now);
+	} else if (gemd_charon_unloaded_plugins(c->charon_plugins, &stats, unloaded,
+						sizeof(unloaded)) > 0) {
+		/* not fatal: the proposals' algorithms came from other plugins */
+		log_debug("tunnel %s: charon: %s", l->conn, unloaded);
+	}
+out:
+	vici_res_free(&algs);
+	vici_res_free(&stats);
+}
+
+/* Why a charon did not come up (no TUN or no VICI socket in time). */
+static void explain_start(struct lt *l, char *out, size_t len)
+{
+	const struct gemd_config *c = l->t.env->cfg;
+	static const char *const need[] = { "vici", "kernel-libipsec", "socket-default" };
+	char dir[GEMD_PATH_MAX], path[GEMD_PATH_MAX + 64];
+	const char *slash = strrchr(c->charon, '/');
+	int fd;
+
+	/* plugins live in <charon's directory>/plugins (/usr/lib/ipsec/plugins) */
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - c->charon) : 1,
+		 slash ? c->charon : ".");
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		snprintf(path, sizeof(path), "%s/plugins/libstrongswan-%s.so", dir, need[i]);
+		if (access(path, R_OK) < 0) {
+			/* (a path cut short still tells the package) */
+			if (snprintf(out, len, "charon plugin %s missing (%s; install %s)", need[i],
+				     path, gemd_charon_plugin_package(need[i])) >= (int)len)
+				out[len - 1] = '\0';
+			return;
+		}
+	}
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(out, len, "cannot open /dev/net/tun: %s (kernel-libipsec needs TUN: "
+			 "CONFIG_TUN, and the device in a container)", strerror(errno));
+		return;
+	}
+	close(fd);
+	if (snprintf(out, len, "charon %s after %u s (see %s/charon.out and charon.log)",
+		     l->t.ifname[0] ? "opened no VICI socket" : "created no TUN",
+		     START_TIMEOUT_MS / 1000, l->dir) >= (int)len)
+		out[len - 1] = '\0';
 }
 
 static void tail_log(struct lt *l, uint64_t now)
@@ -618,19 +817,25 @@ static void lt_tick(struct tunnel *t, uint64_t now)
 
 	if (t->state == TUNNEL_STARTING) {
 		if (!t->ifname[0])
-			find_tun(t->pid, t->ifname);
+			gemd_find_tun(t->pid, t->ifname);
 		if (!t->ifname[0] || vici_ping(l->vici)) {
 			if (now - l->spawned_ms > START_TIMEOUT_MS) {
-				log_err("tunnel %s: charon pid %d not up after %u s (see %s/charon.out); "
-					"restarting", l->conn, t->pid, START_TIMEOUT_MS / 1000, l->dir);
+				explain_start(l, t->problem, sizeof(t->problem));
+				log_err("tunnel %s: charon pid %d not up: %s; restarting", l->conn,
+					t->pid, t->problem);
+				note_failure(l, now, "charon not up after %u s", START_TIMEOUT_MS / 1000);
 				gemd_stop_child(t->pid, SIGKILL, 0, NULL);
 				schedule_restart(l, now);
 			}
 			return;
 		}
 		log_debug("tunnel %s: charon pid %d up, TUN %s", l->conn, t->pid, t->ifname);
-		set_state(l, TUNNEL_WAIT_PEER, now);
+		t->problem[0] = '\0';
+		check_charon(l, now);
+		set_state(l, TUNNEL_WAIT_PEER, now, "charon up");
 	}
+	if (!l->checked)
+		check_charon(l, now);	/* VICI was busy the first time */
 	tail_log(l, now);
 	if (!l->creds_loaded) {
 		if (load_creds(l)) {
@@ -640,7 +845,7 @@ static void lt_tick(struct tunnel *t, uint64_t now)
 		l->creds_loaded = true;
 	}
 	if (!t->peer_port) {
-		set_state(l, TUNNEL_WAIT_PEER, now);
+		set_state(l, TUNNEL_WAIT_PEER, now, "no IKE port in the neighbour's beacon yet");
 		return;
 	}
 	if (!l->conn_loaded || l->conn_port != t->peer_port) {
@@ -660,9 +865,23 @@ static void lt_tick(struct tunnel *t, uint64_t now)
 	if (s.ike_up && s.child_up) {
 		l->half_up_since_ms = 0;
 		l->init_backoff_ms = INIT_RETRY_MS;
-		set_state(l, TUNNEL_ESTABLISHED, now);
+		set_state(l, TUNNEL_ESTABLISHED, now, NULL);
 	} else if (t->state != TUNNEL_AUTH_FAILED || s.ike) {
-		set_state(l, t->peer_ready ? TUNNEL_CONNECTING : TUNNEL_WAIT_PEER, now);
+		if (t->peer_ready)
+			set_state(l, TUNNEL_CONNECTING, now, t->state == TUNNEL_ESTABLISHED ?
+				  (t->last_error_ms && now - t->last_error_ms < 10000 ?
+				   t->last_error : "SA gone") : "the neighbour's end is ready");
+		else
+			set_state(l, TUNNEL_WAIT_PEER, now, "the neighbour's end is not ready");
+	}
+	if (!t->spec.initiator && t->peer_ready && !s.ike && t->state == TUNNEL_CONNECTING &&
+	    now - t->state_since_ms > RESPONDER_WAIT_MS &&
+	    (!t->last_error_ms || t->last_error_ms < t->state_since_ms)) {
+		/* the initiator's charon may be unable to start the exchange at all */
+		note_failure(l, now, "no IKE request from the neighbour for %u s (it initiates: see "
+			     "its gemctl peers)", RESPONDER_WAIT_MS / 1000);
+		log_warn("tunnel %s: neighbour %s on %s (%s): %s", l->conn, l->peer_hex,
+			 t->spec.link, l->peer_ll, t->last_error);
 	}
 	if (!t->spec.initiator || !t->peer_ready)
 		return;
@@ -732,10 +951,11 @@ static bool lt_child_exited(struct tunnel *t, pid_t pid, int status, uint64_t no
 	if (!t->pid || pid != t->pid)
 		return false;
 	t->restarts++;
+	gemd_exit_str(status, why, sizeof(why));
+	note_failure(l, now, "charon %s", why);
 	schedule_restart(l, now);
 	flush_table(l);
-	log_warn("tunnel %s: charon pid %d %s; restarting in %u ms", l->conn, pid,
-		 gemd_exit_str(status, why, sizeof(why)),
+	log_warn("tunnel %s: charon pid %d %s; restarting in %u ms", l->conn, pid, why,
 		 (unsigned int)(l->restart_at_ms - now));
 	return true;
 }

@@ -285,8 +285,11 @@ for c in rx_malformed rx_version rx_suite rx_no_key rx_key_id rx_bad_tag rx_repl
 	printf '    %-13s +%s\n' "$c" $(( $(jq ".$c" <<<"$after") - $(jq ".$c" <<<"$before") ))
 done
 check "the flood ran at >= 80% of $FLOOD_PPS packets/s" test "$(jq .pps "$T/flood.json")" -ge $((FLOOD_PPS * 8 / 10))
-check "every garbage packet is counted: data-plane drops + link drops ($((DDROP + LDROP))) = sent ($SENT)" \
-	test $((DDROP + LDROP)) -eq "$SENT"
+# The link's drop counters also count the real stream's packets that a full
+# veth ring refused under the flood (seen with 2 busy CPUs): they bound the
+# garbage from above, the data plane's drop counters from below.
+check "every garbage packet is counted: data-plane drops ($DDROP) <= sent ($SENT) <= data-plane + link drops ($((DDROP + LDROP)))" \
+	test "$DDROP" -le "$SENT" -a $((DDROP + LDROP)) -ge "$SENT"
 check "none of the garbage opened (opened +$DOPEN <= stream packets in that time, $(( (FLOOD_S + 2) * RATE )))" \
 	test "$DOPEN" -le $(( (FLOOD_S + 2) * RATE ))
 
