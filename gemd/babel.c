@@ -321,8 +321,9 @@ int babel_init(struct babel *b, const struct gemd_config *cfg, const uint8_t nod
 			nanosleep(&ts, NULL);
 		}
 	}
-	gemd_rm_rf(dir);
-	err = gemd_mkdir_p(dir, 0700);
+	/* the last babeld's log stays as babeld.log.1: evidence of a crash */
+	err = gemd_reset_dir(dir, (const char *const[]){ "babeld.log", "babeld.out", NULL },
+			     0700);
 	if (err) {
 		log_err("cannot create %s: %s", dir, strerror(-err));
 		return err;

@@ -66,7 +66,7 @@ static const struct key keys[] = {
 	{ "tunnel", "backend", OFF(backend), SZ(backend), 0, 0, "libipsec", K_CHOICE, false },
 	{ "tunnel", "charon", OFF(charon), SZ(charon), 0, 0, NULL, K_PATH, false },
 	{ "tunnel", "port_base", OFF(port_base), SZ(port_base), 1024, 65534, NULL, K_UINT, false },
-	{ "tunnel", "max_neighbours", OFF(max_neighbours), SZ(max_neighbours), 1, 64, NULL,
+	{ "tunnel", "max_neighbours", OFF(max_neighbours), SZ(max_neighbours), 1, GEMD_MAX_TUNNELS, NULL,
 	  K_UINT, false },
 	{ "tunnel", "ike_proposals", OFF(ike_proposals), SZ(ike_proposals), 0, 0, NULL, K_STR,
 	  false },

@@ -31,6 +31,7 @@
 #define GEMD_NAME_MAX		32	/* node name, fits the beacon */
 #define GEMD_PATH_MAX		256
 #define GEMD_RUN_DIR_MAX	80	/* + "/tun/NNNNN/charon.vici" < sun_path (108) */
+#define GEMD_MAX_TUNNELS	64	/* [tunnel] max_neighbours at most */
 #define GEMD_PROPOSAL_MAX	128
 #define GEMD_PLUGINS_MAX	512
 /* charon's plugin list ([tunnel] charon_plugins): crypto for the default

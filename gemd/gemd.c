@@ -13,6 +13,7 @@
  * it added and the Babel routes, and wipes its runtime directory.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -131,6 +132,24 @@ static int check_files(const struct gemd_config *c)
 			c->path, c->pin_file, st.st_mode & 07777);
 	}
 	return bad;
+}
+
+static void reset_tun_dirs(struct gemd *g)
+{
+	char path[GEMD_PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d = opendir(g->tun_dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", g->tun_dir, de->d_name);
+		if (gemd_reset_dir(path, g->backend->keep_files, 0700))
+			log_warn("cannot clean %s", path);
+	}
+	closedir(d);
 }
 
 static int lock_run_dir(const struct gemd_config *c, int *fdp)
@@ -410,8 +429,9 @@ static void reap(struct gemd *g, uint64_t now)
 static int run(struct gemd *g, int sfd)
 {
 	struct beacon_out *bo;
-	struct pollfd pfd[6 + GEMD_MAX_IFACES];
+	struct pollfd pfd[5 + GEMD_MAX_IFACES + GEMD_MAX_TUNNELS];
 	int didx[GEMD_MAX_IFACES];
+	unsigned int tidx[GEMD_MAX_TUNNELS];
 	bool stop = false;
 
 	bo = calloc(GEMD_MAX_IFACES, sizeof(*bo));
@@ -419,7 +439,7 @@ static int run(struct gemd *g, int sfd)
 		return -ENOMEM;
 	while (!stop) {
 		uint64_t now = gemd_now_ms();
-		int n = 0, nd = 0, r, bfd, cfd, efd;
+		int n = 0, nd = 0, nt, r, bfd, cfd, efd;
 
 		disc_retry(g, now);
 		gemd_peers_tick(g, now);
@@ -441,6 +461,8 @@ static int run(struct gemd *g, int sfd)
 			didx[nd++] = i;
 			pfd[n++] = (struct pollfd){ g->disc[i].fd, POLLIN, 0 };
 		}
+		nt = gemd_peers_pollfds(g, pfd + n, tidx, GEMD_MAX_TUNNELS);
+		n += nt;
 		r = poll(pfd, n, gemd_cp_timeout_ms(g, gemd_now_ms(), TICK_MS));
 		if (r < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
@@ -475,6 +497,9 @@ static int run(struct gemd *g, int sfd)
 		for (int i = 0; i < nd; i++)
 			if (pfd[5 + i].revents)
 				disc_input(g, didx[i], now);
+		for (int i = 0; i < nt; i++)
+			if (pfd[5 + nd + i].revents)
+				gemd_peers_input(g, tidx[i], now);
 	}
 	free(bo);
 	return 0;
@@ -492,6 +517,8 @@ int main(int argc, char **argv)
 	const char *path = GEMD_DEFAULT_CONFIG;
 	struct gemd *g = NULL;
 	bool check = false, added[GEMD_MAX_ADDRS] = { false };
+
+	gemd_log_init();
 	char err_msg[512], lockpath[GEMD_PATH_MAX + 64];
 	int c, err, rc = 1, run_fd = -1, sfd = -1;
 	sigset_t mask;
@@ -560,8 +587,9 @@ int main(int argc, char **argv)
 	snprintf(g->tun_dir, sizeof(g->tun_dir), "%s/tun", g->cfg.run_dir);
 	snprintf(g->babel_dir, sizeof(g->babel_dir), "%s/babeld", g->cfg.run_dir);
 	/* a killed gemd's charons died with it (SIGKILL on parent death), leaving
-	 * their rules and routing tables (tunnel_libipsec.c) */
-	gemd_rm_rf(g->tun_dir);
+	 * their rules and routing tables (tunnel_libipsec.c), and their logs:
+	 * kept as NAME.1 in each tunnel directory */
+	reset_tun_dirs(g);
 	err = gemd_nl_flush_tables(g->cfg.table_base,
 				   g->cfg.table_base + g->cfg.max_neighbours - 1);
 	if (err > 0)

@@ -113,6 +113,11 @@ void gemd_peer_beacon(struct gemd *g, int iface, const struct in6_addr *src,
 int gemd_beacon_build(struct gemd *g, int iface, uint8_t *buf, size_t len);
 void gemd_peers_tick(struct gemd *g, uint64_t now_ms);
 bool gemd_peers_child_exited(struct gemd *g, pid_t pid, int status, uint64_t now_ms);
+/* The tunnels' descriptors for the poll loop: up to max into pfd, the peer
+ * slot of each into who; their count.  gemd_peers_input: one was readable. */
+struct pollfd;
+int gemd_peers_pollfds(struct gemd *g, struct pollfd *pfd, unsigned int *who, int max);
+void gemd_peers_input(struct gemd *g, unsigned int who, uint64_t now_ms);
 void gemd_peers_close_all(struct gemd *g);
 struct gemd_peer *gemd_peer_by_ifname(struct gemd *g, const char *ifname);
 uint16_t gemd_peer_port(const struct gemd *g, const struct gemd_peer *p);

@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,6 +255,33 @@ void gemd_peers_tick(struct gemd *g, uint64_t now)
 			snprintf(names[n++], IF_NAMESIZE, "%s", p->tun->ifname);
 	}
 	babel_set_ifaces(&g->babel, (const char (*)[IF_NAMESIZE])names, n);
+}
+
+int gemd_peers_pollfds(struct gemd *g, struct pollfd *pfd, unsigned int *who, int max)
+{
+	int n = 0;
+
+	for (unsigned int i = 0; i < g->cfg.max_neighbours && n < max; i++) {
+		struct gemd_peer *p = &g->peers[i];
+		int fd;
+
+		if (!p->used || !p->tun || !p->tun->ops->pollfd)
+			continue;
+		fd = p->tun->ops->pollfd(p->tun);
+		if (fd < 0)
+			continue;
+		pfd[n] = (struct pollfd){ fd, POLLIN, 0 };
+		who[n++] = i;
+	}
+	return n;
+}
+
+void gemd_peers_input(struct gemd *g, unsigned int who, uint64_t now)
+{
+	struct gemd_peer *p = &g->peers[who];
+
+	if (p->used && p->tun && p->tun->ops->input)
+		p->tun->ops->input(p->tun, now);
 }
 
 bool gemd_peers_child_exited(struct gemd *g, pid_t pid, int status, uint64_t now)

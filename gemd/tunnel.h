@@ -6,8 +6,9 @@
  * gemd owns the neighbour table and calls a backend through struct
  * tunnel_ops; the backend keeps the public fields of struct tunnel current
  * (state, interface name, readiness, generation) and gemd reads them.
- * Everything a backend does is asynchronous and driven by tick(): no call
- * blocks for longer than one short VICI round trip.
+ * Everything a backend does is asynchronous, driven by tick() and by input()
+ * when its pollfd() is readable: no call blocks for longer than one short
+ * VICI round trip.
  *
  * Backends (docs/CONTROL.md section 4):
  *   libipsec  one charon per tunnel with kernel-libipsec (ESP in user space
@@ -92,6 +93,9 @@ struct tunnel {
 
 struct tunnel_ops {
 	const char *name;
+	/* Files of a tunnel's directory kept as NAME.1 when it is reset (a
+	 * restarted process, a restarted gemd): the last logs. */
+	const char *const *keep_files;
 	/* Start the tunnel for spec.  *tp is owned by gemd until close(). */
 	int (*open)(const struct tunnel_env *env, const struct tunnel_spec *spec,
 		    struct tunnel **tp);
@@ -102,6 +106,10 @@ struct tunnel_ops {
 	void (*tick)(struct tunnel *t, uint64_t now_ms);
 	/* A child of gemd exited: true if it was this tunnel's process. */
 	bool (*child_exited)(struct tunnel *t, pid_t pid, int status, uint64_t now_ms);
+	/* A descriptor for gemd's poll loop (-1: none now) and what to do when
+	 * it is readable (the backend's events). */
+	int (*pollfd)(struct tunnel *t);
+	void (*input)(struct tunnel *t, uint64_t now_ms);
 	/* Stop the tunnel, remove everything it made, free t. */
 	void (*close)(struct tunnel *t);
 };

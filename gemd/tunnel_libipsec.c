@@ -69,7 +69,8 @@
 #include "keys/gem_keys.h"
 
 #define START_TIMEOUT_MS	15000u	/* charon up with VICI socket and TUN */
-#define POLL_MS			1000	/* list-sas */
+#define POLL_MS			1000	/* list-sas while not established */
+#define POLL_IDLE_MS		10000	/* ... established, with the event watch */
 #define RESTART_MIN_MS		500
 #define RESTART_MAX_MS		30000
 #define STABLE_MS		60000	/* a charon that ran this long restarts fast */
@@ -96,10 +97,9 @@ struct lt {
 	bool checked;			/* this instance's plugins and algorithms */
 	uint16_t conn_port;		/* remote port the loaded connection uses */
 	uint32_t ready_gen;		/* neighbour's generation when last seen READY */
-	int log_fd;
-	off_t log_off;
-	char log_part[512];
-	size_t log_part_len;
+	struct vici_watch ev;		/* events of this charon; fd -1: none yet */
+	uint64_t ev_retry_ms;
+	uint64_t ev_now;		/* time of the events being read */
 	uint64_t auth_logged_ms;
 	unsigned int auth_unlogged;
 	uint64_t logged_ms[TUNNEL_RESTARTING + 1];	/* set_state's log, per state */
@@ -235,16 +235,23 @@ static int write_conf(struct lt *l)
 	return gemd_write_file(path, buf, n, 0600);
 }
 
+/* What an earlier instance left, except its log: the last one is kept as
+ * charon.log.1 (the evidence of why it died). */
 static void clear_instance_files(struct lt *l)
 {
-	static const char *const names[] = { "charon.pid", "charon.vici", "charon.log",
-					     "charon.out", "charon.ctl" };
-	char path[GEMD_PATH_MAX + 32];
+	static const char *const names[] = { "charon.pid", "charon.vici", "charon.out.1",
+					     "charon.ctl" };
+	char path[GEMD_PATH_MAX + 32], old[GEMD_PATH_MAX + 32];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", l->dir, names[i]);
 		unlink(path);
 	}
+	snprintf(old, sizeof(old), "%s.1", l->logf);
+	rename(l->logf, old);
+	snprintf(path, sizeof(path), "%s/charon.out", l->dir);
+	snprintf(old, sizeof(old), "%s/charon.out.1", l->dir);
+	rename(path, old);
 }
 
 static void schedule_restart(struct lt *l, uint64_t now)
@@ -260,11 +267,7 @@ static void schedule_restart(struct lt *l, uint64_t now)
 	t->ifname[0] = '\0';
 	t->ready = false;
 	l->creds_loaded = l->conn_loaded = false;
-	if (l->log_fd >= 0)
-		close(l->log_fd);
-	l->log_fd = -1;
-	l->log_off = 0;
-	l->log_part_len = 0;
+	vici_watch_close(&l->ev);
 	set_state(l, TUNNEL_RESTARTING, now, NULL);	/* callers log why */
 }
 
@@ -308,6 +311,7 @@ static void spawn(struct lt *l, uint64_t now)
 	l->init_backoff_ms = INIT_RETRY_MS;
 	l->half_up_since_ms = 0;
 	l->checked = false;
+	l->ev_retry_ms = 0;
 	set_state(l, TUNNEL_STARTING, now, NULL);
 	log_info("tunnel %s: neighbour %s on %s (%s): charon pid %d, IKE port %u (%s)",
 		 l->conn, l->peer_hex, t->spec.link, l->peer_ll, pid, t->spec.local_port,
@@ -622,34 +626,15 @@ static const struct {
 	{ "failed to establish CHILD_SA", "IKE up but no CHILD SA", false },
 };
 
-/* charon's own words in a log line: what follows "<conn|N> " or "[IKE] ". */
-static const char *charon_msg(const char *line)
-{
-	const char *p = strstr(line, "[IKE] ");
-
-	if (!p)
-		return NULL;
-	p += 6;
-	if (*p == '<') {
-		const char *e = strstr(p, "> ");
-
-		if (e)
-			p = e + 2;
-	}
-	return p;
-}
-
 static void scan_log_line(struct lt *l, const char *line, uint64_t now)
 {
 	for (size_t i = 0; i < sizeof(ike_failures) / sizeof(ike_failures[0]); i++) {
-		const char *why = ike_failures[i].why, *msg;
+		const char *why = ike_failures[i].why;
 
 		if (!strstr(line, ike_failures[i].pat))
 			continue;
 		if (!ike_failures[i].auth) {
-			msg = charon_msg(line);
-			note_failure(l, now, "%s%s%.100s%s", why, msg ? " (charon: " : "",
-				     msg ? msg : "", msg ? ")" : "");
+			note_failure(l, now, "%s (charon: %.100s)", why, line);
 			if (strcmp(l->fail_logged, why) != 0 ||
 			    now - l->fail_logged_ms >= STATE_LOG_MS) {
 				log_warn("tunnel %s: neighbour %s on %s (%s): IKE failed: %s", l->conn,
@@ -764,39 +749,68 @@ static void explain_start(struct lt *l, char *out, size_t len)
 		out[len - 1] = '\0';
 }
 
-static void tail_log(struct lt *l, uint64_t now)
+/* charon's file log is for the operator (gemd reads the same lines as "log"
+ * events): bounded by starting it over (charon appends, O_APPEND). */
+static void trim_log(struct lt *l)
 {
-	char buf[4096];
 	struct stat st;
 
-	if (l->log_fd < 0) {
-		l->log_fd = open(l->logf, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-		if (l->log_fd < 0)
-			return;
-		l->log_off = 0;
-	}
-	if (fstat(l->log_fd, &st) == 0 && st.st_size < l->log_off)
-		l->log_off = 0;		/* truncated */
-	for (;;) {
-		ssize_t n = pread(l->log_fd, buf, sizeof(buf), l->log_off);
+	if (stat(l->logf, &st) == 0 && st.st_size > LOG_TRUNCATE && truncate(l->logf, 0) < 0)
+		log_debug("tunnel %s: truncate %s: %s", l->conn, l->logf, strerror(errno));
+}
 
-		if (n <= 0)
-			break;
-		l->log_off += n;
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n' || l->log_part_len == sizeof(l->log_part) - 1) {
-				l->log_part[l->log_part_len] = '\0';
-				scan_log_line(l, l->log_part, now);
-				l->log_part_len = 0;
-				if (buf[i] == '\n')
-					continue;
-			}
-			l->log_part[l->log_part_len++] = buf[i];
-		}
+/* An event of this charon: its log lines give the reason of failed
+ * exchanges; an IKE or CHILD SA going up or down is looked at at once. */
+static void on_event(void *arg, const char *event, const uint8_t *msg, size_t len)
+{
+	struct lt *l = arg;
+	struct vici_res r = { 0 };
+
+	if (strcmp(event, "log") != 0) {
+		l->next_poll_ms = 0;
+		return;
 	}
-	/* charon appends (O_APPEND): truncating restarts it at offset 0 */
-	if (l->log_off > LOG_TRUNCATE && ftruncate(l->log_fd, 0) == 0)
-		l->log_off = 0;
+	/* one charon per neighbour: every IKE line is about this tunnel */
+	if (vici_parse(msg, len, &r) == 0) {
+		const char *m = vici_get(&r, "msg"), *group = vici_get(&r, "group");
+
+		if (m && group && !strcmp(group, "IKE"))
+			scan_log_line(l, m, l->ev_now);
+	}
+	vici_res_free(&r);
+}
+
+static void watch_open(struct lt *l, uint64_t now)
+{
+	static const char *const events[] = { "ike-updown", "child-updown", "log", NULL };
+	char err[256];
+
+	if (vici_watch_open(&l->ev, l->vici, events, VICI_TIMEOUT_MS, err, sizeof(err))) {
+		log_debug("tunnel %s: no event watch yet (%s): polling", l->conn, err);
+		l->ev_retry_ms = now + 5000;
+		return;
+	}
+	l->next_poll_ms = 0;	/* what happened before the watch */
+}
+
+static int lt_pollfd(struct tunnel *t)
+{
+	return ((struct lt *)t)->ev.fd;
+}
+
+static void lt_input(struct tunnel *t, uint64_t now)
+{
+	struct lt *l = (struct lt *)t;
+	int err;
+
+	l->ev_now = now;
+	err = vici_watch_read(&l->ev, on_event, l);
+	if (err) {
+		/* charon gone (its exit is handled by child_exited) or garbled */
+		log_debug("tunnel %s: event watch: %s", l->conn, strerror(-err));
+		vici_watch_close(&l->ev);
+		l->ev_retry_ms = now + 1000;
+	}
 }
 
 static void lt_tick(struct tunnel *t, uint64_t now)
@@ -813,7 +827,11 @@ static void lt_tick(struct tunnel *t, uint64_t now)
 		return;
 	if (now < l->next_poll_ms)
 		return;
-	l->next_poll_ms = now + (t->state == TUNNEL_STARTING ? 200 : POLL_MS);
+	/* an established tunnel whose events gemd watches needs only a rare
+	 * look; while IKE is under way, failures raise no event: look often */
+	l->next_poll_ms = now + (t->state == TUNNEL_STARTING ? 200 :
+				 l->ev.fd >= 0 && t->state == TUNNEL_ESTABLISHED ? POLL_IDLE_MS :
+				 POLL_MS);
 
 	if (t->state == TUNNEL_STARTING) {
 		if (!t->ifname[0])
@@ -836,7 +854,9 @@ static void lt_tick(struct tunnel *t, uint64_t now)
 	}
 	if (!l->checked)
 		check_charon(l, now);	/* VICI was busy the first time */
-	tail_log(l, now);
+	if (l->ev.fd < 0 && now >= l->ev_retry_ms)
+		watch_open(l, now);
+	trim_log(l);
 	if (!l->creds_loaded) {
 		if (load_creds(l)) {
 			l->next_poll_ms = now + 10000;	/* HSM or charon trouble: logged */
@@ -972,7 +992,7 @@ static int lt_open(const struct tunnel_env *env, const struct tunnel_spec *spec,
 	l->t.ops = &tunnel_libipsec_ops;
 	l->t.env = env;
 	l->t.spec = *spec;
-	l->log_fd = -1;
+	l->ev.fd = -1;
 	l->restart_backoff_ms = RESTART_MIN_MS;
 	l->init_backoff_ms = INIT_RETRY_MS;
 	gemd_hex(spec->peer_id, 8, l->peer_hex);
@@ -982,10 +1002,11 @@ static int lt_open(const struct tunnel_env *env, const struct tunnel_spec *spec,
 	snprintf(l->dir, sizeof(l->dir), "%s/%u", env->dir, spec->local_port);
 	snprintf(l->vici, sizeof(l->vici), "%s/charon.vici", l->dir);
 	snprintf(l->logf, sizeof(l->logf), "%s/charon.log", l->dir);
-	gemd_rm_rf(l->dir);
-	if (mkdir(l->dir, 0700) < 0) {
-		err = -errno;
-		log_err("tunnel %s: mkdir %s: %s", l->conn, l->dir, strerror(errno));
+	/* a killed gemd's charon of this slot may have left its log: kept as
+	 * charon.log.1 */
+	err = gemd_reset_dir(l->dir, tunnel_libipsec_ops.keep_files, 0700);
+	if (err) {
+		log_err("tunnel %s: cannot prepare %s: %s", l->conn, l->dir, strerror(-err));
 		free(l);
 		return err;
 	}
@@ -1004,8 +1025,7 @@ static void lt_close(struct tunnel *t)
 		log_info("tunnel %s: neighbour %s on %s: stopped charon pid %d", l->conn,
 			 l->peer_hex, t->spec.link, t->pid);
 	}
-	if (l->log_fd >= 0)
-		close(l->log_fd);
+	vici_watch_close(&l->ev);
 	flush_table(l);
 	gemd_rm_rf(l->dir);
 	free(l);
@@ -1013,9 +1033,12 @@ static void lt_close(struct tunnel *t)
 
 const struct tunnel_ops tunnel_libipsec_ops = {
 	.name = "libipsec",
+	.keep_files = (const char *const[]){ "charon.log", "charon.out", NULL },
 	.open = lt_open,
 	.set_peer = lt_set_peer,
 	.tick = lt_tick,
 	.child_exited = lt_child_exited,
+	.pollfd = lt_pollfd,
+	.input = lt_input,
 	.close = lt_close,
 };

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,50 @@ int gemd_rm_rf(const char *path)
 	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
 		return -errno;
 	return 0;
+}
+
+int gemd_reset_dir(const char *dir, const char *const *keep, mode_t mode)
+{
+	char path[4096], old[4096 + 8];
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? gemd_mkdir_p(dir, mode) : -errno;
+	while ((de = readdir(d))) {
+		bool kept = false, older = false;
+		size_t nl = strlen(de->d_name);
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		for (const char *const *k = keep; k && *k; k++) {
+			size_t kl = strlen(*k);
+
+			kept |= !strcmp(de->d_name, *k);
+			older |= nl == kl + 2 && !strncmp(de->d_name, *k, kl) &&
+				 !strcmp(de->d_name + kl, ".1");
+		}
+		if (older)
+			continue;	/* replaced by the rename below, or kept */
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path)) {
+			err = -ENAMETOOLONG;
+			continue;
+		}
+		if (kept) {
+			snprintf(old, sizeof(old), "%s.1", path);
+			if (rename(path, old) < 0)
+				err = -errno;
+		} else {
+			int e = gemd_rm_rf(path);
+
+			if (e)
+				err = e;
+		}
+	}
+	closedir(d);
+	return err;
 }
 
 int gemd_write_file(const char *path, const char *data, size_t len, mode_t mode)

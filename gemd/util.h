@@ -18,6 +18,10 @@ void gemd_id_eui64(const uint8_t id[8], char out[24]);
 int gemd_mkdir_p(const char *path, mode_t mode);
 /* rm -rf that never follows symlinks and stays on one file system; 0 or -errno. */
 int gemd_rm_rf(const char *path);
+/* Empty directory dir (created with mode if missing), except that each file
+ * named in the NULL-terminated keep list is kept as NAME.1 (replacing an
+ * older NAME.1): the last log of a process that restarts.  0 or -errno. */
+int gemd_reset_dir(const char *dir, const char *const *keep, mode_t mode);
 /* Write a whole file through a temporary + rename, with this mode. */
 int gemd_write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* First line of a pid file: pid, or -errno. */

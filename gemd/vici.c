@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -521,4 +522,120 @@ int vici_call(const char *path, const char *cmd, const struct vici_msg *req,
 out:
 	close(fd);
 	return err;
+}
+
+/* ---- event watch ---------------------------------------------------------------- */
+
+int vici_watch_open(struct vici_watch *w, const char *path, const char *const *events,
+		    unsigned int timeout_ms, char *errbuf, size_t errlen)
+{
+	uint64_t deadline = gemd_now_ms() + timeout_ms;
+	int fd, err;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	fd = vconnect(path);
+	if (fd < 0) {
+		snprintf(errbuf, errlen, "connect %s: %s", path, strerror(-fd));
+		return fd;
+	}
+	/* registered one by one, each confirmed before the next: an event of
+	 * an earlier registration arriving meanwhile is lost, which is fine
+	 * (the caller looks at the state once the watch is up) */
+	for (; *events; events++) {
+		err = event_reg(fd, EVENT_REGISTER, *events, deadline);
+		if (err) {
+			snprintf(errbuf, errlen, "register %s: %s", *events, strerror(-err));
+			close(fd);
+			return err;
+		}
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		err = -errno;
+		snprintf(errbuf, errlen, "fcntl: %s", strerror(errno));
+		close(fd);
+		return err;
+	}
+	w->fd = fd;
+	return 0;
+}
+
+/* Hand every whole packet in w->buf to cb (events only); keep the rest. */
+static int watch_dispatch(struct vici_watch *w, vici_watch_cb cb, void *arg)
+{
+	size_t off = 0;
+	int err = 0;
+
+	while (w->len - off >= 4) {
+		const uint8_t *p = w->buf + off;
+		uint32_t n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		char name[64];
+
+		if (n < 1 || n > VICI_PKT_MAX) {
+			err = -EBADMSG;
+			break;
+		}
+		if (w->len - off - 4 < n)
+			break;		/* not whole yet */
+		p += 4;
+		if (p[0] == EVENT) {
+			size_t nl = n >= 2 ? p[1] : 0;
+
+			if (n < 2 || nl + 2 > n) {
+				err = -EBADMSG;
+				break;
+			}
+			snprintf(name, sizeof(name), "%.*s", (int)nl, (const char *)p + 2);
+			cb(arg, name, p + 2 + nl, n - 2 - nl);
+		}
+		off += 4 + (size_t)n;
+	}
+	memmove(w->buf, w->buf + off, w->len - off);
+	w->len -= off;
+	return err;
+}
+
+int vici_watch_read(struct vici_watch *w, vici_watch_cb cb, void *arg)
+{
+	if (w->fd < 0)
+		return -EBADF;
+	for (;;) {
+		ssize_t r;
+
+		if (w->cap - w->len < 4096) {
+			size_t cap = w->cap ? w->cap * 2 : 16384;
+			uint8_t *b;
+
+			if (cap > VICI_PKT_MAX + 8)
+				return -EMSGSIZE;
+			b = realloc(w->buf, cap);
+			if (!b)
+				return -ENOMEM;
+			w->buf = b;
+			w->cap = cap;
+		}
+		r = read(w->fd, w->buf + w->len, w->cap - w->len);
+		if (r == 0)
+			return -ECONNRESET;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return -errno;
+		}
+		w->len += r;
+		r = watch_dispatch(w, cb, arg);
+		if (r)
+			return (int)r;
+	}
+}
+
+void vici_watch_close(struct vici_watch *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->buf);
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
 }

@@ -64,4 +64,26 @@ int vici_call(const char *path, const char *cmd, const struct vici_msg *req,
 /* Just connect (is charon's vici plugin up?): 0 or -errno. */
 int vici_ping(const char *path);
 
+/*
+ * A connection that stays open and receives events (ike-updown,
+ * child-updown, log ...) as charon raises them, read from gemd's poll loop
+ * instead of asking charon every second.
+ */
+struct vici_watch {
+	int fd;			/* -1: closed; poll it for POLLIN */
+	uint8_t *buf;		/* received bytes not yet a whole packet */
+	size_t len, cap;
+};
+
+typedef void (*vici_watch_cb)(void *arg, const char *event, const uint8_t *msg, size_t len);
+
+/* Connect and register for the NULL-terminated events (each confirmed, within
+ * timeout_ms in all), then switch to non-blocking reads.  0 or -errno. */
+int vici_watch_open(struct vici_watch *w, const char *path, const char *const *events,
+		    unsigned int timeout_ms, char *err, size_t errlen);
+/* Read what has arrived and hand each whole event to cb.  0 (nothing more
+ * for now), -ECONNRESET when charon closed the connection, -errno. */
+int vici_watch_read(struct vici_watch *w, vici_watch_cb cb, void *arg);
+void vici_watch_close(struct vici_watch *w);
+
 #endif

@@ -155,6 +155,8 @@ check "n2 restarted that charon (new pid, restarts 1)" \
 	--arg n1 "$(cp_id n1)" --arg old "$CHARON_PID"
 check "n2: one TUN per neighbour (3), none stale" \
 	test "$(nsx n2 ip -o link show type tun | wc -l)" = 3
+check "n2 kept the killed charon's log (charon.log.1 in its tunnel directory)" \
+	bash -c "grep -l 'Starting IKE charon daemon' '$T'/n2/run/tun/*/charon.log.1 | grep -q ."
 # the same link's charon on n1: the other IKE role (lower node id initiates)
 echo "--- kill -9 the charon of link n2-n1 on n1 (n2 is the $(cp_peers n2 | jq -r --arg n1 "$(cp_id n1)" '.peers[] | select(.node_id == $n1) | .role') there)"
 CHARON_PID=$(cp_peers n1 | jq -r '.peers[0].pid')
@@ -174,6 +176,8 @@ GEMD_PID=$(cp_gemd_pid n2)
 check "n2: gemd pid known ($GEMD_PID)" test -n "$GEMD_PID"
 recover "kill -9 gemd (on n2; restarted after 1 s)" kill -KILL "$GEMD_PID"
 check "n2 runs a new gemd" bash -c "p=\$(cat '$T/n2/run/gemd.pid'); [ \"\$p\" != '$GEMD_PID' ] && kill -0 \$p"
+check "the new gemd kept the killed one's babeld log and its charons' logs (.1)" \
+	bash -c "test -s '$T/n2/run/babeld/babeld.log.1' && test \$(ls '$T'/n2/run/tun/*/charon.log.1 | wc -l) -ge 3"
 procs=$(ip netns pids "$(gem_nsname n2)" | xargs -r -I{} cat /proc/{}/comm 2>/dev/null | sort | uniq -c)
 check "n2: the killed gemd's charons and babeld are gone (3 charons, 1 babeld, 1 gemd)" \
 	test "$(grep -cE ' 3 charon$| 1 babeld$| 1 gemd$' <<<"$procs")" = 3
