@@ -1,5 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * rtnetlink through libmnl: every request carries its own sequence number
+ * and is answered only by messages with that number from the kernel's port
+ * (mnl_cb_run checks both), a truncated datagram is an error (ENOSPC), and a
+ * dump the kernel marks interrupted (NLM_F_DUMP_INTR: the table changed
+ * while it was read) is read again.
+ */
 #include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -7,146 +16,148 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gemd/nl.h"
 
-#define NLBUF 32768
+#define NLBUF		32768	/* a dump datagram: one page is too small for big tables */
+#define DUMP_TRIES	8	/* interrupted dumps are read again */
 
-static int nl_open(void)
+struct nl {
+	struct mnl_socket *s;
+	unsigned int portid, seq;
+	char *buf;
+};
+
+static int nl_open(struct nl *n)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	n->buf = malloc(NLBUF);
+	n->s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!n->buf || !n->s || mnl_socket_bind(n->s, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int err = n->buf ? -errno : -ENOMEM;
 
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int err = -errno;
-
-		close(fd);
+		if (n->s)
+			mnl_socket_close(n->s);
+		free(n->buf);
 		return err;
 	}
-	return fd;
-}
-
-/* Append an attribute to the request in buf (cap bytes). */
-static int add_attr(void *buf, size_t cap, int type, const void *data, int len)
-{
-	struct nlmsghdr *n = buf;
-	size_t off = NLMSG_ALIGN(n->nlmsg_len);
-	struct rtattr rta = { .rta_len = RTA_LENGTH(len), .rta_type = type };
-
-	if (off + RTA_ALIGN(rta.rta_len) > cap)
-		return -EMSGSIZE;
-	memcpy((uint8_t *)buf + off, &rta, sizeof(rta));
-	memcpy((uint8_t *)buf + off + RTA_LENGTH(0), data, len);
-	n->nlmsg_len = off + RTA_ALIGN(rta.rta_len);
+	n->portid = mnl_socket_get_portid(n->s);
+	n->seq = (unsigned int)time(NULL);
 	return 0;
 }
 
-/* Send one request and wait for its ack: 0 or the kernel's -errno. */
-static int nl_talk(int fd, struct nlmsghdr *n)
+static void nl_close(struct nl *n)
 {
-	char buf[8192];
-	ssize_t len;
+	mnl_socket_close(n->s);
+	free(n->buf);
+}
 
-	n->nlmsg_flags |= NLM_F_ACK;
-	n->nlmsg_seq = 1;
-	if (send(fd, n, n->nlmsg_len, 0) < 0)
+/* Send the request built in n->buf and read until its ack (or DONE): cb for
+ * every data message.  0, the kernel's -errno, -EINTR for an interrupted
+ * dump, -ENOSPC for a truncated datagram. */
+static int nl_run(struct nl *n, struct nlmsghdr *h, mnl_cb_t cb, void *arg)
+{
+	unsigned int seq = ++n->seq;
+	ssize_t len;
+	int rc;
+
+	h->nlmsg_seq = seq;
+	if (mnl_socket_sendto(n->s, h, h->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
-		len = recv(fd, buf, sizeof(buf), 0);
+		len = mnl_socket_recvfrom(n->s, n->buf, NLBUF);
 		if (len < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
-		     h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				struct nlmsgerr *e = NLMSG_DATA(h);
-
-				return e->error;
-			}
-		}
+		rc = mnl_cb_run(n->buf, len, seq, n->portid, cb, arg);
+		if (rc == MNL_CB_STOP)
+			return 0;
+		if (rc == MNL_CB_ERROR)
+			return errno ? -errno : -EIO;
 	}
 }
 
-/* Dump request; cb for every message (return <0 to abort). */
-static int nl_dump(int fd, int type, int family,
-		   int (*cb)(struct nlmsghdr *h, void *arg), void *arg)
+/* A request that wants only the kernel's ack: 0 or its -errno. */
+static int nl_talk(struct nl *n, struct nlmsghdr *h)
 {
-	struct {
-		struct nlmsghdr n;
-		struct rtgenmsg g;
-	} req = {
-		.n = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct rtgenmsg)), .nlmsg_type = type,
-		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 2 },
-		.g = { .rtgen_family = family },
-	};
-	char *buf;
-	int err = 0;
+	h->nlmsg_flags |= NLM_F_ACK;
+	return nl_run(n, h, NULL, NULL);
+}
 
-	buf = malloc(NLBUF);
-	if (!buf)
-		return -ENOMEM;
-	if (send(fd, &req, req.n.nlmsg_len, 0) < 0) {
-		err = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t len = recv(fd, buf, NLBUF, 0);
+/* A fresh socket: what an interrupted dump left unread is dropped with the
+ * old one. */
+static int nl_reopen(struct nl *n)
+{
+	struct mnl_socket *s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 
-		if (len < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto out;
-		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
-		     h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_type == NLMSG_DONE)
-				goto out;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-				goto out;
-			}
-			if (!err && cb(h, arg) < 0)
-				err = -ECANCELED;	/* keep reading to DONE */
-		}
+	if (!s || mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int err = -errno;
+
+		if (s)
+			mnl_socket_close(s);
+		return err;
 	}
-out:
-	free(buf);
+	mnl_socket_close(n->s);
+	n->s = s;
+	n->portid = mnl_socket_get_portid(s);
+	return 0;
+}
+
+/* Dump type for family; cb for each message.  An interrupted dump is read
+ * again from the start (restart() first forgets what cb collected). */
+static int nl_dump(struct nl *n, int type, int family, mnl_cb_t cb, void *arg,
+		   void (*restart)(void *arg))
+{
+	char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct rtgenmsg))];
+	int err = -EINTR;
+
+	for (int i = 0; i < DUMP_TRIES && err == -EINTR; i++) {
+		struct nlmsghdr *h = mnl_nlmsg_put_header(req);
+		struct rtgenmsg *g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
+
+		h->nlmsg_type = type;
+		h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		g->rtgen_family = family;
+		if (i) {
+			err = nl_reopen(n);
+			if (err)
+				return err;
+			if (restart)
+				restart(arg);
+		}
+		err = nl_run(n, h, cb, arg);
+	}
 	return err;
 }
 
 int gemd_nl_addr(bool add, unsigned int ifindex, const struct gemd_prefix *p)
 {
-	struct {
-		struct nlmsghdr n;
-		struct ifaddrmsg a;
-		char attrs[128];
-	} req;
-	uint32_t flags = IFA_F_NODAD;
-	int fd, err;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *a;
+	size_t alen = p->family == AF_INET6 ? 16 : 4;
+	struct nl n;
+	int err;
 
-	memset(&req, 0, sizeof(req));
-	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
-	req.n.nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
-	req.n.nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
-	req.a.ifa_family = p->family;
-	req.a.ifa_prefixlen = p->plen;
-	req.a.ifa_index = ifindex;
-	req.a.ifa_scope = RT_SCOPE_UNIVERSE;
-	add_attr(&req, sizeof(req), IFA_LOCAL, p->addr, p->family == AF_INET6 ? 16 : 4);
-	add_attr(&req, sizeof(req), IFA_ADDRESS, p->addr, p->family == AF_INET6 ? 16 : 4);
+	h->nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
+	h->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	a = mnl_nlmsg_put_extra_header(h, sizeof(*a));
+	a->ifa_family = p->family;
+	a->ifa_prefixlen = p->plen;
+	a->ifa_index = ifindex;
+	a->ifa_scope = RT_SCOPE_UNIVERSE;
+	mnl_attr_put(h, IFA_LOCAL, alen, p->addr);
+	mnl_attr_put(h, IFA_ADDRESS, alen, p->addr);
 	if (add)
-		add_attr(&req, sizeof(req), IFA_FLAGS, &flags, sizeof(flags));
-	fd = nl_open();
-	if (fd < 0)
-		return fd;
-	err = nl_talk(fd, &req.n);
-	close(fd);
+		mnl_attr_put_u32(h, IFA_FLAGS, IFA_F_NODAD);
+	err = nl_open(&n);
+	if (err)
+		return err;
+	err = nl_talk(&n, h);
+	nl_close(&n);
 	return err;
 }
 
@@ -157,72 +168,102 @@ struct addr_q {
 	int found;
 };
 
-static int has_cb(struct nlmsghdr *h, void *arg)
+/* The attributes of an address message: IFA_LOCAL/IFA_ADDRESS/IFA_FLAGS. */
+struct addr_attrs {
+	const struct nlattr *local, *address;
+	uint32_t flags;
+};
+
+static int addr_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct addr_attrs *aa = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (type == IFA_LOCAL && mnl_attr_get_payload_len(attr) >= 4)
+		aa->local = attr;
+	else if (type == IFA_ADDRESS && mnl_attr_get_payload_len(attr) >= 4)
+		aa->address = attr;
+	else if (type == IFA_FLAGS && mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+		aa->flags = mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+static int addr_attrs(const struct nlmsghdr *h, struct addr_attrs *aa)
+{
+	const struct ifaddrmsg *a = mnl_nlmsg_get_payload(h);
+
+	memset(aa, 0, sizeof(*aa));
+	aa->flags = a->ifa_flags;
+	return mnl_attr_parse(h, sizeof(*a), addr_attr_cb, aa);
+}
+
+static bool attr_is(const struct nlattr *attr, const void *addr, size_t len)
+{
+	return attr && mnl_attr_get_payload_len(attr) >= len &&
+	       !memcmp(mnl_attr_get_payload(attr), addr, len);
+}
+
+static int has_cb(const struct nlmsghdr *h, void *arg)
 {
 	struct addr_q *q = arg;
-	struct ifaddrmsg *a = NLMSG_DATA(h);
-	int len = IFA_PAYLOAD(h);
+	const struct ifaddrmsg *a = mnl_nlmsg_get_payload(h);
+	size_t alen = q->p->family == AF_INET6 ? 16 : 4;
+	struct addr_attrs aa;
 
-	if (h->nlmsg_type != RTM_NEWADDR || a->ifa_family != q->p->family)
-		return 0;
-	for (struct rtattr *rta = IFA_RTA(a); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
-		if (rta->rta_type == IFA_LOCAL || (rta->rta_type == IFA_ADDRESS &&
-						   a->ifa_family == AF_INET6)) {
-			if (!memcmp(RTA_DATA(rta), q->p->addr, a->ifa_family == AF_INET6 ? 16 : 4))
-				q->found = 1;
-		}
-	}
-	return 0;
+	if (h->nlmsg_type != RTM_NEWADDR || a->ifa_family != q->p->family ||
+	    addr_attrs(h, &aa) < 0)
+		return MNL_CB_OK;
+	if (attr_is(aa.local, q->p->addr, alen) ||
+	    (a->ifa_family == AF_INET6 && attr_is(aa.address, q->p->addr, alen)))
+		q->found = 1;
+	return MNL_CB_OK;
 }
 
 int gemd_nl_has_addr(const struct gemd_prefix *p)
 {
 	struct addr_q q = { .p = p };
-	int fd = nl_open(), err;
+	struct nl n;
+	int err = nl_open(&n);
 
-	if (fd < 0)
-		return fd;
-	err = nl_dump(fd, RTM_GETADDR, p->family, has_cb, &q);
-	close(fd);
+	if (err)
+		return err;
+	err = nl_dump(&n, RTM_GETADDR, p->family, has_cb, &q, NULL);
+	nl_close(&n);
 	return err ? err : q.found;
 }
 
-static int ll_cb(struct nlmsghdr *h, void *arg)
+static int ll_cb(const struct nlmsghdr *h, void *arg)
 {
 	struct addr_q *q = arg;
-	struct ifaddrmsg *a = NLMSG_DATA(h);
-	int len = IFA_PAYLOAD(h);
-	uint32_t flags = a->ifa_flags;
-	struct in6_addr *addr = NULL;
+	const struct ifaddrmsg *a = mnl_nlmsg_get_payload(h);
+	struct addr_attrs aa;
+	struct in6_addr addr;
 
 	if (h->nlmsg_type != RTM_NEWADDR || a->ifa_family != AF_INET6 ||
-	    a->ifa_index != q->ifindex)
-		return 0;
-	for (struct rtattr *rta = IFA_RTA(a); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
-		if (rta->rta_type == IFA_ADDRESS)
-			addr = RTA_DATA(rta);
-		else if (rta->rta_type == IFA_FLAGS)
-			flags = *(uint32_t *)RTA_DATA(rta);
-	}
-	if (!addr || addr->s6_addr[0] != 0xfe || (addr->s6_addr[1] & 0xc0) != 0x80)
-		return 0;
-	if (flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED))
-		return 0;
-	if (!q->found || memcmp(addr, &q->best, 16) < 0)
-		q->best = *addr;
+	    a->ifa_index != q->ifindex || addr_attrs(h, &aa) < 0 || !aa.address ||
+	    mnl_attr_get_payload_len(aa.address) < 16)
+		return MNL_CB_OK;
+	memcpy(&addr, mnl_attr_get_payload(aa.address), 16);
+	if (addr.s6_addr[0] != 0xfe || (addr.s6_addr[1] & 0xc0) != 0x80)
+		return MNL_CB_OK;
+	if (aa.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED))
+		return MNL_CB_OK;
+	if (!q->found || memcmp(&addr, &q->best, 16) < 0)
+		q->best = addr;
 	q->found = 1;
-	return 0;
+	return MNL_CB_OK;
 }
 
 int gemd_nl_ll_addr(unsigned int ifindex, struct in6_addr *out)
 {
 	struct addr_q q = { .ifindex = ifindex };
-	int fd = nl_open(), err;
+	struct nl n;
+	int err = nl_open(&n);
 
-	if (fd < 0)
-		return fd;
-	err = nl_dump(fd, RTM_GETADDR, AF_INET6, ll_cb, &q);
-	close(fd);
+	if (err)
+		return err;
+	err = nl_dump(&n, RTM_GETADDR, AF_INET6, ll_cb, &q, NULL);
+	nl_close(&n);
 	if (err)
 		return err;
 	if (!q.found)
@@ -231,76 +272,104 @@ int gemd_nl_ll_addr(unsigned int ifindex, struct in6_addr *out)
 	return 0;
 }
 
+#define FLUSH_BATCH 256
+
 struct flush_q {
 	unsigned char proto;	/* routes of this protocol, or */
 	bool by_table;		/* routes and rules of tables lo..hi */
 	uint32_t lo, hi;
 	int n;
-	struct nlmsghdr *msgs[256];	/* collected, deleted after the dump */
+	struct nlmsghdr *msgs[FLUSH_BATCH];	/* collected, deleted after the dump */
 };
 
-/* The table of a route or rule message: the attribute wins over the 8-bit field. */
-static uint32_t msg_table(struct nlmsghdr *h)
+static int table_cb(const struct nlattr *attr, void *data)
 {
-	struct rtmsg *r = NLMSG_DATA(h);	/* struct fib_rule_hdr has table at the same place */
-	int len = RTM_PAYLOAD(h);
+	/* RTA_TABLE == FRA_TABLE: routes and rules alike */
+	if (mnl_attr_get_type(attr) == RTA_TABLE && mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+		*(uint32_t *)data = mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+/* The table of a route or rule message: the attribute wins over the 8-bit
+ * field (struct fib_rule_hdr has its table where struct rtmsg has). */
+static uint32_t msg_table(const struct nlmsghdr *h)
+{
+	const struct rtmsg *r = mnl_nlmsg_get_payload(h);
 	uint32_t table = r->rtm_table;
 
-	for (struct rtattr *rta = RTM_RTA(r); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
-		if (rta->rta_type == RTA_TABLE && RTA_PAYLOAD(rta) >= 4)	/* == FRA_TABLE */
-			table = *(uint32_t *)RTA_DATA(rta);
+	mnl_attr_parse(h, sizeof(*r), table_cb, &table);
 	return table;
 }
 
-static int flush_cb(struct nlmsghdr *h, void *arg)
+static void flush_restart(void *arg)
 {
 	struct flush_q *q = arg;
-	struct rtmsg *r = NLMSG_DATA(h);
+
+	for (int i = 0; i < q->n; i++)
+		free(q->msgs[i]);
+	q->n = 0;
+}
+
+static int flush_cb(const struct nlmsghdr *h, void *arg)
+{
+	struct flush_q *q = arg;
+	const struct rtmsg *r = mnl_nlmsg_get_payload(h);
 
 	if (h->nlmsg_type != RTM_NEWROUTE && h->nlmsg_type != RTM_NEWRULE)
-		return 0;
+		return MNL_CB_OK;
+	if (mnl_nlmsg_get_payload_len(h) < sizeof(*r))
+		return MNL_CB_OK;
 	if (q->by_table) {
 		uint32_t t = msg_table(h);
 
 		if (t < q->lo || t > q->hi)
-			return 0;
+			return MNL_CB_OK;
 	} else if (h->nlmsg_type != RTM_NEWROUTE || r->rtm_protocol != q->proto) {
-		return 0;
+		return MNL_CB_OK;
 	}
-	if (q->n >= (int)(sizeof(q->msgs) / sizeof(q->msgs[0])))
-		return 0;	/* the caller loops */
+	if (q->n >= FLUSH_BATCH)
+		return MNL_CB_OK;	/* the caller dumps again */
 	q->msgs[q->n] = malloc(h->nlmsg_len);
-	if (!q->msgs[q->n])
-		return -1;
+	if (!q->msgs[q->n]) {
+		errno = ENOMEM;
+		return MNL_CB_ERROR;
+	}
 	memcpy(q->msgs[q->n++], h, h->nlmsg_len);
-	return 0;
+	return MNL_CB_OK;
 }
 
-static int flush(struct flush_q *tmpl, int dump_type, int family)
+static int flush(const struct flush_q *tmpl, int dump_type, int family)
 {
-	int fd, err = 0, total = 0;
+	struct flush_q *q;
+	struct nl n;
+	int err, total = 0;
 
-	fd = nl_open();
-	if (fd < 0)
-		return fd;
+	q = malloc(sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	err = nl_open(&n);
+	if (err) {
+		free(q);
+		return err;
+	}
 	for (int round = 0; round < 16; round++) {
-		struct flush_q q = *tmpl;
-
-		q.n = 0;
-		err = nl_dump(fd, dump_type, family, flush_cb, &q);
-		for (int i = 0; i < q.n; i++) {
-			struct nlmsghdr *h = q.msgs[i];
+		*q = *tmpl;
+		q->n = 0;
+		err = nl_dump(&n, dump_type, family, flush_cb, q, flush_restart);
+		for (int i = 0; i < q->n; i++) {
+			struct nlmsghdr *h = q->msgs[i];
 
 			h->nlmsg_type = h->nlmsg_type == RTM_NEWRULE ? RTM_DELRULE : RTM_DELROUTE;
 			h->nlmsg_flags = NLM_F_REQUEST;
-			if (nl_talk(fd, h) == 0)
+			if (!err && nl_talk(&n, h) == 0)
 				total++;
 			free(h);
 		}
-		if (err || q.n == 0)
+		if (err || q->n < FLUSH_BATCH)
 			break;
 	}
-	close(fd);
+	nl_close(&n);
+	free(q);
 	return err ? err : total;
 }
 

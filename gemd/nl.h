@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* rtnetlink helpers: the node's own addresses and Babel's kernel routes. */
+/* rtnetlink helpers (libmnl): the node's own addresses and Babel's kernel routes. */
 #ifndef GEMD_NL_H
 #define GEMD_NL_H
 
