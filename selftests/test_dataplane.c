@@ -27,6 +27,7 @@
 #include "gem_pkt.h"
 #include "gem_ref.h"
 #include "gem_vectors.h"
+#include "keys/gem_keys.h"
 
 #define FRAME_MAX 4096
 
@@ -240,7 +241,18 @@ Test(dataplane, vectors_egress_and_ingress)
 		cr_assert_eq(gem_pkt_parse(v->input, v->input_len, &pi), 0);
 		s.sg.src = pi.src;
 		s.sg.grp = pi.grp;
-		cr_assert_eq(set_group_key(ctl_fd, &s.sg.grp, v->suite, &v->keys), 0);
+		if (v->gak) {
+			/* from the GAK, as gemctl group add --key-file does */
+			struct gem_ref_keys k = v->keys;
+			uint8_t *mk = v->suite == GEM_SUITE_CMAC ? k.cmac_key : k.mac_key;
+
+			memset(mk, 0, gem_suite_key_len(v->suite));
+			cr_assert_eq(gem_keys_dp_key_from_gak(v->gak, s.sg.grp.a, v->epoch, v->suite,
+							      mk, gem_suite_key_len(v->suite)), 0);
+			cr_assert_eq(set_group_key(ctl_fd, &s.sg.grp, v->suite, &k), 0);
+		} else {
+			cr_assert_eq(set_group_key(ctl_fd, &s.sg.grp, v->suite, &v->keys), 0);
+		}
 		cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, v->key_id, v->keys.sek), 0);
 		cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, v->key_id, v->keys.sek), 0);
 		set_next_pn(&s, v->pn);
