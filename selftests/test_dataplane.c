@@ -1081,3 +1081,56 @@ Test(dataplane, vlan_tagged_mtu_rule)
 	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_SHOT);
 	cr_assert_eq(counter(GEM_C_TX_MTU), 1);
 }
+
+/* ---- what a replay costs the receiver (docs/SECURITY.md 3.5) ---------------- */
+
+static __u32 run_time(int fd, const uint8_t *in, size_t len, int repeat, int want)
+{
+	uint8_t out[FRAME_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
+
+	cr_assert_eq(bpf_prog_test_run_opts(fd, &o), 0);
+	cr_assert_eq((int)o.retval, want);
+	return o.duration;
+}
+
+/* Prints the ingress cost per packet (ns, BPF_PROG_TEST_RUN's average) of a
+ * fresh packet, a replay, a forgery and an unknown key id, 1400-byte payload,
+ * every suite.  Asserts the verdicts and counters only: speed is not
+ * asserted. */
+Test(dataplane, replay_cost_table)
+{
+	enum { NF = 64, REP = 2000 };
+	static uint8_t sealed[NF][FRAME_MAX];
+	uint8_t pl[1400], in[FRAME_MAX], t[FRAME_MAX];
+	size_t n, sn[NF];
+
+	fill(pl, sizeof(pl), 12);
+	printf("ingress cost per packet, 1400-byte payload (ns, BPF_PROG_TEST_RUN average)\n");
+	printf("%-12s %10s %10s %10s %10s\n", "suite", "open", "replay", "bad tag", "key id");
+	for (unsigned suite = 1; suite <= 3; suite++) {
+		__u64 open = 0, before = counter(GEM_C_RX_REPLAY);
+		__u32 rep, bad, kid;
+		struct stream s;
+
+		mkstream_default(&s, AF_INET);
+		set_keys(&s, suite, (uint16_t)suite);
+		n = udp_frame(in, &s, pl, sizeof(pl));
+		for (int i = 0; i < NF; i++)
+			cr_assert_eq(run(eg_fd, in, n, sealed[i], &sn[i]), TC_ACT_OK);
+		for (int i = 0; i < NF; i++)
+			open += run_time(in_fd, sealed[i], sn[i], 1, XDP_PASS);
+		rep = run_time(in_fd, sealed[NF - 1], sn[NF - 1], REP, XDP_DROP);
+		cr_assert_eq(counter(GEM_C_RX_REPLAY) - before, REP);
+		memcpy(t, sealed[0], sn[0]);
+		t[sn[0] - 1] ^= 1;
+		bad = run_time(in_fd, t, sn[0], REP, XDP_DROP);
+		t[sn[0] - 1] ^= 1;
+		t[14 + 28 + 3] ^= 0x40;	/* key id */
+		kid = run_time(in_fd, t, sn[0], REP, XDP_DROP);
+		printf("%-12s %10llu %10u %10u %10u\n", suite == 1 ? "hmac-sha256" :
+		       suite == 2 ? "cmac" : "poly1305", (unsigned long long)(open / NF), rep, bad, kid);
+	}
+	fflush(stdout);
+}
