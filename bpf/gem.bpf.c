@@ -18,6 +18,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define ETH_P_IP	0x0800
 #define ETH_P_IPV6	0x86DD
+#define ETH_P_8021Q	0x8100
+#define ETH_P_8021AD	0x88A8
+#define GEM_L3_MAX	(14 + 2 * 4)	/* IP header offset: Ethernet + two VLAN tags */
 #define IPPROTO_HOPOPTS	0
 #define IPPROTO_IGMP	2
 #define IPPROTO_UDP	17
@@ -102,13 +105,41 @@ static __always_inline int gem_parse(void *data, void *data_end, struct gem_pkt 
 	struct ethhdr *eth = data;
 	struct udphdr *uh;
 	struct gem_group *g;
+	__u32 l3 = sizeof(*eth);
+	__be16 h_proto;
 	__u8 proto;
 
 	if ((void *)(eth + 1) > data_end)
 		return P_PASS;
-	p->l3 = sizeof(*eth);
-	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = (void *)(eth + 1);
+	h_proto = eth->h_proto;
+	/* up to two VLAN tags (802.1Q, 802.1ad) in the frame: the packet
+	 * inside is judged like an untagged one, so a tagged frame to a
+	 * protected group is sealed/opened, never passed in clear; a third
+	 * tag is not parsed: dropped as malformed (fail closed).  A tag the
+	 * driver keeps out of band (skb->vlan_tci) is not in the frame at all. */
+	if (h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD)) {
+		struct vlan_hdr *vh = data + l3;
+
+		if ((void *)(vh + 1) > data_end)
+			return tx ? P_SHORT : P_PASS;
+		h_proto = vh->h_vlan_encapsulated_proto;
+		l3 += sizeof(*vh);
+		if (h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD)) {
+			vh = data + l3;
+			if ((void *)(vh + 1) > data_end)
+				return tx ? P_SHORT : P_PASS;
+			h_proto = vh->h_vlan_encapsulated_proto;
+			l3 += sizeof(*vh);
+			if (h_proto == bpf_htons(ETH_P_8021Q) ||
+			    h_proto == bpf_htons(ETH_P_8021AD)) {
+				*why = tx ? GEM_C_TX_MALFORMED : GEM_C_RX_MALFORMED;
+				return P_DROP;
+			}
+		}
+	}
+	p->l3 = l3;
+	if (h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + l3;
 
 		if ((void *)(ip + 1) > data_end)
 			return tx ? P_SHORT : P_PASS;
@@ -141,8 +172,8 @@ static __always_inline int gem_parse(void *data, void *data_end, struct gem_pkt 
 		proto = ip->protocol;
 		if (proto == IPPROTO_IGMP)
 			return P_PASS;
-	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
+	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + l3;
 
 		if ((void *)(ip6 + 1) > data_end)
 			return tx ? P_SHORT : P_PASS;
@@ -181,7 +212,7 @@ static __always_inline int gem_parse(void *data, void *data_end, struct gem_pkt 
 		return P_DROP;
 	}
 	p->l4 = p->l3 + p->ihl;
-	if (p->l4 > 14 + 60)
+	if (p->l4 > GEM_L3_MAX + 60)
 		return P_SHORT;
 	uh = data + p->l4;
 	if ((void *)(uh + 1) > data_end)
@@ -277,7 +308,8 @@ int gem_egress(struct __sk_buff *skb)
 	r = gem_parse((void *)(long)skb->data, (void *)(long)skb->data_end, p, &g, &why, 1);
 	if (r == P_SHORT) {
 		/* headers not in the linear area: pull them and look again */
-		if (bpf_skb_pull_data(skb, skb->len < 14 + 60 + 8 ? skb->len : 14 + 60 + 8))
+		if (bpf_skb_pull_data(skb, skb->len < GEM_L3_MAX + 60 + 8 ? skb->len
+							     : GEM_L3_MAX + 60 + 8))
 			goto drop;
 		r = gem_parse((void *)(long)skb->data, (void *)(long)skb->data_end,
 			      p, &g, &why, 1);
@@ -305,6 +337,9 @@ int gem_egress(struct __sk_buff *skb)
 		why = GEM_C_TX_TOO_BIG;
 		goto drop;
 	}
+	/* the rule is on the IP packet (docs/PROTOCOL.md 8): in-frame VLAN
+	 * tags do not count, so the helper is given the L3 length */
+	mtu = p->ip_len;
 	if (bpf_check_mtu(skb, 0, &mtu, GEM_OVERHEAD, 0)) {
 		why = GEM_C_TX_MTU;
 		goto drop;
@@ -532,6 +567,12 @@ int gem_ingress(struct xdp_md *xdp)
 		why = GEM_C_RX_KEY_ID;
 		goto drop_stream;
 	}
+	/* no sender seals at or above the limit; above it `top = pn + 1`
+	 * of the replay window could wrap to 0, the empty window */
+	if (pn >= GEM_PN_LIMIT) {
+		why = GEM_C_RX_PN_LIMIT;
+		goto drop_stream;
+	}
 
 	/* 1. tag, constant time (suite 3: its key is keystream blocks 0-1,
 	 * so a forgery costs two AES blocks, not the whole packet) */
@@ -581,14 +622,14 @@ int gem_ingress(struct xdp_md *xdp)
 	ulen = p->udp_len - GEM_OVERHEAD;
 	tlen = p->ip_len - GEM_OVERHEAD - (p->ipv4 ? 0 : 40);
 	if (p->ipv4) {
-		struct iphdr *ip = data + 14;
+		struct iphdr *ip = data + (p->l3 & 0x1f);
 
 		if ((void *)(ip + 1) > data_end)
 			goto drop_stream;
 		ip->check = gem_csum_replace16(ip->check, ip->tot_len, bpf_htons(tlen));
 		ip->tot_len = bpf_htons(tlen);
 	} else {
-		struct ipv6hdr *ip6 = data + 14;
+		struct ipv6hdr *ip6 = data + (p->l3 & 0x1f);
 
 		if ((void *)(ip6 + 1) > data_end)
 			goto drop_stream;
@@ -664,34 +705,54 @@ static __always_inline int ctl_set_group(struct gem_ctl_req *req)
 	return 0;
 }
 
+/* End a stream's key load that changed nothing (`loading` set by it). */
+#define load_done(st) do {				\
+		bpf_spin_lock(&(st)->lock);		\
+		(st)->loading = 0;			\
+		bpf_spin_unlock(&(st)->lock);		\
+	} while (0)
+
 static __always_inline int ctl_set_tx(struct gem_ctl_req *req)
 {
 	struct bpf_crypto_ctx *ctx, *old;
 	struct gem_tx_stream *st;
 	struct gem_sg sg;
-	__u32 c, nslot;
-	int err = 0;
+	__u32 c, nslot, busy, same;
+	int err = 0, created = 0;
 
 	if (req->key_id > 0xffff)
 		return -22;
 	sg = req->sg;
 	st = bpf_map_lookup_elem(&gem_tx, &sg);
 	if (!st) {
-		bpf_map_update_elem(&gem_tx, &sg, &empty_tx, BPF_NOEXIST);
+		/* a new entry starts at the clock (gem_common.h GEM_PN_CLOCK_MIN):
+		 * above every pn an earlier entry of this stream used */
+		if (req->first_pn < GEM_PN_CLOCK_MIN || req->first_pn >= GEM_PN_LIMIT)
+			return -34;	/* ERANGE: the clock is not set */
+		created = !bpf_map_update_elem(&gem_tx, &sg, &empty_tx, BPF_NOEXIST);
 		st = bpf_map_lookup_elem(&gem_tx, &sg);
 		if (!st)
 			return -12;
 	}
 	bpf_spin_lock(&st->lock);
+	if (created)
+		st->next_pn = req->first_pn;	/* no key yet: egress takes no pn */
 	c = st->cur & 1;
-	err = st->key_id[c] == req->key_id;
+	busy = st->loading;
+	same = st->key_id[c] == req->key_id;
+	if (!busy && !same)
+		st->loading = 1;
 	bpf_spin_unlock(&st->lock);
-	if (err)
+	if (busy)
+		return -16;	/* EBUSY: another load of this stream is under way */
+	if (same)
 		return -17;	/* EEXIST: re-loading the current key id */
 	nslot = c ^ 1;		/* egress reads only slot `cur`: fill the other */
 	ctx = gem_aes_ctx(req->sek, "ecb(aes)", &err);
-	if (!ctx)
+	if (!ctx) {
+		load_done(st);
 		return err ? err : -22;
+	}
 	if (nslot)
 		old = bpf_kptr_xchg(&st->ctx1, ctx);
 	else
@@ -701,45 +762,101 @@ static __always_inline int ctl_set_tx(struct gem_ctl_req *req)
 	bpf_spin_lock(&st->lock);
 	st->key_id[nslot] = req->key_id;
 	st->cur = nslot;
+	st->loading = 0;
 	bpf_spin_unlock(&st->lock);
 	bpf_map_delete_elem(&gem_notified, &sg);
 	return 0;
 }
 
+/* Key-id order: a is newer than b when (a - b) mod 2^16 is in 1 .. 2^15 - 1
+ * (RFC 1982 serial arithmetic on 16 bits); exactly 2^15 apart neither is. */
+static __always_inline int gem_kid_newer(__u32 a, __u32 b)
+{
+	__u32 d = (a - b) & 0xffff;
+
+	return d != 0 && d < 0x8000;
+}
+
+static __always_inline int fp_equal(const __u8 *a, const __u8 *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]));
+}
+
+/* Ingress keeps the two newest key ids by key-id order, whatever order they
+ * are loaded in (a restarted control plane loads them in hash-table order):
+ *   - a key id already held with the same SEK (fingerprint): nothing changes,
+ *     the slot keeps its replay window (a restarted gemd reloads every key);
+ *   - held with another SEK: -EEXIST, nothing changes (GEM_CTL_F_REPLACE:
+ *     the SEK is replaced, the window kept);
+ *   - a new key id fills an empty slot, or replaces the older of the two
+ *     when it is newer than that one, with an empty window;
+ *   - a key id older than both held: -ESTALE, nothing changes.
+ * The slot is disabled while its context changes, so no packet pairs one
+ * key id with another key. */
 static __always_inline int ctl_set_rx(struct gem_ctl_req *req)
 {
 	struct bpf_crypto_ctx *ctx, *old;
 	struct gem_rx_stream *st;
 	struct gem_sg sg;
-	__u32 c, t;
-	int err = 0;
+	__u32 c, t, k = req->key_id, newcur;
+	int err = 0, reset = 1;
 
-	if (req->key_id > 0xffff)
+	if (k > 0xffff)
 		return -22;
-	ctx = gem_aes_ctx(req->sek, "ecb(aes)", &err);
-	if (!ctx)
-		return err ? err : -22;
 	sg = req->sg;
 	st = bpf_map_lookup_elem(&gem_rx, &sg);
 	if (!st) {
 		bpf_map_update_elem(&gem_rx, &sg, &empty_rx, BPF_NOEXIST);
 		st = bpf_map_lookup_elem(&gem_rx, &sg);
-		if (!st) {
-			bpf_crypto_ctx_release(ctx);
+		if (!st)
 			return -12;
-		}
 	}
-	/* The new key goes into the slot not holding the current key (which
-	 * becomes the previous one), or replaces the current key in place when
-	 * its id is re-loaded.  The slot is disabled while its context changes,
-	 * so no packet pairs one key id with another key. */
 	bpf_spin_lock(&st->lock);
+	if (st->loading) {
+		bpf_spin_unlock(&st->lock);
+		return -16;	/* EBUSY */
+	}
 	c = st->cur & 1;
-	if (st->key_id[c] == req->key_id || st->key_id[c] == GEM_KEY_ID_NONE)
+	if (st->key_id[0] == k || st->key_id[1] == k) {
+		t = st->key_id[0] == k ? 0 : 1;
+		if (fp_equal(st->sek_fp[t], req->sek_fp)) {
+			bpf_spin_unlock(&st->lock);
+			return 0;	/* the same key again: window kept */
+		}
+		if (!(req->sek_flags & GEM_CTL_F_REPLACE)) {
+			bpf_spin_unlock(&st->lock);
+			return -17;	/* EEXIST: another SEK under a held key id */
+		}
+		newcur = c;
+		reset = 0;
+	} else if (st->key_id[c] == GEM_KEY_ID_NONE) {
 		t = c;
-	else
+		newcur = c;
+	} else if (st->key_id[c ^ 1] == GEM_KEY_ID_NONE) {
 		t = c ^ 1;
-	st->key_id[t] = GEM_KEY_ID_NONE;
+		newcur = gem_kid_newer(k, st->key_id[c]) ? t : c;
+	} else if (gem_kid_newer(k, st->key_id[c])) {
+		t = c ^ 1;		/* the older goes, k is the newest */
+		newcur = t;
+	} else if (gem_kid_newer(k, st->key_id[c ^ 1])) {
+		t = c ^ 1;		/* between the two: the older goes */
+		newcur = c;
+	} else {
+		bpf_spin_unlock(&st->lock);
+		return -116;	/* ESTALE: older than both key ids held */
+	}
+	st->loading = 1;
+	bpf_spin_unlock(&st->lock);
+
+	ctx = gem_aes_ctx(req->sek, "ecb(aes)", &err);
+	if (!ctx) {
+		load_done(st);
+		return err ? err : -22;
+	}
+	bpf_spin_lock(&st->lock);
+	st->key_id[t & 1] = GEM_KEY_ID_NONE;
 	bpf_spin_unlock(&st->lock);
 	if (t)
 		old = bpf_kptr_xchg(&st->ctx1, ctx);
@@ -748,13 +865,18 @@ static __always_inline int ctl_set_rx(struct gem_ctl_req *req)
 	if (old)
 		bpf_crypto_ctx_release(old);
 	bpf_spin_lock(&st->lock);
-	st->key_id[t] = req->key_id;
-	st->replay[t].top = 0;
-	st->replay[t].bits[0] = 0;
-	st->replay[t].bits[1] = 0;
-	st->replay[t].bits[2] = 0;
-	st->replay[t].bits[3] = 0;
-	st->cur = t;
+	t &= 1;
+	st->key_id[t] = k;
+	__builtin_memcpy(st->sek_fp[t], req->sek_fp, GEM_SEK_FP_LEN);
+	if (reset) {
+		st->replay[t].top = 0;
+		st->replay[t].bits[0] = 0;
+		st->replay[t].bits[1] = 0;
+		st->replay[t].bits[2] = 0;
+		st->replay[t].bits[3] = 0;
+	}
+	st->cur = newcur;
+	st->loading = 0;
 	bpf_spin_unlock(&st->lock);
 	return 0;
 }

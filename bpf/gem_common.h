@@ -40,8 +40,17 @@
 #define GEM_MAX_BLOCKS		(GEM_MAX_PT / 16 + GEM_CTR_FIRST_PAYLOAD_BLOCK)
 
 /* Packet numbers are 64-bit on the wire; a stream refuses to seal past
- * this value (rekey long before; see docs/PROTOCOL.md). */
+ * this value and ingress refuses a pn at or above it (rekey long before;
+ * see docs/PROTOCOL.md). */
 #define GEM_PN_LIMIT		(1ULL << 62)
+
+/* A new egress stream's first packet number is the CLOCK_REALTIME time of
+ * its creation in nanoseconds (docs/PROTOCOL.md 4): a stream sends fewer
+ * than 10^9 packets a second, so every pn it used stays below the clock, and
+ * an entry created again later (sek del + set, unload + attach, reboot)
+ * starts above them all.  A clock before this (2020-01-01T00:00:00Z) is
+ * taken for an unset one and refused (-ERANGE): it would restart near 0. */
+#define GEM_PN_CLOCK_MIN	1577836800000000000ULL
 
 #define GEM_REPLAY_WORDS	4	/* ring of 4 x 64 bits; see gem_replay_check() */
 
@@ -90,12 +99,13 @@ struct gem_group {
  * rotation fills the other slot and flips `cur` under the lock, so every
  * packet takes (key id, context, packet number) atomically.  The packet
  * number runs on across rotations: it is never reset while the stream
- * exists, so even a SEK loaded twice never sees a counter block again. */
+ * exists, and a new entry starts at the clock (GEM_PN_CLOCK_MIN), so even
+ * a SEK loaded twice never sees a counter block again. */
 struct gem_tx_stream {
 	struct bpf_spin_lock lock;
 	__u32 cur;
 	__u32 key_id[2];
-	__u32 pad;
+	__u32 loading;		/* a key load is under way (gem_ctl): others get EBUSY */
 	__u64 next_pn;
 	__u64 packets;
 	__u64 bytes;
@@ -117,13 +127,20 @@ struct gem_replay {
 	__u64 bits[GEM_REPLAY_WORDS];
 };
 
-/* Ingress stream value: current and previous key slots, so a rotation
- * loses no packet.  `cur` names the newest slot. */
+/* Ingress stream value: the two newest key ids by key-id order (16-bit
+ * serial arithmetic, gem_kid_newer()), so a rotation loses no packet.
+ * `cur` names the newest slot.  sek_fp[i] is the fingerprint of slot i's SEK
+ * (GEM_SEK_FP_LEN bytes of SHA-256("GEM v1 sek-fp" 0x00 || SEK), computed by
+ * lib/gem_dp.c): a one-way value by which a reload of a key id tells the same
+ * SEK (window kept) from another one (refused).  A slot's replay window
+ * lives as long as its key id does. */
+#define GEM_SEK_FP_LEN		16
 struct gem_rx_stream {
 	struct bpf_spin_lock lock;
 	__u32 cur;
 	__u32 key_id[2];
-	__u32 pad;
+	__u32 loading;		/* a key load is under way (gem_ctl): others get EBUSY */
+	__u8 sek_fp[2][GEM_SEK_FP_LEN];
 	struct gem_replay replay[2];
 	__u64 packets;
 	__u64 bytes;
@@ -164,7 +181,7 @@ enum gem_counter {
 	GEM_C_TX_NO_KEY,	/* egress: protected group, no SEK for (S,G) */
 	GEM_C_TX_NOT_UDP,	/* egress: protected group, not UDP (IGMP/ICMPv6 pass) */
 	GEM_C_TX_FRAGMENT,	/* egress: protected group, IP fragment */
-	GEM_C_TX_MALFORMED,	/* egress: lengths inconsistent */
+	GEM_C_TX_MALFORMED,	/* egress: lengths inconsistent, more than two VLAN tags */
 	GEM_C_TX_TOO_BIG,	/* egress: payload > GEM_MAX_PT */
 	GEM_C_TX_MTU,		/* egress: sealed packet exceeds device MTU */
 	GEM_C_TX_GSO,		/* egress: GSO packet (UDP GSO is not sealed) */
@@ -172,7 +189,7 @@ enum gem_counter {
 	GEM_C_TX_ERROR,		/* egress: helper/kfunc failure */
 	GEM_C_RX_OPENED,	/* ingress: verified, decrypted, passed */
 	GEM_C_RX_PASS,		/* ingress: not for a protected group, untouched */
-	GEM_C_RX_MALFORMED,	/* ingress: lengths inconsistent / too short */
+	GEM_C_RX_MALFORMED,	/* ingress: lengths inconsistent / too short, > 2 VLAN tags */
 	GEM_C_RX_NOT_UDP,	/* ingress: protected group, not UDP */
 	GEM_C_RX_FRAGMENT,	/* ingress: protected group, IP fragment */
 	GEM_C_RX_TOO_BIG,	/* ingress: payload > GEM_MAX_PT + overhead */
@@ -180,6 +197,7 @@ enum gem_counter {
 	GEM_C_RX_SUITE,		/* ingress: suite differs from the group's */
 	GEM_C_RX_NO_KEY,	/* ingress: no SEK for (S,G) */
 	GEM_C_RX_KEY_ID,	/* ingress: key id is neither current nor previous */
+	GEM_C_RX_PN_LIMIT,	/* ingress: packet number >= GEM_PN_LIMIT (no sender seals it) */
 	GEM_C_RX_BAD_TAG,	/* ingress: MAC verification failed */
 	GEM_C_RX_REPLAY,	/* ingress: packet number already seen */
 	GEM_C_RX_TOO_OLD,	/* ingress: packet number below the window */
@@ -192,8 +210,15 @@ enum gem_counter {
 enum gem_ctl_op {
 	GEM_OP_SET_GROUP = 1,	/* upsert group policy (+ CMAC context) */
 	GEM_OP_SET_TX_SEK = 2,	/* install a SEK for egress, make it current */
-	GEM_OP_SET_RX_SEK = 3,	/* install a SEK for ingress; previous kept */
+	GEM_OP_SET_RX_SEK = 3,	/* install a SEK for ingress; the two newest key ids kept */
 };
+
+/* sek_flags of GEM_OP_SET_RX_SEK: the key id is held with another SEK:
+ * replace that SEK and keep the slot's replay window (the control plane, for
+ * an origin that re-keyed a key id after losing its data plane: its new
+ * packet numbers start above the old ones, GEM_PN_CLOCK_MIN).  Without it
+ * that load fails with EEXIST and changes nothing. */
+#define GEM_CTL_F_REPLACE	1
 
 /* ctx_in of gem_ctl.  Holds key bytes: user space mlocks and wipes it.
  * The program returns 0 or -errno. */
@@ -209,6 +234,10 @@ struct gem_ctl_req {
 	__u8 cmac_k1[16];
 	__u8 cmac_k2[16];
 	__u8 cmac_key[16];
+	__u8 sek_fp[GEM_SEK_FP_LEN];	/* SEK ops: fingerprint of sek (see gem_rx_stream) */
+	__u64 first_pn;		/* SET_TX_SEK: first pn of a new entry (the clock, ns) */
+	__u32 sek_flags;	/* SET_RX_SEK: GEM_CTL_F_* */
+	__u32 pad;
 };
 
 #endif /* GEM_COMMON_H */

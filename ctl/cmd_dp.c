@@ -304,8 +304,11 @@ static void sek_usage(FILE *f)
 		"       gemctl sek del SOURCE GROUP [--dir tx|rx]\n"
 		"\n"
 		"FILE holds the stream's 16-byte SEK.  tx: this node seals (SOURCE, GROUP) with it;\n"
-		"the key id must differ from the current one.  rx: this node opens the stream;\n"
-		"the previous rx key stays valid, so a rotation loses no packet.\n");
+		"the key id must differ from the current one; a new stream's packet numbers start\n"
+		"at the clock.  rx: this node opens the stream; the two newest key ids (in key-id\n"
+		"order) stay valid, so a rotation loses no packet.  Loading a held rx key id again\n"
+		"with the same SEK changes nothing (its replay window is kept); with another SEK\n"
+		"it is refused.\n");
 }
 
 static int parse_dir(const struct gemctl_opts *o, const char *s)
@@ -379,9 +382,22 @@ static int sek_set(int argc, char **argv, const struct gemctl_opts *o)
 	}
 	sodium_memzero(&gv, sizeof(gv));
 	r = gem_dp_set_sek(p.ctl, &sg, dir, (uint16_t)kid, sek);
-	if (r == -EEXIST) {
+	if (r == -EEXIST && dir)
 		gemctl_err(o, "stream %s -> %s: key id %ld is already the current tx key; "
 			   "a new SEK needs a new key id", argv[optind], argv[optind + 1], kid);
+	else if (r == -EEXIST)
+		gemctl_err(o, "stream %s -> %s: rx key id %ld is loaded with another SEK; nothing "
+			   "changed (a new SEK needs a new key id, or delete the stream first: "
+			   "gemctl sek del %s %s --dir rx)", argv[optind], argv[optind + 1], kid,
+			   argv[optind], argv[optind + 1]);
+	else if (r == -ESTALE)
+		gemctl_err(o, "stream %s -> %s: rx key id %ld is older than both key ids held "
+			   "(see gemctl stream list); not loaded", argv[optind], argv[optind + 1], kid);
+	else if (r == -ERANGE)
+		gemctl_err(o, "stream %s -> %s: the system clock is before 2020: a new stream's "
+			   "packet numbers start at the clock (docs/PROTOCOL.md 4); set the clock first",
+			   argv[optind], argv[optind + 1]);
+	if (r == -EEXIST || r == -ESTALE || r == -ERANGE) {
 		r = 1;
 		goto out;
 	}

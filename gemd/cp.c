@@ -207,7 +207,18 @@ static void load_rx_sek(struct gemd *g, const struct gem_rec *r)
 	err = gem_keys_sek_unwrap(g->keys, r->sek.grp, r->sek.epoch, r->sek.wrapped, sek);
 	if (!err)
 		err = gem_dp_set_sek(g->cp.pins.ctl, &sg, 0, r->sek.key_id, sek);
+	if (err == -EEXIST) {
+		/* the origin re-keyed this key id (it lost its data plane): the
+		 * record is signed and HMACed, so take the new SEK; the slot keeps
+		 * its replay window, the new packet numbers start above it */
+		log_info("control: %s: key id held with another SEK; replaced", desc);
+		err = gem_dp_replace_rx_sek(g->cp.pins.ctl, &sg, r->sek.key_id, sek);
+	}
 	sodium_memzero(sek, sizeof(sek));
+	if (err == -ESTALE) {
+		log_info("control: %s: older than both key ids held for ingress; not loaded", desc);
+		return;
+	}
 	if (err) {
 		log_err("control: %s: cannot load the SEK for ingress: %s", desc, strerror(-err));
 		return;

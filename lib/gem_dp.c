@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <openssl/evp.h>
 #include <sodium.h>
@@ -29,6 +30,7 @@ const char *const gem_counter_names[GEM_C_MAX] = {
 	[GEM_C_RX_SUITE] = "rx_suite",
 	[GEM_C_RX_NO_KEY] = "rx_no_key",
 	[GEM_C_RX_KEY_ID] = "rx_key_id",
+	[GEM_C_RX_PN_LIMIT] = "rx_pn_limit",
 	[GEM_C_RX_BAD_TAG] = "rx_bad_tag",
 	[GEM_C_RX_REPLAY] = "rx_replay",
 	[GEM_C_RX_TOO_OLD] = "rx_too_old",
@@ -142,19 +144,59 @@ out:
 	return ret;
 }
 
-int gem_dp_set_sek(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
-		   const uint8_t sek[GEM_SEK_LEN])
+void gem_dp_sek_fp(const uint8_t sek[GEM_SEK_LEN], uint8_t fp[GEM_SEK_FP_LEN])
+{
+	static const char label[] = "GEM v1 sek-fp";	/* hashed with its NUL */
+	crypto_hash_sha256_state st;
+	uint8_t h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)label, sizeof(label));
+	crypto_hash_sha256_update(&st, sek, GEM_SEK_LEN);
+	crypto_hash_sha256_final(&st, h);
+	memcpy(fp, h, GEM_SEK_FP_LEN);
+	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(h, sizeof(h));
+}
+
+static int set_sek(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
+		   const uint8_t sek[GEM_SEK_LEN], uint32_t flags)
 {
 	struct gem_ctl_req req;
+	struct timespec now;
 	int ret;
 
+	/* the first pn of a new egress entry (docs/PROTOCOL.md 4) */
+	if (clock_gettime(CLOCK_REALTIME, &now))
+		return -errno;
 	sodium_mlock(&req, sizeof(req));
 	memset(&req, 0, sizeof(req));
 	req.op = tx ? GEM_OP_SET_TX_SEK : GEM_OP_SET_RX_SEK;
 	req.key_id = key_id;
 	req.sg = *sg;
 	memcpy(req.sek, sek, GEM_SEK_LEN);
-	ret = run_ctl(ctl_fd, &req);
+	gem_dp_sek_fp(sek, req.sek_fp);
+	req.first_pn = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	req.sek_flags = flags;
+	/* EBUSY: another process loads a key of this stream right now */
+	for (int i = 0; i < 200; i++) {
+		ret = run_ctl(ctl_fd, &req);
+		if (ret != -EBUSY)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
 	sodium_munlock(&req, sizeof(req));
 	return ret;
+}
+
+int gem_dp_set_sek(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
+		   const uint8_t sek[GEM_SEK_LEN])
+{
+	return set_sek(ctl_fd, sg, tx, key_id, sek, 0);
+}
+
+int gem_dp_replace_rx_sek(int ctl_fd, const struct gem_sg *sg, uint16_t key_id,
+			  const uint8_t sek[GEM_SEK_LEN])
+{
+	return set_sek(ctl_fd, sg, 0, key_id, sek, GEM_CTL_F_REPLACE);
 }

@@ -29,9 +29,25 @@ int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
 		     const uint8_t *key, size_t key_len);
 
 /* Install a SEK for (S,G) with key_id for egress (tx=1) or ingress (tx=0).
- * -EEXIST: egress key id equals the current one.  0 or -errno. */
+ * A new egress entry's first pn is CLOCK_REALTIME in ns (docs/PROTOCOL.md 4).
+ * 0 or -errno:
+ *   -EEXIST  egress: key_id is the current one; ingress: key_id is held with
+ *            another SEK (the same SEK again is 0 and keeps the replay window)
+ *   -ESTALE  ingress: key_id is older than both key ids held (not loaded)
+ *   -ERANGE  egress, new stream: the realtime clock is before 2020 (unset)
+ *   -EBUSY   another load of this stream did not finish (after retries) */
 int gem_dp_set_sek(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
 		   const uint8_t sek[GEM_SEK_LEN]);
+
+/* Ingress: like gem_dp_set_sek, but a key_id held with another SEK gets
+ * this SEK and keeps its replay window (for the control plane: an origin
+ * that re-keyed a key id, its packet numbers above the old ones). */
+int gem_dp_replace_rx_sek(int ctl_fd, const struct gem_sg *sg, uint16_t key_id,
+			  const uint8_t sek[GEM_SEK_LEN]);
+
+/* fp = SHA-256("GEM v1 sek-fp" 0x00 || sek)[0..16], what an rx entry keeps
+ * of a SEK to tell a reload of the same key from another key. */
+void gem_dp_sek_fp(const uint8_t sek[GEM_SEK_LEN], uint8_t fp[GEM_SEK_FP_LEN]);
 
 /* Inner/outer SHA-256 states of HMAC with a 32-byte key (exported for tests). */
 void gem_hmac_states(const uint8_t key[GEM_MAC_KEY_LEN], uint32_t istate[8],

@@ -18,8 +18,11 @@ struct gem_vector {
 	int family;			/* AF_INET or AF_INET6 */
 	unsigned suite;			/* GEM_SUITE_* */
 	uint16_t key_id;
+	uint32_t epoch;			/* with gak: the derivation's epoch */
 	uint64_t pn;
 	struct gem_ref_keys keys;
+	const uint8_t *gak;		/* 32-byte GAK the MAC key is derived from
+					 * (docs/KEYS.md 3), or NULL: raw keys */
 	const uint8_t *input;		/* plaintext packet, from the IP header */
 	size_t input_len;
 	const uint8_t *sealed;		/* expected sealed packet */

@@ -24,13 +24,17 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <linux/if_arp.h>
 #include <linux/if_link.h>
+#include <linux/pkt_sched.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "gem.skel.h"
 #include "gem_common.h"
+#include "gem_nl.h"
 #include "gem_pin.h"
 
 #define GEM_TC_HANDLE	0x47
@@ -81,10 +85,12 @@ static void usage(FILE *f)
 		"  attach DEV [--xdp-mode native|generic]\n"
 		"                  load GEM once per node (maps and programs pinned in DIR),\n"
 		"                  attach XDP ingress and TC egress to DEV; idempotent\n"
-		"  detach DEV      remove GEM's programs (and its clsact qdisc) from DEV\n"
+		"  detach DEV      remove GEM's programs from DEV (and the clsact qdisc GEM\n"
+		"                  created, unless other filters use it)\n"
 		"  status [-j]     attached interfaces, XDP mode, program ids\n"
-		"  unload          remove the pinned maps and programs (keys are lost);\n"
-		"                  refused while an interface is attached\n"
+		"  unload          remove the pinned maps and programs (keys are lost) and the\n"
+		"                  pin dir (unless it is a mount point); refused while an\n"
+		"                  interface is attached\n"
 		"\n"
 		"options:\n"
 		"  --pin-dir DIR   bpffs directory (default " GEM_PIN_DIR_DEFAULT ")\n"
@@ -250,6 +256,45 @@ static int ifaces_fd(void)
 	return bpf_obj_get(path);
 }
 
+/* The clsact qdisc GEM created goes only when no filter is left on it:
+ * deleting it would take other tools' ingress/egress filters along. */
+static int drop_clsact_if_empty(const char *dev, struct bpf_tc_hook *hook)
+{
+	int in = gem_nl_tc_filters((unsigned)hook->ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS));
+	int eg = gem_nl_tc_filters((unsigned)hook->ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS));
+	int r;
+
+	if (in < 0 || eg < 0) {
+		err("%s: cannot list the clsact filters (%s); the qdisc is kept", dev,
+		    strerror(-(in < 0 ? in : eg)));
+		return 0;
+	}
+	if (in || eg) {
+		printf("gem-load: %s: clsact qdisc kept: other filters use it\n", dev);
+		return 0;
+	}
+	hook->attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+	r = bpf_tc_hook_destroy(hook);
+	if (r && r != -ENOENT) {
+		err("%s: removing GEM's clsact qdisc failed: %s", dev, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/* dev in this network namespace, asked over netlink (not /sys/class/net:
+ * under `nsenter --net` sysfs still shows the namespace it was mounted in). */
+static int link_of(const char *dev, struct gem_nl_link *link)
+{
+	int r = gem_nl_link_get(dev, 0, link);
+
+	if (r == -ENODEV)
+		err("no such device '%s' in this network namespace", dev);
+	else if (r)
+		err("%s: cannot ask the kernel about the link: %s", dev, strerror(-r));
+	return r;
+}
+
 static int cmd_attach(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -260,6 +305,7 @@ static int cmd_attach(int argc, char **argv)
 	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = GEM_TC_HANDLE, .priority = GEM_TC_PRIO);
 	struct gem_iface rec = { 0 };
 	char name[BPF_OBJ_NAME_LEN];
+	struct gem_nl_link link;
 	unsigned ifindex;
 	const char *dev;
 
@@ -285,26 +331,13 @@ static int cmd_attach(int argc, char **argv)
 	dev = argv[optind];
 	if (check_root_and_dir(1))
 		return 1;
-	ifindex = if_nametoindex(dev);
-	if (!ifindex) {
-		err("no such device '%s'", dev);
+	if (link_of(dev, &link))
 		return 1;
-	}
-	{
-		char p[PATH_MAX], t[16] = "";
-		FILE *f;
-
-		snprintf(p, sizeof(p), "/sys/class/net/%s/type", dev);
-		f = fopen(p, "r");
-		if (f) {
-			if (!fgets(t, sizeof(t), f))
-				t[0] = '\0';
-			fclose(f);
-		}
-		if (strtol(t, NULL, 10) != 1) {	/* ARPHRD_ETHER */
-			err("%s is not an Ethernet device: GEM parses Ethernet frames", dev);
-			return 1;
-		}
+	ifindex = link.ifindex;
+	if (link.type != ARPHRD_ETHER) {
+		err("%s is not an Ethernet device (link type %u): GEM parses Ethernet frames", dev,
+		    link.type);
+		return 1;
 	}
 	lockfd = lock_dir();
 	if (lockfd < 0) {
@@ -409,10 +442,8 @@ undo_xdp:
 	if (!(xq.prog_id))
 		bpf_xdp_detach((int)ifindex, mode == GEM_XDP_GENERIC ? XDP_FLAGS_SKB_MODE
 								      : XDP_FLAGS_DRV_MODE, NULL);
-	if (rec.flags & GEM_IF_F_OWN_CLSACT) {
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
-	}
+	if (rec.flags & GEM_IF_F_OWN_CLSACT)
+		drop_clsact_if_empty(dev, &hook);
 out:
 	for (int i = 0; i < 2; i++)
 		if (fds[i] >= 0)
@@ -430,6 +461,7 @@ static int cmd_detach(int argc, char **argv)
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = GEM_TC_HANDLE, .priority = GEM_TC_PRIO);
 	struct gem_iface rec;
+	struct gem_nl_link link;
 	int ifd, lockfd, r = 0, had;
 	unsigned ifindex;
 	const char *dev;
@@ -441,11 +473,9 @@ static int cmd_detach(int argc, char **argv)
 	dev = argv[1];
 	if (check_root_and_dir(0))
 		return 1;
-	ifindex = if_nametoindex(dev);
-	if (!ifindex) {
-		err("no such device '%s'", dev);
+	if (link_of(dev, &link))
 		return 1;
-	}
+	ifindex = link.ifindex;
 	lockfd = lock_dir();
 	if (lockfd < 0) {
 		err("cannot lock %s: %s", pin_dir, strerror(-lockfd));
@@ -478,10 +508,8 @@ static int cmd_detach(int argc, char **argv)
 			r = e;
 		}
 	}
-	if (rec.flags & GEM_IF_F_OWN_CLSACT) {
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
-	}
+	if (!r && (rec.flags & GEM_IF_F_OWN_CLSACT))
+		r = drop_clsact_if_empty(dev, &hook);
 	if (!r) {
 		bpf_map_delete_elem(ifd, &ifindex);
 		printf("gem-load: %s: detached\n", dev);
@@ -495,6 +523,7 @@ out:
 static int cmd_status(void)
 {
 	__u32 key, next, *prev = NULL;
+	struct gem_nl_link link;
 	struct gem_iface rec;
 	int ifd, n = 0;
 
@@ -521,7 +550,9 @@ static int cmd_status(void)
 		if (bpf_map_lookup_elem(ifd, &key, &rec))
 			continue;
 		hook.ifindex = (int)key;
-		if (bpf_xdp_query((int)key, 0, &xq) || xq.prog_id != rec.xdp_prog_id)
+		if (gem_nl_link_get(NULL, key, &link) || strcmp(link.name, rec.name) != 0)
+			state = "no-device";	/* gone, renamed, or another netns */
+		else if (bpf_xdp_query((int)key, 0, &xq) || xq.prog_id != rec.xdp_prog_id)
 			state = "xdp-missing";
 		else if (bpf_tc_query(&hook, &tco) || tco.prog_id != rec.tc_prog_id)
 			state = "tc-missing";
@@ -543,6 +574,18 @@ static int cmd_status(void)
 		printf("(no interface attached; maps pinned in %s)\n", pin_dir);
 	close(ifd);
 	return 0;
+}
+
+/* dir is the root of a mount (its parent is on another device, or it is /). */
+static bool is_mount_point(const char *dir)
+{
+	char parent[PATH_MAX];
+	struct stat a, b;
+
+	if (snprintf(parent, sizeof(parent), "%s/..", dir) >= (int)sizeof(parent) ||
+	    stat(dir, &a) || stat(parent, &b))
+		return false;
+	return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
 }
 
 static int cmd_unload(void)
@@ -571,6 +614,11 @@ static int cmd_unload(void)
 			unlink(path);
 	if (lockfd >= 0)
 		close(lockfd);
+	if (is_mount_point(pin_dir)) {
+		/* a bpffs mounted right there: the pins are gone, the mount stays */
+		printf("gem-load: unloaded (pins removed; %s is a mount point: kept)\n", pin_dir);
+		return 0;
+	}
 	if (rmdir(pin_dir) && errno != ENOENT) {
 		err("%s: %s (something else is pinned there)", pin_dir, strerror(errno));
 		return 1;

@@ -9,21 +9,25 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <criterion/criterion.h>
+#include <openssl/evp.h>
 
 #include "gem.skel.h"
 #include "gem_dp.h"
 #include "gem_pkt.h"
 #include "gem_ref.h"
 #include "gem_vectors.h"
+#include "keys/gem_keys.h"
 
 #define FRAME_MAX 4096
 
@@ -55,6 +59,15 @@ static void mkstream(struct stream *s, int family, const char *src, const char *
 	gem_addr_from(&s->sg.grp, family, &s->grp);
 }
 
+/* The tests' usual stream of a family. */
+static void mkstream_default(struct stream *s, int family)
+{
+	if (family == AF_INET)
+		mkstream(s, AF_INET, "10.0.0.1", "239.1.1.1");
+	else
+		mkstream(s, AF_INET6, "fd00::1", "ff3e::1:1");
+}
+
 static void setup(void)
 {
 	cr_assert_eq(geteuid(), 0, "the data-plane tests need root (BPF)");
@@ -70,6 +83,17 @@ static void setup(void)
 static void teardown(void)
 {
 	gem_bpf__destroy(skel);
+}
+
+/* A fresh data plane (maps and programs), as after gem-load unload + attach. */
+static void reload_skel(void)
+{
+	teardown();
+	skel = gem_bpf__open_and_load();
+	cr_assert_not_null(skel);
+	ctl_fd = bpf_program__fd(skel->progs.gem_ctl);
+	eg_fd = bpf_program__fd(skel->progs.gem_egress);
+	in_fd = bpf_program__fd(skel->progs.gem_ingress);
 }
 
 TestSuite(dataplane, .init = setup, .fini = teardown, .timeout = 120);
@@ -156,6 +180,16 @@ static void set_next_pn(const struct stream *s, __u64 pn)
 	cr_assert_eq(bpf_map_update_elem(fd, &s->sg, &v, BPF_F_LOCK | BPF_EXIST), 0);
 }
 
+/* The egress stream's next packet number (a new stream starts at the clock). */
+static __u64 tx_next_pn(const struct stream *s)
+{
+	struct gem_tx_stream v;
+
+	cr_assert_eq(bpf_map_lookup_elem_flags(bpf_map__fd(skel->maps.gem_tx), &s->sg, &v,
+					       BPF_F_LOCK), 0);
+	return v.next_pn;
+}
+
 static void fill(uint8_t *p, size_t n, unsigned seed)
 {
 	for (size_t i = 0; i < n; i++)
@@ -202,18 +236,23 @@ Test(dataplane, vectors_egress_and_ingress)
 		struct gem_pkt_info pi;
 		struct stream s = { .family = v->family };
 
-		/* fresh maps per vector: vectors share streams */
-		teardown();
-		skel = gem_bpf__open_and_load();
-		cr_assert_not_null(skel);
-		ctl_fd = bpf_program__fd(skel->progs.gem_ctl);
-		eg_fd = bpf_program__fd(skel->progs.gem_egress);
-		in_fd = bpf_program__fd(skel->progs.gem_ingress);
+		reload_skel();	/* fresh maps per vector: vectors share streams */
 
 		cr_assert_eq(gem_pkt_parse(v->input, v->input_len, &pi), 0);
 		s.sg.src = pi.src;
 		s.sg.grp = pi.grp;
-		cr_assert_eq(set_group_key(ctl_fd, &s.sg.grp, v->suite, &v->keys), 0);
+		if (v->gak) {
+			/* from the GAK, as gemctl group add --key-file does */
+			struct gem_ref_keys k = v->keys;
+			uint8_t *mk = v->suite == GEM_SUITE_CMAC ? k.cmac_key : k.mac_key;
+
+			memset(mk, 0, gem_suite_key_len(v->suite));
+			cr_assert_eq(gem_keys_dp_key_from_gak(v->gak, s.sg.grp.a, v->epoch, v->suite,
+							      mk, gem_suite_key_len(v->suite)), 0);
+			cr_assert_eq(set_group_key(ctl_fd, &s.sg.grp, v->suite, &k), 0);
+		} else {
+			cr_assert_eq(set_group_key(ctl_fd, &s.sg.grp, v->suite, &v->keys), 0);
+		}
 		cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, v->key_id, v->keys.sek), 0);
 		cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, v->key_id, v->keys.sek), 0);
 		set_next_pn(&s, v->pn);
@@ -235,15 +274,16 @@ static void sizes(int family, const char *src, const char *grp, unsigned suite)
 	size_t maxl = family == AF_INET ? 1500 - 20 - 8 - GEM_OVERHEAD
 					: 1500 - 40 - 8 - GEM_OVERHEAD;
 	struct stream s;
-	uint64_t pn = 0;
+	uint64_t pn, pn0;
 
 	mkstream(&s, family, src, grp);
 	set_keys(&s, suite, 7);
+	pn = pn0 = tx_next_pn(&s);
 	for (size_t L = 0; L <= maxl; L += (L < 80 ? 1 : 37))
 		roundtrip(&s, suite, 7, pn++, L, 1);
 	roundtrip(&s, suite, 7, pn++, maxl, 1);
-	cr_assert_eq(counter(GEM_C_TX_SEALED), pn);
-	cr_assert_eq(counter(GEM_C_RX_OPENED), pn);
+	cr_assert_eq(counter(GEM_C_TX_SEALED), pn - pn0);
+	cr_assert_eq(counter(GEM_C_RX_OPENED), pn - pn0);
 }
 
 Test(dataplane, roundtrip_ipv4_hmac) { sizes(AF_INET, "10.0.0.1", "239.1.1.1", 1); }
@@ -347,7 +387,7 @@ Test(dataplane, rotation)
 	n = udp_frame(in, &s, pl, sizeof(pl));
 	cr_assert_eq(run(eg_fd, in, n, k1, &n1), TC_ACT_OK);
 	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 2, K.sek), 0);
-	roundtrip(&s, 2, 2, 1, 100, 0);		/* pn continues: 1, key id 2 */
+	roundtrip(&s, 2, 2, tx_next_pn(&s), 100, 0);	/* pn continues, key id 2 */
 	cr_assert_eq(run(eg_fd, in, n, k2, &n2), TC_ACT_OK);
 	/* receiver learns key 2: both 1 (previous) and 2 (current) open */
 	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 2, K.sek), 0);
@@ -404,10 +444,7 @@ static void bitflips(unsigned suite, int family)
 	size_t n, sn, on;
 	__u64 drops = 0, before;
 
-	if (family == AF_INET)
-		mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
-	else
-		mkstream(&s, AF_INET6, "fd00::1", "ff3e::1:1");
+	mkstream_default(&s, family);
 	set_keys(&s, suite, 4);
 	fill(pl, sizeof(pl), 9);
 	n = udp_frame(in, &s, pl, sizeof(pl));
@@ -464,7 +501,8 @@ static void bitflips(unsigned suite, int family)
 		     counter(GEM_C_RX_NO_KEY) + counter(GEM_C_RX_VERSION) +
 		     counter(GEM_C_RX_SUITE) + counter(GEM_C_RX_KEY_ID) +
 		     counter(GEM_C_RX_FRAGMENT) + counter(GEM_C_RX_NOT_UDP) +
-		     counter(GEM_C_RX_TOO_BIG) + counter(GEM_C_RX_REPLAY), before + drops,
+		     counter(GEM_C_RX_TOO_BIG) + counter(GEM_C_RX_REPLAY) +
+		     counter(GEM_C_RX_PN_LIMIT), before + drops,
 		     "every drop is counted once");
 	cr_assert_gt(counter(GEM_C_RX_REPLAY), 0);
 	cr_assert_eq(counter(GEM_C_RX_OPENED), 1);
@@ -624,4 +662,475 @@ Test(dataplane, ipv4_zero_udp_checksum_is_kept)
 	cr_assert_eq(run(in_fd, out, on, back, &bn), XDP_PASS);
 	cr_assert_eq(bn, n);
 	cr_assert_eq(memcmp(back, in, n), 0);
+}
+
+/* ---- key reloads, static keying, key-id order (issue 13) ---------------------- */
+
+static const uint8_t SEK2[16] = { 0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87,
+				  0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d, 0x1e, 0x0f };
+
+static void rx_state(const struct stream *s, struct gem_rx_stream *v)
+{
+	cr_assert_eq(bpf_map_lookup_elem_flags(bpf_map__fd(skel->maps.gem_rx), &s->sg, v,
+					       BPF_F_LOCK), 0);
+}
+
+/* SHA-256("GEM v1 sek-fp" 0x00 || sek)[0..16] with OpenSSL, independent of
+ * lib/gem_dp.c's libsodium code. */
+static void ref_fp(const uint8_t sek[16], uint8_t fp[16])
+{
+	uint8_t in[14 + 16], h[32];
+	unsigned hl = 0;
+
+	memcpy(in, "GEM v1 sek-fp", 14);	/* with its NUL */
+	memcpy(in + 14, sek, 16);
+	cr_assert_eq(EVP_Digest(in, sizeof(in), h, &hl, EVP_sha256(), NULL), 1);
+	memcpy(fp, h, 16);
+}
+
+/* A receiver's gemd restarts and loads the SEK it holds again: the replay
+ * window must survive (it was emptied: every captured packet opened again).
+ * Another SEK under the held key id is refused and changes nothing. */
+static void reload_keeps_window(unsigned suite, int family)
+{
+	struct stream s;
+	uint8_t pl[50], in[FRAME_MAX], sealed[3][FRAME_MAX], out[FRAME_MAX], fp[16];
+	struct gem_rx_stream before, after;
+	size_t n, sn[3], on;
+
+	mkstream_default(&s, family);
+	set_keys(&s, suite, 1);
+	fill(pl, sizeof(pl), 2);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(run(eg_fd, in, n, sealed[i], &sn[i]), TC_ACT_OK);
+		cr_assert_eq(run(in_fd, sealed[i], sn[i], out, &on), XDP_PASS);
+	}
+	rx_state(&s, &before);
+	ref_fp(K.sek, fp);
+	cr_assert_eq(memcmp(before.sek_fp[before.cur & 1], fp, 16), 0,
+		     "the rx entry's fingerprint is not SHA-256(label || SEK)");
+	/* the same key again (a restarted gemd): accepted, nothing changes */
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 1, K.sek), 0);
+	/* another SEK under key id 1: refused */
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 1, SEK2), -EEXIST);
+	rx_state(&s, &after);
+	cr_assert_eq(memcmp(&after.cur, &before.cur,
+			    sizeof(after) - offsetof(struct gem_rx_stream, cur) - 16), 0,
+		     "a reload changed the rx entry (window, key ids, counters)");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(run(in_fd, sealed[i], sn[i], out, &on), XDP_DROP,
+			     "packet %d opened again after the key was reloaded", i);
+	cr_assert_eq(counter(GEM_C_RX_REPLAY), 3);
+	cr_assert_eq(counter(GEM_C_RX_OPENED), 3);
+	/* the stream still opens with the key it had */
+	cr_assert_eq(run(eg_fd, in, n, sealed[0], &sn[0]), TC_ACT_OK);
+	cr_assert_eq(run(in_fd, sealed[0], sn[0], out, &on), XDP_PASS);
+	cr_assert_eq(memcmp(out, in, n), 0);
+}
+
+Test(dataplane, rx_reload_same_key_keeps_replay_window_hmac) { reload_keeps_window(1, AF_INET); }
+Test(dataplane, rx_reload_same_key_keeps_replay_window_cmac) { reload_keeps_window(2, AF_INET6); }
+Test(dataplane, rx_reload_same_key_keeps_replay_window_poly1305) { reload_keeps_window(3, AF_INET); }
+
+/* The control plane's replacement of a held key id keeps the window too: the
+ * old packets stay replays, the new SEK's packets (pn above) open. */
+Test(dataplane, rx_replace_keeps_replay_window)
+{
+	struct stream s;
+	uint8_t pl[40], in[FRAME_MAX], old[FRAME_MAX], nw[FRAME_MAX], out[FRAME_MAX];
+	struct gem_rx_stream v;
+	size_t n, ol, nl, on;
+	__u64 top;
+
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.3");
+	set_keys(&s, 3, 1);
+	fill(pl, sizeof(pl), 4);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, old, &ol), TC_ACT_OK);
+	cr_assert_eq(run(in_fd, old, ol, out, &on), XDP_PASS);
+	rx_state(&s, &v);
+	top = v.replay[v.cur & 1].top;
+	/* the origin re-keyed key id 1 (deleted and re-created its tx entry) */
+	cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(skel->maps.gem_tx), &s.sg), 0);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, SEK2), 0);
+	cr_assert_eq(gem_dp_replace_rx_sek(ctl_fd, &s.sg, 1, SEK2), 0);
+	rx_state(&s, &v);
+	cr_assert_eq(v.replay[v.cur & 1].top, top, "the replacement emptied the window");
+	cr_assert_eq(run(in_fd, old, ol, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_REPLAY) + counter(GEM_C_RX_BAD_TAG), 1);
+	cr_assert_eq(run(eg_fd, in, n, nw, &nl), TC_ACT_OK);
+	cr_assert_eq(run(in_fd, nw, nl, out, &on), XDP_PASS);
+	cr_assert_eq(memcmp(out, in, n), 0);
+}
+
+static uint64_t be64_at(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec t;
+
+	cr_assert_eq(clock_gettime(CLOCK_REALTIME, &t), 0);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+/* Static keying, the README's commands with one key file: 3 packets, sek del
+ * + sek set, 3 packets, unload + load + the same commands, 3 packets.  No
+ * two of the 9 may share a counter block: their (key id, pn) must differ
+ * (CB(i) = pn || key id || 0 || i, docs/PROTOCOL.md 4), and each must be the
+ * reference's sealing under its header's pn.  The first pn of each new entry
+ * is the realtime clock at its creation. */
+static void no_keystream_reuse(unsigned suite, int family)
+{
+	struct stream s;
+	uint8_t pl[64], in[FRAME_MAX], out[FRAME_MAX], ref[FRAME_MAX];
+	uint64_t nonces[9], t0, t1;
+	size_t n, on, rn, gh = 14 + (family == AF_INET ? 28 : 48);
+	int k = 0;
+
+	mkstream_default(&s, family);
+	fill(pl, sizeof(pl), 6);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	for (int round = 0; round < 3; round++) {
+		if (round == 1)		/* gemctl sek del: the entry goes */
+			cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(skel->maps.gem_tx), &s.sg), 0);
+		if (round == 2)		/* gem-load unload + attach: new maps */
+			reload_skel();
+		if (round != 1)
+			set_group(&s, suite);
+		t0 = realtime_ns();
+		cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), 0);
+		t1 = realtime_ns();
+		for (int i = 0; i < 3; i++, k++) {
+			cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+			cr_assert_eq(out[gh + 2] << 8 | out[gh + 3], 1);
+			nonces[k] = be64_at(out + gh + 4);
+			if (i == 0)
+				cr_assert(nonces[k] >= t0 && nonces[k] <= t1,
+					  "round %d: first pn %llu not the clock (%llu .. %llu)", round,
+					  (unsigned long long)nonces[k], (unsigned long long)t0,
+					  (unsigned long long)t1);
+			cr_assert_eq(gem_ref_seal(in + 14, n - 14, ref, sizeof(ref), &rn, suite, 1,
+						  nonces[k], &K), 0);
+			cr_assert_eq(on - 14, rn);
+			cr_assert_eq(memcmp(out + 14, ref, rn), 0, "round %d packet %d", round, i);
+		}
+	}
+	for (int i = 0; i < 9; i++)
+		for (int j = i + 1; j < 9; j++)
+			cr_assert_neq(nonces[i], nonces[j], "packets %d and %d share pn %llu under "
+				      "key id 1: a two-time pad", i, j, (unsigned long long)nonces[i]);
+}
+
+Test(dataplane, static_keying_no_keystream_reuse_hmac) { no_keystream_reuse(1, AF_INET); }
+Test(dataplane, static_keying_no_keystream_reuse_cmac) { no_keystream_reuse(2, AF_INET6); }
+Test(dataplane, static_keying_no_keystream_reuse_poly1305) { no_keystream_reuse(3, AF_INET); }
+
+/* A new egress stream is refused while the clock is unset (a first pn near
+ * 0 would repeat an earlier life's); rotations of an existing one are not. */
+Test(dataplane, tx_first_pn_needs_a_set_clock)
+{
+	struct gem_ctl_req req = { .op = GEM_OP_SET_TX_SEK, .key_id = 1 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &req, .ctx_size_in = sizeof(req));
+	struct stream s;
+
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_group(&s, 1);
+	req.sg = s.sg;
+	memcpy(req.sek, K.sek, 16);
+	req.first_pn = 1000;	/* 1970 */
+	cr_assert_eq(bpf_prog_test_run_opts(ctl_fd, &o), 0);
+	cr_assert_eq((int)o.retval, -ERANGE);
+	cr_assert_neq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.gem_tx), &s.sg,
+					  &(struct gem_tx_stream){ 0 }), 0);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), 0);
+	req.key_id = 2;
+	cr_assert_eq(bpf_prog_test_run_opts(ctl_fd, &o), 0);
+	cr_assert_eq((int)o.retval, 0, "a rotation does not depend on the clock");
+}
+
+static void rx_kids(const struct stream *s, __u32 *cur, __u32 *prev)
+{
+	struct gem_rx_stream v;
+
+	rx_state(s, &v);
+	*cur = v.key_id[v.cur & 1];
+	*prev = v.key_id[(v.cur & 1) ^ 1];
+}
+
+/* The two newest key ids by key-id order stay, whatever the load order. */
+Test(dataplane, rx_slots_follow_key_id_order)
+{
+	struct stream s;
+	uint8_t pl[20] = { 0 }, in[FRAME_MAX], p2[FRAME_MAX], p3[FRAME_MAX], p4[FRAME_MAX];
+	uint8_t out[FRAME_MAX];
+	size_t n, l2, l3, l4, on;
+	__u32 cur, prev;
+
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_group(&s, 1);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 2, K.sek), 0);
+	cr_assert_eq(run(eg_fd, in, n, p2, &l2), TC_ACT_OK);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 3, K.sek), 0);
+	cr_assert_eq(run(eg_fd, in, n, p3, &l3), TC_ACT_OK);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 4, K.sek), 0);
+	cr_assert_eq(run(eg_fd, in, n, p4, &l4), TC_ACT_OK);
+
+	/* a receiver learns 3, then 2 (hash-table order), then 4 */
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 3, K.sek), 0);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 2, K.sek), 0);
+	rx_kids(&s, &cur, &prev);
+	cr_assert_eq(cur, 3, "3 then 2: the newest is 3, got %u", cur);
+	cr_assert_eq(prev, 2);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 4, K.sek), 0);
+	rx_kids(&s, &cur, &prev);
+	cr_assert(cur == 4 && prev == 3, "3, 2, 4 loaded: slots hold %u and %u, want 4 and 3",
+		  cur, prev);
+	cr_assert_eq(run(in_fd, p3, l3, out, &on), XDP_PASS);
+	cr_assert_eq(run(in_fd, p4, l4, out, &on), XDP_PASS);
+	cr_assert_eq(run(in_fd, p2, l2, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_KEY_ID), 1);
+	/* older than both: refused, nothing changes */
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 2, K.sek), -ESTALE);
+	rx_kids(&s, &cur, &prev);
+	cr_assert(cur == 4 && prev == 3);
+}
+
+/* Key ids wrap: 0 follows 0xffff; 0x8000 apart, neither is newer. */
+Test(dataplane, rx_slots_key_id_wrap_around)
+{
+	struct stream s;
+	__u32 cur, prev;
+
+	mkstream(&s, AF_INET6, "fd00::1", "ff3e::1:1");
+	set_group(&s, 2);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 0, K.sek), 0);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 0xffff, K.sek), 0);
+	rx_kids(&s, &cur, &prev);
+	cr_assert(cur == 0 && prev == 0xffff, "0 after 0xffff: got cur %u prev %u", cur, prev);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 0xfffe, K.sek), -ESTALE);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 1, K.sek), 0);
+	rx_kids(&s, &cur, &prev);
+	cr_assert(cur == 1 && prev == 0, "got cur %u prev %u", cur, prev);
+	/* 0x8001 is exactly 0x8000 from 1: not newer; and more than 0x8000
+	 * past 0 it counts as older than 0 */
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 0x8001, K.sek), -ESTALE);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 0x7fff, K.sek), 0);
+	rx_kids(&s, &cur, &prev);
+	cr_assert(cur == 0x7fff && prev == 1, "got cur %u prev %u", cur, prev);
+}
+
+/* pn at or above the limit egress enforces never opens: with pn = 2^64 - 1,
+ * `top = pn + 1` wrapped to 0, the empty window, and replays opened again. */
+Test(dataplane, ingress_refuses_pn_at_or_above_limit)
+{
+	static const uint64_t bad[] = { UINT64_MAX, GEM_PN_LIMIT, UINT64_MAX - 1 };
+	struct stream s;
+	uint8_t pl[30], in[FRAME_MAX], l3[FRAME_MAX], f[FRAME_MAX], out[FRAME_MAX];
+	uint8_t first[FRAME_MAX];
+	size_t n, ln, fn, firstn, on;
+
+	fill(pl, sizeof(pl), 8);
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_keys(&s, 1, 5);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, first, &firstn), TC_ACT_OK);
+	cr_assert_eq(run(in_fd, first, firstn, out, &on), XDP_PASS);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(gem_ref_seal(in + 14, n - 14, l3, sizeof(l3), &ln, 1, 5, bad[i], &K), 0);
+		fn = frame(f, l3, ln);
+		cr_assert_eq(run(in_fd, f, fn, out, &on), XDP_DROP, "pn %llx opened",
+			     (unsigned long long)bad[i]);
+	}
+	cr_assert_eq(counter(GEM_C_RX_PN_LIMIT), 3);
+	/* the window is intact: the first packet is still a replay */
+	cr_assert_eq(run(in_fd, first, firstn, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_REPLAY), 1);
+	/* the last pn a stream seals still opens */
+	cr_assert_eq(gem_ref_seal(in + 14, n - 14, l3, sizeof(l3), &ln, 1, 5, GEM_PN_LIMIT - 1,
+				  &K), 0);
+	fn = frame(f, l3, ln);
+	cr_assert_eq(run(in_fd, f, fn, out, &on), XDP_PASS);
+	cr_assert_eq(memcmp(out, in, n), 0);
+}
+
+/* ---- VLAN-tagged frames ---------------------------------------------------- */
+
+/* Ethernet frame with ntags VLAN tags (outer 802.1ad when two) around l3. */
+static size_t tagged_frame(uint8_t *f, const uint8_t *l3, size_t len, int ntags)
+{
+	static const uint8_t mac[12] = { 0x01, 0x00, 0x5e, 0x01, 0x01, 0x01,
+					 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+	size_t o = 12;
+
+	memcpy(f, mac, 12);
+	for (int i = 0; i < ntags; i++) {
+		uint16_t tpid = htons(i == 0 && ntags > 1 ? ETH_P_8021AD : ETH_P_8021Q);
+		uint16_t tci = htons((uint16_t)(100 + i));
+
+		memcpy(f + o, &tpid, 2);
+		memcpy(f + o + 2, &tci, 2);
+		o += 4;
+	}
+	{
+		uint16_t proto = htons((l3[0] >> 4) == 4 ? ETH_P_IP : ETH_P_IPV6);
+
+		memcpy(f + o, &proto, 2);
+	}
+	memcpy(f + o + 2, l3, len);
+	return o + 2 + len;
+}
+
+static void vlan(int family, unsigned suite)
+{
+	struct stream s, u;
+	uint8_t pl[100], l3[FRAME_MAX], ref[FRAME_MAX], in[FRAME_MAX], out[FRAME_MAX];
+	uint8_t back[FRAME_MAX], t[FRAME_MAX];
+	size_t ln, rn, n, on, bn;
+	uint64_t pn;
+
+	fill(pl, sizeof(pl), 11);
+	if (family == AF_INET) {
+		mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+		mkstream(&u, AF_INET, "10.0.0.1", "239.9.9.9");
+	} else {
+		mkstream(&s, AF_INET6, "fd00::1", "ff3e::1:1");
+		mkstream(&u, AF_INET6, "fd00::1", "ff3e::9");
+	}
+	set_group(&s, suite);
+	cr_assert_eq(gem_pkt_build_udp(family, &s.src, &s.grp, 5001, 5002, pl, sizeof(pl), 8,
+				       l3, sizeof(l3), &ln), 0);
+	for (int tags = 1; tags <= 2; tags++) {
+		/* no tx key yet: a tagged frame to the group is dropped, not sent */
+		n = tagged_frame(in, l3, ln, tags);
+		cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_SHOT, "%d tag(s) left in clear", tags);
+	}
+	cr_assert_eq(counter(GEM_C_TX_NO_KEY), 2);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 9, K.sek), 0);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 9, K.sek), 0);
+	for (int tags = 1; tags <= 2; tags++) {
+		size_t h = 14 + 4 * (size_t)tags;
+
+		n = tagged_frame(in, l3, ln, tags);
+		pn = tx_next_pn(&s);
+		cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+		cr_assert_eq(gem_ref_seal(l3, ln, ref, sizeof(ref), &rn, suite, 9, pn, &K), 0);
+		cr_assert_eq(on, h + rn, "%d tag(s): sealed frame length", tags);
+		cr_assert_eq(memcmp(out, in, h), 0, "%d tag(s): link header changed", tags);
+		cr_assert_eq(memcmp(out + h, ref, rn), 0, "%d tag(s): not the reference's sealing",
+			     tags);
+		/* ingress opens the tagged sealed frame back to the tagged original */
+		cr_assert_eq(run(in_fd, out, on, back, &bn), XDP_PASS);
+		cr_assert_eq(bn, n);
+		cr_assert_eq(memcmp(back, in, n), 0, "%d tag(s): restored frame differs", tags);
+		/* a tagged forgery (the tag's last byte changed) is checked */
+		memcpy(t, out, on);
+		t[on - 1] ^= 1;
+		cr_assert_eq(run(in_fd, t, on, back, &bn), XDP_DROP);
+		/* and the tagged replay is one */
+		cr_assert_eq(run(in_fd, out, on, back, &bn), XDP_DROP);
+		/* a tagged clear packet to an unprotected group passes untouched */
+		cr_assert_eq(gem_pkt_build_udp(family, &u.src, &u.grp, 5001, 5002, pl, sizeof(pl),
+					       8, t, sizeof(t), &rn), 0);
+		n = tagged_frame(in, t, rn, tags);
+		cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+		cr_assert(on == n && !memcmp(out, in, n));
+		cr_assert_eq(run(in_fd, in, n, out, &on), XDP_PASS);
+		cr_assert(on == n && !memcmp(out, in, n));
+	}
+	cr_assert_eq(counter(GEM_C_TX_SEALED), 2);
+	cr_assert_eq(counter(GEM_C_RX_OPENED), 2);
+	cr_assert_eq(counter(GEM_C_RX_BAD_TAG), 2);
+	cr_assert_eq(counter(GEM_C_RX_REPLAY), 2);
+	/* a sealed packet received untagged-on-the-wire inside three tags is not
+	 * parsed: dropped both ways */
+	n = tagged_frame(in, l3, ln, 3);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(run(in_fd, in, n, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_TX_MALFORMED), 1);
+	cr_assert_eq(counter(GEM_C_RX_MALFORMED), 1);
+}
+
+Test(dataplane, vlan_tagged_ipv4_hmac) { vlan(AF_INET, 1); }
+Test(dataplane, vlan_tagged_ipv6_poly1305) { vlan(AF_INET6, 3); }
+
+/* The MTU rule counts the IP packet: a VLAN tag in the frame does not. */
+Test(dataplane, vlan_tagged_mtu_rule)
+{
+	struct stream s;
+	uint8_t pl[2048] = { 0 }, l3[FRAME_MAX], in[FRAME_MAX], out[FRAME_MAX];
+	size_t ln, n, on;
+
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_keys(&s, 2, 1);
+	cr_assert_eq(gem_pkt_build_udp(AF_INET, &s.src, &s.grp, 1, 2, pl, 1444, 8, l3,
+				       sizeof(l3), &ln), 0);
+	n = tagged_frame(in, l3, ln, 1);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+	cr_assert_eq(gem_pkt_build_udp(AF_INET, &s.src, &s.grp, 1, 2, pl, 1445, 8, l3,
+				       sizeof(l3), &ln), 0);
+	n = tagged_frame(in, l3, ln, 2);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_TX_MTU), 1);
+}
+
+/* ---- what a replay costs the receiver (docs/SECURITY.md 3.5) ---------------- */
+
+static __u32 run_time(int fd, const uint8_t *in, size_t len, int repeat, int want)
+{
+	uint8_t out[FRAME_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
+
+	cr_assert_eq(bpf_prog_test_run_opts(fd, &o), 0);
+	cr_assert_eq((int)o.retval, want);
+	return o.duration;
+}
+
+/* Prints the ingress cost per packet (ns, BPF_PROG_TEST_RUN's average) of a
+ * fresh packet, a replay, a forgery and an unknown key id, 1400-byte payload,
+ * every suite.  Asserts the verdicts and counters only: speed is not
+ * asserted. */
+Test(dataplane, replay_cost_table)
+{
+	enum { NF = 64, REP = 2000 };
+	static uint8_t sealed[NF][FRAME_MAX];
+	uint8_t pl[1400], in[FRAME_MAX], t[FRAME_MAX];
+	size_t n, sn[NF];
+
+	fill(pl, sizeof(pl), 12);
+	printf("ingress cost per packet, 1400-byte payload (ns, BPF_PROG_TEST_RUN average)\n");
+	printf("%-12s %10s %10s %10s %10s\n", "suite", "open", "replay", "bad tag", "key id");
+	for (unsigned suite = 1; suite <= 3; suite++) {
+		__u64 open = 0, before = counter(GEM_C_RX_REPLAY);
+		__u32 rep, bad, kid;
+		struct stream s;
+
+		mkstream_default(&s, AF_INET);
+		set_keys(&s, suite, (uint16_t)suite);
+		n = udp_frame(in, &s, pl, sizeof(pl));
+		for (int i = 0; i < NF; i++)
+			cr_assert_eq(run(eg_fd, in, n, sealed[i], &sn[i]), TC_ACT_OK);
+		for (int i = 0; i < NF; i++)
+			open += run_time(in_fd, sealed[i], sn[i], 1, XDP_PASS);
+		rep = run_time(in_fd, sealed[NF - 1], sn[NF - 1], REP, XDP_DROP);
+		cr_assert_eq(counter(GEM_C_RX_REPLAY) - before, REP);
+		memcpy(t, sealed[0], sn[0]);
+		t[sn[0] - 1] ^= 1;
+		bad = run_time(in_fd, t, sn[0], REP, XDP_DROP);
+		t[sn[0] - 1] ^= 1;
+		t[14 + 28 + 3] ^= 0x40;	/* key id */
+		kid = run_time(in_fd, t, sn[0], REP, XDP_DROP);
+		printf("%-12s %10llu %10u %10u %10u\n", suite == 1 ? "hmac-sha256" :
+		       suite == 2 ? "cmac" : "poly1305", (unsigned long long)(open / NF), rep, bad, kid);
+	}
+	fflush(stdout);
 }

@@ -27,7 +27,10 @@
 # the MTU rule are dropped (tx_mtu); a sender with checksum offload and an
 # IPv4 sender without UDP checksum come out right; without a tx SEK nothing
 # leaves (tx_no_key, gemctl events); every IP/UDP checksum in every capture is
-# valid (tshark); detach and unload leave nothing.
+# valid (tshark); reloading a held rx key keeps its replay window; detach
+# and unload leave nothing (detach spares other tools' tc filters; unload
+# keeps a pin dir that is a bpffs mount point; gem-load works under
+# nsenter --net).
 #
 # Exit 0: pass, 77: skip (missing prerequisite), anything else: fail.
 # GEM_XDP_MODE=generic runs it with generic XDP.
@@ -351,6 +354,21 @@ inject() { # inject GROUP [inject.py options]: from the injector's port of the w
 	check "injected into the wan: $g $*" quiet nsx wan python3 "$INJ" "$T/wan.pcap" \
 		--iface inj --group "$g" --port $P_A "$@"
 }
+refused() { # refused TEXT CMD...: CMD fails and says TEXT
+	local what=$1 out
+	shift
+	out=$("$@" 2>&1) && return 1
+	grep -q "$what" <<<"$out"
+}
+# mcrB's gemd restarts and reloads the SEKs it holds (same bytes): that keeps
+# the replay windows; another SEK under the held key id is refused
+for g in $PROT; do
+	s=$(short "$g")
+	check "mcrB: rx key id 1 for $g loaded again (same SEK)" quiet gemctl_in mcrB sek set \
+		"$(src_of "$g")" "$g" --key-id 1 --key-file "$T/sek-$s-1" --dir rx
+	check "mcrB: rx key id 1 for $g with another SEK refused" refused "loaded with another SEK" \
+		gemctl_in mcrB sek set "$(src_of "$g")" "$g" --key-id 1 --key-file "$T/sek-$s-X" --dir rx
+done
 # the newest packet again (rx_replay), the oldest (rx_too_old), the newest
 # with a bit flipped in the ciphertext, the tag, the packet number (rx_bad_tag)
 for g in $PROT; do
@@ -362,7 +380,8 @@ for g in $CLEAR; do inject "$g" --send last; done
 sleep 0.5
 for g in $ALL; do rx_stop "iB-$(short "$g")"; done
 snap i1
-check_eq "mcrB rx_replay (the newest packet again)" "$(delta mcrB rx_replay i0 i1)" $NP
+check_eq "mcrB rx_replay (the newest packet again, after the key reload)" \
+	"$(delta mcrB rx_replay i0 i1)" $NP
 check_eq "mcrB rx_too_old (a packet 256+ below the newest)" "$(delta mcrB rx_too_old i0 i1)" $NP
 check_eq "mcrB rx_bad_tag (ciphertext, tag, pn bit flipped; UDP checksum fixed)" \
 	"$(delta mcrB rx_bad_tag i0 i1)" $((3 * NP))
@@ -571,12 +590,44 @@ done
 check "wan capture holds every stream" [ "$(wc -l <"$T/csum-wan.txt")" -gt $((6 * N + NP * NR)) ]
 
 section "detach and unload"
+# another tool's filters on mcrC's clsact qdisc (GEM created it): detach
+# removes GEM's filter only and keeps the qdisc for them
+nsx mcrC tc filter add dev wan0 ingress prio 7 u32 match u32 0 0 classid 1:1 ||
+	gem_die "tc filter add (u32) on mcrC"
+nsx mcrC tc filter add dev wan0 egress prio 8 bpf bytecode '1,6 0 0 4294967295,' ||
+	gem_die "tc filter add (bpf) on mcrC"
 for n in $MCRS; do
 	check "$n: gem-load detach wan0" quiet gemload_in "$n" detach wan0
 	check "$n: no XDP left on wan0" bash -c "! ip netns exec $(gem_nsname "$n") ip link show wan0 | grep -q xdp"
 	check "$n: gem-load unload" quiet gemload_in "$n" unload
 	check "$n: pin dir removed" [ ! -e "$GEM_BPFFS/$n" ]
 done
+check "mcrC: the other tool's ingress and egress filters survive detach" \
+	bash -c "ip netns exec $(gem_nsname mcrC) tc filter show dev wan0 ingress | grep -q 'pref 7 u32' &&
+		ip netns exec $(gem_nsname mcrC) tc filter show dev wan0 egress | grep -q 'pref 8 bpf'"
+check "mcrC: GEM's egress filter is gone" \
+	bash -c "! ip netns exec $(gem_nsname mcrC) tc filter show dev wan0 egress | grep -q gem_egress"
+check "mcrB: GEM's clsact qdisc is gone (no other filter used it)" \
+	bash -c "! ip netns exec $(gem_nsname mcrB) tc qdisc show dev wan0 | grep -q clsact"
+
+# gem-load under `nsenter --net` (sysfs is the host's there: the link comes
+# from netlink), with --pin-dir a bpffs mount point of its own
+mkdir -p "$T/bpfm" && mount -t bpf bpf "$T/bpfm" || gem_die "mount -t bpf $T/bpfm"
+gem_on_exit "umount $T/bpfm"
+NSB=/run/netns/$(gem_nsname mcrB)
+check "nsenter --net: gem-load attach wan0 (pin dir a mount point)" \
+	quiet nsenter --net="$NSB" "$GEM_LOAD" --pin-dir "$T/bpfm" attach wan0 --xdp-mode "$XDP_MODE"
+check "nsenter --net: gem-load status -j says ok" quiet jq -e '.interfaces | length == 1 and
+	.[0].name == "wan0" and .[0].state == "ok"' \
+	<(nsenter --net="$NSB" "$GEM_LOAD" --pin-dir "$T/bpfm" status -j)
+check "ip netns exec: the same status" quiet jq -e '.interfaces[0].state == "ok"' \
+	<(nsx mcrB "$GEM_LOAD" --pin-dir "$T/bpfm" status -j)
+check "nsenter --net: gem-load detach wan0" \
+	quiet nsenter --net="$NSB" "$GEM_LOAD" --pin-dir "$T/bpfm" detach wan0
+check "gem-load unload with --pin-dir a bpffs mount point" \
+	quiet "$GEM_LOAD" --pin-dir "$T/bpfm" unload
+check "the mount point stays, empty of GEM's pins" \
+	bash -c "mountpoint -q $T/bpfm && [ ! -e $T/bpfm/gem_tx ] && [ ! -e $T/bpfm/prog_ctl ]"
 
 echo "e2e: $GEM_CHECKS checks, $GEM_FAILED failed, $((SECONDS - START)) s"
 [ "$GEM_FAILED" = 0 ]

@@ -8,12 +8,14 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <criterion/criterion.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sodium.h>
 
 #include "gem_ref.h"
@@ -1007,6 +1009,45 @@ Test(ref, vectors_independent)
 		cr_assert_eq(pn, v->pn);
 		indep_check(v->input, v->input_len, v->sealed, v->sealed_len, &v->keys);
 	}
+}
+
+/* The GAK vectors' MAC keys are the docs/KEYS.md 3 derivation of their GAK
+ * (OpenSSL HMAC here; gemctl uses keys/gem_keys.c), for the group of the
+ * packet and the vector's epoch, and the values KEYS.md 6 prints. */
+Test(ref, vectors_gak_derivation)
+{
+	static const char *const kdoc[] = {	/* KEYS.md 6 */
+		"6e2978650a21c64f544ebff7834a6b3d",	/* dp-cmac 239.1.1.1 epoch 7 */
+		"5ace5daeff82dcea93ba256411958bb371b2afa940f6b0867b217a8ad529bc25",
+	};
+	int n = 0;
+
+	for (size_t i = 0; i < gem_n_vectors; i++) {
+		const struct gem_vector *v = &gem_vectors[i];
+		uint8_t msg[15 + 16 + 4], key[32], doc[32];
+		struct gem_pkt_info pi;
+		unsigned kl = 0;
+		size_t len = v->suite == GEM_SUITE_CMAC ? 16 : 32;
+
+		if (!v->gak)
+			continue;
+		cr_assert_eq(gem_pkt_parse(v->input, v->input_len, &pi), 0);
+		memcpy(msg, v->suite == GEM_SUITE_CMAC ? "GEM v1 dp-cmac" : "GEM v1 dp-hmac", 15);
+		memcpy(msg + 15, pi.grp.a, 16);
+		msg[31] = (uint8_t)(v->epoch >> 24);
+		msg[32] = (uint8_t)(v->epoch >> 16);
+		msg[33] = (uint8_t)(v->epoch >> 8);
+		msg[34] = (uint8_t)v->epoch;
+		cr_assert_not_null(HMAC(EVP_sha256(), v->gak, 32, msg, sizeof(msg), key, &kl));
+		cr_assert_eq(memcmp(key, v->suite == GEM_SUITE_CMAC ? v->keys.cmac_key
+								: v->keys.mac_key, len), 0,
+			     "%s: MAC key is not the GAK's derivation", v->name);
+		for (size_t k = 0; k < len; k++)
+			cr_assert_eq(sscanf(kdoc[n] + 2 * k, "%2hhx", &doc[k]), 1);
+		cr_assert_eq(memcmp(key, doc, len), 0, "%s: differs from docs/KEYS.md 6", v->name);
+		n++;
+	}
+	cr_assert_eq(n, 2, "two GAK vectors");
 }
 
 /* ---- packet helpers ------------------------------------------------------------ */
