@@ -1,11 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/*
- * rtnetlink through libmnl: every request carries its own sequence number
- * and is answered only by messages with that number from the kernel's port
- * (mnl_cb_run checks both), a truncated datagram is an error (ENOSPC), and a
- * dump the kernel marks interrupted (NLM_F_DUMP_INTR: the table changed
- * while it was read) is read again.
- */
+/* gemd's rtnetlink requests, through lib/gem_nl.c (libmnl). */
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
@@ -19,119 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gem_nl.h"
 #include "gemd/nl.h"
-
-#define NLBUF		32768	/* a dump datagram: one page is too small for big tables */
-#define DUMP_TRIES	8	/* interrupted dumps are read again */
-
-struct nl {
-	struct mnl_socket *s;
-	unsigned int portid, seq;
-	char *buf;
-};
-
-static int nl_open(struct nl *n)
-{
-	n->buf = malloc(NLBUF);
-	n->s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!n->buf || !n->s || mnl_socket_bind(n->s, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int err = n->buf ? -errno : -ENOMEM;
-
-		if (n->s)
-			mnl_socket_close(n->s);
-		free(n->buf);
-		return err;
-	}
-	n->portid = mnl_socket_get_portid(n->s);
-	n->seq = (unsigned int)time(NULL);
-	return 0;
-}
-
-static void nl_close(struct nl *n)
-{
-	mnl_socket_close(n->s);
-	free(n->buf);
-}
-
-/* Send the request built in n->buf and read until its ack (or DONE): cb for
- * every data message.  0, the kernel's -errno, -EINTR for an interrupted
- * dump, -ENOSPC for a truncated datagram. */
-static int nl_run(struct nl *n, struct nlmsghdr *h, mnl_cb_t cb, void *arg)
-{
-	unsigned int seq = ++n->seq;
-	ssize_t len;
-	int rc;
-
-	h->nlmsg_seq = seq;
-	if (mnl_socket_sendto(n->s, h, h->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		len = mnl_socket_recvfrom(n->s, n->buf, NLBUF);
-		if (len < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		rc = mnl_cb_run(n->buf, len, seq, n->portid, cb, arg);
-		if (rc == MNL_CB_STOP)
-			return 0;
-		if (rc == MNL_CB_ERROR)
-			return errno ? -errno : -EIO;
-	}
-}
-
-/* A request that wants only the kernel's ack: 0 or its -errno. */
-static int nl_talk(struct nl *n, struct nlmsghdr *h)
-{
-	h->nlmsg_flags |= NLM_F_ACK;
-	return nl_run(n, h, NULL, NULL);
-}
-
-/* A fresh socket: what an interrupted dump left unread is dropped with the
- * old one. */
-static int nl_reopen(struct nl *n)
-{
-	struct mnl_socket *s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-
-	if (!s || mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
-		int err = -errno;
-
-		if (s)
-			mnl_socket_close(s);
-		return err;
-	}
-	mnl_socket_close(n->s);
-	n->s = s;
-	n->portid = mnl_socket_get_portid(s);
-	return 0;
-}
-
-/* Dump type for family; cb for each message.  An interrupted dump is read
- * again from the start (restart() first forgets what cb collected). */
-static int nl_dump(struct nl *n, int type, int family, mnl_cb_t cb, void *arg,
-		   void (*restart)(void *arg))
-{
-	char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct rtgenmsg))];
-	int err = -EINTR;
-
-	for (int i = 0; i < DUMP_TRIES && err == -EINTR; i++) {
-		struct nlmsghdr *h = mnl_nlmsg_put_header(req);
-		struct rtgenmsg *g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
-
-		h->nlmsg_type = type;
-		h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-		g->rtgen_family = family;
-		if (i) {
-			err = nl_reopen(n);
-			if (err)
-				return err;
-			if (restart)
-				restart(arg);
-		}
-		err = nl_run(n, h, cb, arg);
-	}
-	return err;
-}
 
 int gemd_nl_addr(bool add, unsigned int ifindex, const struct gemd_prefix *p)
 {
@@ -139,7 +22,7 @@ int gemd_nl_addr(bool add, unsigned int ifindex, const struct gemd_prefix *p)
 	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
 	struct ifaddrmsg *a;
 	size_t alen = p->family == AF_INET6 ? 16 : 4;
-	struct nl n;
+	struct gem_nl n;
 	int err;
 
 	h->nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
@@ -153,11 +36,11 @@ int gemd_nl_addr(bool add, unsigned int ifindex, const struct gemd_prefix *p)
 	mnl_attr_put(h, IFA_ADDRESS, alen, p->addr);
 	if (add)
 		mnl_attr_put_u32(h, IFA_FLAGS, IFA_F_NODAD);
-	err = nl_open(&n);
+	err = gem_nl_open(&n);
 	if (err)
 		return err;
-	err = nl_talk(&n, h);
-	nl_close(&n);
+	err = gem_nl_talk(&n, h);
+	gem_nl_close(&n);
 	return err;
 }
 
@@ -222,13 +105,13 @@ static int has_cb(const struct nlmsghdr *h, void *arg)
 int gemd_nl_has_addr(const struct gemd_prefix *p)
 {
 	struct addr_q q = { .p = p };
-	struct nl n;
-	int err = nl_open(&n);
+	struct gem_nl n;
+	int err = gem_nl_open(&n);
 
 	if (err)
 		return err;
-	err = nl_dump(&n, RTM_GETADDR, p->family, has_cb, &q, NULL);
-	nl_close(&n);
+	err = gem_nl_dump(&n, RTM_GETADDR, p->family, has_cb, &q, NULL);
+	gem_nl_close(&n);
 	return err ? err : q.found;
 }
 
@@ -257,13 +140,13 @@ static int ll_cb(const struct nlmsghdr *h, void *arg)
 int gemd_nl_ll_addr(unsigned int ifindex, struct in6_addr *out)
 {
 	struct addr_q q = { .ifindex = ifindex };
-	struct nl n;
-	int err = nl_open(&n);
+	struct gem_nl n;
+	int err = gem_nl_open(&n);
 
 	if (err)
 		return err;
-	err = nl_dump(&n, RTM_GETADDR, AF_INET6, ll_cb, &q, NULL);
-	nl_close(&n);
+	err = gem_nl_dump(&n, RTM_GETADDR, AF_INET6, ll_cb, &q, NULL);
+	gem_nl_close(&n);
 	if (err)
 		return err;
 	if (!q.found)
@@ -341,13 +224,13 @@ static int flush_cb(const struct nlmsghdr *h, void *arg)
 static int flush(const struct flush_q *tmpl, int dump_type, int family)
 {
 	struct flush_q *q;
-	struct nl n;
+	struct gem_nl n;
 	int err, total = 0;
 
 	q = malloc(sizeof(*q));
 	if (!q)
 		return -ENOMEM;
-	err = nl_open(&n);
+	err = gem_nl_open(&n);
 	if (err) {
 		free(q);
 		return err;
@@ -355,20 +238,20 @@ static int flush(const struct flush_q *tmpl, int dump_type, int family)
 	for (int round = 0; round < 16; round++) {
 		*q = *tmpl;
 		q->n = 0;
-		err = nl_dump(&n, dump_type, family, flush_cb, q, flush_restart);
+		err = gem_nl_dump(&n, dump_type, family, flush_cb, q, flush_restart);
 		for (int i = 0; i < q->n; i++) {
 			struct nlmsghdr *h = q->msgs[i];
 
 			h->nlmsg_type = h->nlmsg_type == RTM_NEWRULE ? RTM_DELRULE : RTM_DELROUTE;
 			h->nlmsg_flags = NLM_F_REQUEST;
-			if (!err && nl_talk(&n, h) == 0)
+			if (!err && gem_nl_talk(&n, h) == 0)
 				total++;
 			free(h);
 		}
 		if (err || q->n < FLUSH_BATCH)
 			break;
 	}
-	nl_close(&n);
+	gem_nl_close(&n);
 	free(q);
 	return err ? err : total;
 }

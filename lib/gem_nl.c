@@ -1,125 +1,209 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/socket.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "gem_nl.h"
 
-/* Send req and read the answer: for a dump every message until NLMSG_DONE,
- * otherwise the one reply; cb sees each data message.  0 or -errno. */
-static int nl_ask(struct nlmsghdr *req, void (*cb)(const struct nlmsghdr *h, void *arg),
-		  void *arg)
+#define NLBUF		32768	/* a dump datagram: one page is too small for big tables */
+#define DUMP_TRIES	8	/* interrupted dumps are read again */
+
+static int nl_socket(struct gem_nl *n)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
-	int fd, ret = 0, done = 0;
+	struct mnl_socket *s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	req->nlmsg_seq = 1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || send(fd, req, req->nlmsg_len, 0) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	while (!done) {
-		ssize_t len = recv(fd, buf, sizeof(buf), 0);
+	if (!s || mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int err = errno ? -errno : -EIO;
 
-		if (len < 0 && errno == EINTR)
-			continue;
-		if (len <= 0) {
-			ret = len ? -errno : -EIO;
-			goto out;
-		}
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
-		     h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_seq != 1)
-				continue;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				ret = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-				goto out;
-			}
-			if (h->nlmsg_type == NLMSG_DONE) {
-				done = 1;
-				break;
-			}
-			cb(h, arg);
-			if (!(req->nlmsg_flags & NLM_F_DUMP))
-				done = 1;
-		}
+		if (s)
+			mnl_socket_close(s);
+		return err;
 	}
-out:
-	close(fd);
-	return ret;
+	if (n->s)
+		mnl_socket_close(n->s);
+	n->s = s;
+	n->portid = mnl_socket_get_portid(s);
+	return 0;
 }
 
-static void on_link(const struct nlmsghdr *h, void *arg)
+int gem_nl_open(struct gem_nl *n)
+{
+	int err;
+
+	memset(n, 0, sizeof(*n));
+	n->buf = malloc(NLBUF);
+	if (!n->buf)
+		return -ENOMEM;
+	err = nl_socket(n);
+	if (err) {
+		free(n->buf);
+		n->buf = NULL;
+		return err;
+	}
+	n->seq = (unsigned int)time(NULL);
+	return 0;
+}
+
+void gem_nl_close(struct gem_nl *n)
+{
+	if (n->s)
+		mnl_socket_close(n->s);
+	free(n->buf);
+	memset(n, 0, sizeof(*n));
+}
+
+int gem_nl_run(struct gem_nl *n, struct nlmsghdr *h, mnl_cb_t cb, void *arg)
+{
+	unsigned int seq = ++n->seq;
+
+	h->nlmsg_seq = seq;
+	if (mnl_socket_sendto(n->s, h, h->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t len = mnl_socket_recvfrom(n->s, n->buf, NLBUF);
+		int rc;
+
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		errno = 0;
+		rc = mnl_cb_run(n->buf, len, seq, n->portid, cb, arg);
+		if (rc == MNL_CB_STOP)
+			return 0;
+		if (rc == MNL_CB_ERROR)
+			return errno ? -errno : -EIO;
+	}
+}
+
+int gem_nl_talk(struct gem_nl *n, struct nlmsghdr *h)
+{
+	h->nlmsg_flags |= NLM_F_ACK;
+	return gem_nl_run(n, h, NULL, NULL);
+}
+
+int gem_nl_dump_msg(struct gem_nl *n, struct nlmsghdr *h, mnl_cb_t cb, void *arg,
+		    void (*restart)(void *arg))
+{
+	int err = -EINTR;
+
+	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_DUMP;
+	for (int i = 0; i < DUMP_TRIES && err == -EINTR; i++) {
+		if (i) {
+			/* what the interrupted dump left unread goes with the old socket */
+			err = nl_socket(n);
+			if (err)
+				return err;
+			if (restart)
+				restart(arg);
+		}
+		err = gem_nl_run(n, h, cb, arg);
+	}
+	return err;
+}
+
+int gem_nl_dump(struct gem_nl *n, int type, int family, mnl_cb_t cb, void *arg,
+		void (*restart)(void *arg))
+{
+	char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct rtgenmsg))];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(req);
+	struct rtgenmsg *g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
+
+	h->nlmsg_type = type;
+	g->rtgen_family = family;
+	return gem_nl_dump_msg(n, h, cb, arg, restart);
+}
+
+/* ---- gem-load's questions ------------------------------------------------------- */
+
+static int link_attr(const struct nlattr *a, void *data)
+{
+	struct gem_nl_link *l = data;
+
+	if (mnl_attr_get_type(a) == IFLA_IFNAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0 &&
+	    mnl_attr_get_payload_len(a) <= sizeof(l->name))
+		memcpy(l->name, mnl_attr_get_payload(a), mnl_attr_get_payload_len(a));
+	return MNL_CB_OK;
+}
+
+static int on_link(const struct nlmsghdr *h, void *arg)
 {
 	struct gem_nl_link *l = arg;
-	const struct ifinfomsg *ifi = NLMSG_DATA(h);
-	int len = (int)IFLA_PAYLOAD(h);
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(h);
 
-	if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
-		return;
+	if (h->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(h) < sizeof(*ifi))
+		return MNL_CB_OK;
 	l->ifindex = (unsigned)ifi->ifi_index;
 	l->type = ifi->ifi_type;
-	for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
-		if (a->rta_type == IFLA_IFNAME && RTA_PAYLOAD(a) <= sizeof(l->name))
-			memcpy(l->name, RTA_DATA(a), RTA_PAYLOAD(a));
+	mnl_attr_parse(h, sizeof(*ifi), link_attr, l);
+	return MNL_CB_OK;
 }
 
 int gem_nl_link_get(const char *name, unsigned ifindex, struct gem_nl_link *out)
 {
-	struct {
-		struct nlmsghdr n;
-		struct ifinfomsg i;
-		char attr[RTA_SPACE(IF_NAMESIZE)];
-	} req = {
-		.n = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
-		       .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST },
-		.i = { .ifi_family = AF_UNSPEC, .ifi_index = name ? 0 : (int)ifindex },
-	};
+	char buf[MNL_NLMSG_HDRLEN + 256];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+	struct gem_nl n;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (name) {
-		size_t n = strlen(name) + 1;
-		struct rtattr *a = (struct rtattr *)req.attr;
-
-		if (n > IF_NAMESIZE)
-			return -ENODEV;
-		a->rta_type = IFLA_IFNAME;
-		a->rta_len = RTA_LENGTH(n);
-		memcpy(RTA_DATA(a), name, n);
-		req.n.nlmsg_len += RTA_SPACE(n);
-	}
-	r = nl_ask(&req.n, on_link, out);
+	if (name && strlen(name) >= IF_NAMESIZE)
+		return -ENODEV;
+	h->nlmsg_type = RTM_GETLINK;
+	h->nlmsg_flags = NLM_F_REQUEST;
+	ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = name ? 0 : (int)ifindex;
+	if (name)
+		mnl_attr_put_strz(h, IFLA_IFNAME, name);
+	r = gem_nl_open(&n);
 	if (r)
 		return r;
+	/* one reply and no DONE: the ack after it ends the answer */
+	h->nlmsg_flags |= NLM_F_ACK;
+	r = gem_nl_run(&n, h, on_link, out);
+	gem_nl_close(&n);
+	if (r)
+		return r == -ENODEV || r == -EINVAL ? -ENODEV : r;
 	out->name[IF_NAMESIZE - 1] = '\0';
 	return out->ifindex ? 0 : -ENODEV;
 }
 
-static void on_filter(const struct nlmsghdr *h, void *arg)
+static int on_filter(const struct nlmsghdr *h, void *arg)
 {
 	if (h->nlmsg_type == RTM_NEWTFILTER)
 		++*(int *)arg;
+	return MNL_CB_OK;
+}
+
+static void zero(void *arg)
+{
+	*(int *)arg = 0;
 }
 
 int gem_nl_tc_filters(unsigned ifindex, uint32_t parent)
 {
-	struct {
-		struct nlmsghdr n;
-		struct tcmsg t;
-	} req = {
-		.n = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg)), .nlmsg_type = RTM_GETTFILTER,
-		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = (int)ifindex, .tcm_parent = parent },
-	};
-	int n = 0, r = nl_ask(&req.n, on_filter, &n);
+	char buf[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct tcmsg))];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	struct tcmsg *t;
+	struct gem_nl n;
+	int count = 0, r;
 
-	return r ? r : n;
+	h->nlmsg_type = RTM_GETTFILTER;
+	t = mnl_nlmsg_put_extra_header(h, sizeof(*t));
+	t->tcm_family = AF_UNSPEC;
+	t->tcm_ifindex = (int)ifindex;
+	t->tcm_parent = parent;
+	r = gem_nl_open(&n);
+	if (r)
+		return r;
+	r = gem_nl_dump_msg(&n, h, on_filter, &count, zero);
+	gem_nl_close(&n);
+	return r ? r : count;
 }
