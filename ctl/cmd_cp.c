@@ -24,15 +24,17 @@
 #include "gemd/config.h"
 
 #define REPLY_TIMEOUT_MS 5000
+#define REPLY_MAX (16u << 20)	/* a JSON reply is parsed whole: bounded */
 
 static void usage(FILE *f, const char *cmd)
 {
 	fprintf(f,
-		"usage: gemctl %s [-j] [--socket PATH | --config FILE]\n"
+		"usage: gemctl %s [-j|-p] [--socket PATH | --config FILE]\n"
 		"\n"
 		"%s\n"
 		"\n"
 		"  -j, --json        JSON on stdout and nothing else\n"
+		"  -p, --pretty      JSON, indented\n"
 		"  --socket PATH     gemd's control socket (else $" GEMD_ENV_SOCKET ", else "
 		GEMD_DEFAULT_SOCKET ")\n"
 		"  --config FILE     take the socket path from gemd's configuration\n",
@@ -48,7 +50,7 @@ static void usage(FILE *f, const char *cmd)
 static int query(const struct gemctl_opts *o, const char *sock, const char *req)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[4096];
+	char buf[4096], *js = NULL;
 	size_t total = 0;
 	int fd, rc = 1;
 	bool first = true, error = false;
@@ -88,20 +90,51 @@ static int query(const struct gemctl_opts *o, const char *sock, const char *req)
 		}
 		if (n == 0)
 			break;
-		if (first) {
-			error = !strncmp(buf, "{\"error\"", n < 8 ? n : 8) ||
-				!strncmp(buf, "error:", n < 6 ? n : 6);
-			first = false;
+		if (o->json) {
+			/* gemd's JSON is parsed, checked and printed again (-p indents) */
+			char *t;
+
+			if (total + (size_t)n > REPLY_MAX) {
+				gemctl_err(o, "gemd at %s: reply longer than %u bytes", sock,
+					   REPLY_MAX);
+				goto out;
+			}
+			t = realloc(js, total + (size_t)n + 1);
+			if (!t) {
+				gemctl_err(o, "out of memory");
+				goto out;
+			}
+			js = t;
+			memcpy(js + total, buf, (size_t)n);
+			js[total + n] = 0;
+		} else {
+			if (first) {
+				error = !strncmp(buf, "error:", n < 6 ? n : 6);
+				first = false;
+			}
+			fwrite(buf, 1, n, stdout);
 		}
-		fwrite(buf, 1, n, stdout);
 		total += n;
 	}
 	if (total == 0) {
 		gemctl_err(o, "gemd at %s closed the connection without a reply", sock);
 		goto out;
 	}
+	if (o->json) {
+		json_object *j = json_tokener_parse(js);
+
+		if (!j) {
+			gemctl_err(o, "gemd at %s: the reply is not JSON", sock);
+			goto out;
+		}
+		error = json_object_is_type(j, json_type_object) &&
+			json_object_object_get_ex(j, "error", NULL);
+		if (gemctl_json(o, j))
+			goto out;
+	}
 	rc = error ? 1 : 0;
 out:
+	free(js);
 	close(fd);
 	return rc;
 }
@@ -110,6 +143,7 @@ static int cmd_cp(int argc, char **argv, const struct gemctl_opts *go, const cha
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -122,17 +156,27 @@ static int cmd_cp(int argc, char **argv, const struct gemctl_opts *go, const cha
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+jh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jph", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': o.json = true; break;
+		case 'p': o.json = o.pretty = true; break;
 		case 's': sock = optarg; break;
 		case 'c': conf = optarg; break;
 		case 'h': usage(stdout, what); return 0;
-		default: usage(stderr, what); return 2;
+		default:
+			if (o.json)
+				gemctl_err(&o, "bad option (see gemctl %s --help)", what);
+			else
+				usage(stderr, what);
+			return 2;
 		}
 	}
 	if (optind != argc || (sock && conf)) {
-		usage(stderr, what);
+		if (o.json)
+			gemctl_err(&o, "usage: gemctl %s [-j|-p] [--socket PATH | --config FILE]",
+				   what);
+		else
+			usage(stderr, what);
 		return 2;
 	}
 	snprintf(req, sizeof(req), "%s %s\n", what, o.json ? "json" : "text");

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "gemctl.h"
 #include "keys/gem_keys.h"
 
@@ -46,6 +48,7 @@ static void usage(FILE *f)
 		GEM_KEYS_ENV_PIN_FILE ",\n"
 		"                   else the PIN in $" GEM_KEYS_ENV_PIN "); never on the command line\n"
 		"  -j, --json       JSON on stdout and nothing else\n"
+		"  -p, --pretty     JSON, indented\n"
 		"\n"
 		"One process owns the token at a time (lock in $" GEM_KEYS_ENV_LOCK_DIR
 		", else " GEM_KEYS_DEFAULT_LOCK_DIR ").\n");
@@ -57,21 +60,19 @@ static void hex(const uint8_t *p, size_t n)
 		printf("%02x", p[i]);
 }
 
-static void json_str(const char *s)
+/* bytes as lower-case hex, into j under key */
+static void json_hex(json_object *j, const char *key, const uint8_t *p, size_t n)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = *s;
+	char b[2 * 64 + 1];
 
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			printf("\\u%04x", c);	/* labels: bytes, shown as Latin-1 */
-		else
-			putchar(c);
-	}
-	putchar('"');
+	if (n > 64)
+		n = 64;
+	sodium_bin2hex(b, sizeof(b), p, n);
+	gem_json_str(j, key, b);
 }
+
+/* PKCS#11 labels are bytes: gem_json_str turns what is not UTF-8 into U+FFFD */
+#define json_label gem_json_str
 
 static int fail(const struct kctx *c)
 {
@@ -92,14 +93,14 @@ static int show_node(const struct kctx *c, struct gem_keys *k, const char *what)
 		return fail(c);
 	gem_keys_node_id_of(pk, id);
 	if (c->o.json) {
-		printf("{\"token\": ");
-		json_str(gem_keys_token_label(k));
-		printf(", \"label\": \"" GEM_KEYS_LABEL_NODE "\", \"type\": \"ed25519\", "
-		       "\"public_key\": \"");
-		hex(pk, sizeof(pk));
-		printf("\", \"node_id\": \"");
-		hex(id, sizeof(id));
-		printf("\"}\n");
+		json_object *j = json_object_new_object();
+
+		json_label(j, "token", gem_keys_token_label(k));
+		gem_json_str(j, "label", GEM_KEYS_LABEL_NODE);
+		gem_json_str(j, "type", "ed25519");
+		json_hex(j, "public_key", pk, sizeof(pk));
+		json_hex(j, "node_id", id, sizeof(id));
+		return gemctl_json(&c->o, j);
 	} else {
 		if (what)
 			printf("token '%s': %s\n", gem_keys_token_label(k), what);
@@ -183,11 +184,13 @@ static int do_import(struct kctx *c, int argc, char **argv)
 		goto out;
 	}
 	if (c->o.json) {
-		printf("{\"token\": ");
-		json_str(gem_keys_token_label(k));
-		printf(", \"label\": ");
-		json_str(label);
-		printf(", \"kind\": \"%s\"}\n", kind == GEM_KEYS_BK ? "bk" : "gak");
+		json_object *j = json_object_new_object();
+
+		json_label(j, "token", gem_keys_token_label(k));
+		json_label(j, "label", label);
+		gem_json_str(j, "kind", kind == GEM_KEYS_BK ? "bk" : "gak");
+		ret = gemctl_json(&c->o, j);
+		goto out;
 	} else {
 		printf("token '%s': imported %s as '%s' (sensitive, non-extractable)\n",
 		       gem_keys_token_label(k),
@@ -232,30 +235,33 @@ static int do_list(struct kctx *c, int argc, char **argv)
 		goto out;
 	}
 	if (c->o.json) {
-		printf("{\"token\": ");
-		json_str(gem_keys_token_label(k));
-		printf(", \"objects\": [");
+		json_object *arr, *top = gemctl_json_list("objects", &arr);
+
+		json_label(top, "token", gem_keys_token_label(k));
 		for (i = 0; i < n; i++) {
-			printf("%s{\"label\": ", i ? ", " : "");
-			json_str(v[i].label);
-			printf(", \"class\": \"%s\", \"key_type\": \"%s\", \"role\": \"%s\"",
-			       gem_keys_class_name(v[i].cls),
-			       gem_keys_type_name(v[i].key_type), role(&v[i]));
+			json_object *e = json_object_new_object(), *at = json_object_new_object();
+
+			json_label(e, "label", v[i].label);
+			gem_json_str(e, "class", gem_keys_class_name(v[i].cls));
+			gem_json_str(e, "key_type", gem_keys_type_name(v[i].key_type));
+			gem_json_str(e, "role", role(&v[i]));
 			if (v[i].value_len)
-				printf(", \"value_len\": %lu", v[i].value_len);
-			printf(", \"id\": \"");
-			hex(v[i].id, v[i].id_len);
-			printf("\", \"attributes\": {");
-			for (j = 0; j < gem_keys_nflags; j++) {
-				if (!(v[i].known & (1u << j)))
-					continue;
-				printf("%s\"%s\": %s", (v[i].known & ((1u << j) - 1)) ? ", " : "",
-				       gem_keys_flags[j].name,
-				       v[i].set & (1u << j) ? "true" : "false");
-			}
-			printf("}}");
+				gem_json_u64(e, "value_len", v[i].value_len);
+			else
+				gem_json_null(e, "value_len");
+			json_hex(e, "id", v[i].id, v[i].id_len);
+			for (j = 0; j < gem_keys_nflags; j++)
+				if (v[i].known & (1u << j))
+					gem_json_bool(at, gem_keys_flags[j].name,
+						      v[i].set & (1u << j));
+			if (e && at)
+				json_object_object_add(e, "attributes", at);
+			else
+				json_object_put(at);
+			gemctl_json_append(arr, e);
 		}
-		printf("]}\n");
+		ret = gemctl_json(&c->o, top);
+		goto out;
 	} else {
 		printf("token '%s': %zu object%s\n", gem_keys_token_label(k), n,
 		       n == 1 ? "" : "s");
@@ -286,9 +292,12 @@ static int do_gen_secret(struct kctx *c, int argc, char **argv)
 	if (gem_keys_gen_secret_file(argv[1]))
 		return fail(c);
 	if (c->o.json) {
-		printf("{\"file\": ");
-		json_str(argv[1]);
-		printf(", \"bytes\": %d, \"mode\": \"0600\"}\n", GEM_KEYS_ROOT_LEN);
+		json_object *j = json_object_new_object();
+
+		gem_json_str(j, "file", argv[1]);
+		gem_json_u64(j, "bytes", GEM_KEYS_ROOT_LEN);
+		gem_json_str(j, "mode", "0600");
+		return gemctl_json(&c->o, j);
 	} else {
 		printf("wrote %d random bytes to '%s' (mode 0600)\n", GEM_KEYS_ROOT_LEN, argv[1]);
 	}
@@ -309,8 +318,9 @@ static const struct {
 static const struct option lo[] = {
 	{ "module", required_argument, NULL, 'm' },
 	{ "token", required_argument, NULL, 't' },
-	{ "pin-file", required_argument, NULL, 'p' },
+	{ "pin-file", required_argument, NULL, 'F' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "pretty", no_argument, NULL, 'p' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -356,12 +366,13 @@ int cmd_keys(int argc, char **argv, const struct gemctl_opts *o)
 		return 2;
 	optind = 0;	/* glibc: full re-initialisation after main's getopt */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":jh", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":jph", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'm': c.cfg.module = optarg; break;
 		case 't': c.cfg.token = optarg; break;
-		case 'p': c.cfg.pin_file = optarg; break;
+		case 'F': c.cfg.pin_file = optarg; break;
 		case 'j': c.o.json = true; break;
+		case 'p': c.o.json = c.o.pretty = true; break;
 		case 'h': usage(stdout); return 0;
 		case ':':
 			gemctl_err(&c.o, "keys: option '%s' needs an argument", argv[optind - 1]);

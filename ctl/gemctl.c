@@ -34,24 +34,45 @@ void gemctl_err(const struct gemctl_opts *o, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (o && o->json) {
-		fputs("{\"error\": \"", stdout);
-		for (const char *p = buf; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				putchar('\\');
-			if ((unsigned char)*p < 0x20)
-				printf("\\u%04x", *p);
-			else
-				putchar(*p);
-		}
-		fputs("\"}\n", stdout);
+		gem_json_error(buf, o->pretty);
 	} else {
 		fprintf(stderr, "gemctl: %s\n", buf);
 	}
 }
 
+int gemctl_json(const struct gemctl_opts *o, json_object *obj)
+{
+	return gem_json_print(obj, o->pretty) ? 1 : 0;
+}
+
+json_object *gemctl_json_list(const char *name, json_object **arr)
+{
+	json_object *o = json_object_new_object();
+
+	*arr = json_object_new_array();
+	if (o && *arr) {
+		json_object_object_add(o, name, *arr);
+		return o;
+	}
+	json_object_put(*arr);
+	json_object_put(o);
+	*arr = NULL;
+	return NULL;
+}
+
+void gemctl_json_append(json_object *arr, json_object *e)
+{
+	if (arr && e)
+		json_object_array_add(arr, e);
+	else
+		json_object_put(e);
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gemctl [-j] [-v] [--pin-dir DIR] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: gemctl [-j|-p] [-v] [--pin-dir DIR] COMMAND [ARGS]\n\n"
+		"  -j, --json     JSON on stdout and nothing else (errors too: {\"error\": ...})\n"
+		"  -p, --pretty   JSON, indented\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(f, "\n'gemctl COMMAND --help' describes one command.\n");
@@ -61,6 +82,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
@@ -74,17 +96,28 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* '+': stop at the first non-option, the subcommand parses the rest */
-	while ((c = getopt_long(argc, argv, "+jvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jpvh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': o.json = true; break;
+		case 'p': o.json = o.pretty = true; break;
 		case 'v': o.verbose = true; break;
 		case 'P': o.pin_dir = optarg; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			if (o.json)
+				gemctl_err(&o, "bad option (see gemctl --help)");
+			else
+				usage(stderr);
+			return 2;
 		}
 	}
+	if (o.json)
+		opterr = 0;	/* getopt's own messages would go to stderr */
 	if (optind >= argc) {
-		usage(stderr);
+		if (o.json)
+			gemctl_err(&o, "no command given (see gemctl --help)");
+		else
+			usage(stderr);
 		return 2;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
