@@ -23,6 +23,7 @@ static const struct {
 	{ "routes", cmd_routes, "control plane: Babel routes (gemd)" },
 	{ "control-stats", cmd_control_stats,
 	  "control plane: key record propagation counters, rejects (gemd)" },
+	{ "monitor", cmd_monitor, "control plane: follow gemd's events as they happen" },
 };
 
 void gemctl_err(const struct gemctl_opts *o, const char *fmt, ...)

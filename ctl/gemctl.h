@@ -26,6 +26,7 @@ int cmd_events(int argc, char **argv, const struct gemctl_opts *o);
 int cmd_peers(int argc, char **argv, const struct gemctl_opts *o);	/* cmd_cp.c */
 int cmd_routes(int argc, char **argv, const struct gemctl_opts *o);
 int cmd_control_stats(int argc, char **argv, const struct gemctl_opts *o);
+int cmd_monitor(int argc, char **argv, const struct gemctl_opts *o);
 
 /* Print an error: "gemctl: ..." on stderr, or {"error": "..."} on stdout with -j. */
 void gemctl_err(const struct gemctl_opts *o, const char *fmt, ...)

@@ -627,6 +627,7 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < g->ndisc; i++)
 		disc_if_close(&g->disc[i]);
+	gemd_mon_close_all(&g->mon);
 	gemd_ctl_close(g->ctl_fd, g->cfg.socket);
 out_babel:
 	gemd_cp_close(g);

@@ -8,6 +8,7 @@
  *   tunnel*.c      tunnel backends (strongSwan)
  *   babel.c        babeld: configuration, supervision, local interface
  *   ctlsock.c      UNIX socket for gemctl (peers, routes)
+ *   monitor.c      live events for gemctl monitor
  */
 #ifndef GEMD_H
 #define GEMD_H
@@ -20,6 +21,7 @@
 #include "gemd/db.h"
 #include "gemd/config.h"
 #include "gemd/disc.h"
+#include "gemd/monitor.h"
 #include "gemd/tunnel.h"
 #include "gemd/util.h"
 #include "gem_common.h"
@@ -102,6 +104,7 @@ struct gemd {
 
 	struct babel babel;
 	int ctl_fd;
+	struct gemd_mon mon;		/* gemctl monitor clients */
 	struct gemd_cp cp;
 };
 

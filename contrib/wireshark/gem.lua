@@ -14,7 +14,7 @@
 -- gem.ciphertext_len gem.tag; gemcp.tlv.type, gemcp.origin, gemcp.seqno,
 -- gemcp.lifetime, gemcp.withdrawn, gemcp.address, gemcp.source, gemcp.group,
 -- gemcp.key_id, gemcp.epoch, gemcp.ack.type, gemcp.nonce, ...
--- Tested by selftests/test_dissector.sh against captures of real traffic.
+-- Tested by selftests/test_ops_tools.sh against captures of real traffic.
 
 local SUITES = {
 	[1] = "AES-128-CTR + HMAC-SHA-256-128",

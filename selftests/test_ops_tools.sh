@@ -1,6 +1,7 @@
 #!/bin/bash
-# The Wireshark dissector (contrib/wireshark/gem.lua) over captures of real
-# traffic, decoded by tshark, every field checked against what made it.
+# Operators' tools over real traffic: the Wireshark dissector
+# (contrib/wireshark/gem.lua) decoded by tshark, every field checked against
+# what made it, and `gemctl monitor` (JSON and text) during the same run.
 #
 # 1. Data plane:  r --wan-- h.  r seals three groups, one per suite
 #    (hmac-sha256, cmac, poly1305), with known key ids; h captures.  Every
@@ -12,7 +13,10 @@
 #    sources a pre-declared stream of a group both hold the GAK of; b captures
 #    gemd's packets (UDP 6698 inside the tunnel).  Public Keys with both node
 #    ids and addresses, the SEK Announce of the stream with the key id b's
-#    data plane loaded, Acks and a Request are decoded.
+#    data plane loaded, Acks and a Request are decoded.  Two `gemctl monitor`
+#    clients on b (JSON, text), started before a, report a's neighbour-up,
+#    its Public Key and SEK Announce records and the SEK loaded, with the
+#    same node ids and key id.
 #
 # Exit 0: pass, 77: skip (missing prerequisite), anything else: fail.
 set -u
@@ -22,7 +26,7 @@ cd "$(dirname "$0")/.." || exit 1
 LUA=$GEM_ROOT/contrib/wireshark/gem.lua
 PY3=/usr/bin/python3
 [ -x "$PY3" ] || PY3=python3
-cp_init dissector tshark
+cp_init ops-tools tshark
 tshark -v >/dev/null 2>&1 || gem_skip "tshark does not run"
 tshark -G protocols -X lua_script:"$LUA" 2>/dev/null | grep -q '^GEM sealed' ||
 	gem_skip "tshark has no Lua (wireshark-common built without it?)"
@@ -109,8 +113,13 @@ eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
 cp_conf() { cp_conf_base "$1" "$(cat "$T/$1/extra")"; }
 gem_bg b capcp tcpdump -i any -n -U --immediate-mode -w "$T/cp.pcap" udp port 6698
 gem_wait_for 10 test -s "$T/cp.pcap" || gem_die "tcpdump (any) did not start"
-cp_start a
 cp_start b
+gem_wait_for 20 test -S "$T/b/run/gemd.sock" || gem_die "b's gemd has no control socket"
+gem_bg b monj "$GEMCTL" -j monitor --socket "$T/b/run/gemd.sock" --timeout 120
+gem_bg b mont "$GEMCTL" monitor --socket "$T/b/run/gemd.sock" --timeout 120
+mon_clients() { "$GEMCTL" -j control-stats --socket "$T/b/run/gemd.sock" | jq -e '.monitor_clients == 2'; }
+gem_wait_for 10 mon_clients || gem_die "the monitors did not subscribe: $(cat "$T/monj.log")"
+cp_start a
 rxkid() {
 	nsx b "$GEMCTL" --pin-dir "$GEM_BPFFS/b" -j stream list 2>/dev/null |
 		jq -r --arg g "$GRP" '.streams[] | select(.dir == "rx" and .group == $g) | .key_id'
@@ -141,6 +150,31 @@ dissect "$T/cp.pcap" -Y 'gemcp.tlv.type == 225' -T fields -E occurrence=f -e gem
 check "SEK Announce: origin a, ($SRC, $GRP), key id $K (b's data plane), suite 2, live" \
 	grep -qP "^$(cp_id a)\t$SRC\t$GRP\t$K\t2\t0\t[0-9]+$" "$T/sek.txt"
 check "Ack entries name records" quiet test -n "$(dissect "$T/cp.pcap" -Y 'gemcp.ack.type == 225')"
+
+echo "--- 3. gemctl monitor"
+jq() { command jq "$@" >/dev/null; }
+A=$(cp_id a)
+M=$T/monj.log
+check "monitor -j: every line is a JSON object with time and event" \
+	jq -e -s 'length > 0 and all(.[]; (.time | test("^[0-9-]+T[0-9:.]+Z$")) and
+		(.event | type == "string"))' "$M"
+check "monitor: neighbour-up of a" \
+	jq -e -s --arg a "$A" 'any(.[]; .event == "neighbour-up" and .node == $a)' "$M"
+check "monitor: record new, a's Public Key" \
+	jq -e -s --arg a "$A" 'any(.[]; .event == "record" and .action == "new" and
+		.type == "public-key" and .origin == $a)' "$M"
+check "monitor: record new, a's SEK Announce of the stream, b a member" \
+	jq -e -s --arg a "$A" --arg s "$SRC" --arg g "$GRP" --argjson k "$K" 'any(.[];
+		.event == "record" and .type == "sek-announce" and .origin == $a and
+		.source == $s and .group == $g and .key_id == $k and .member)' "$M"
+check "monitor: sek-loaded rx, key id $K" \
+	jq -e -s --arg s "$SRC" --argjson k "$K" 'any(.[]; .event == "sek-loaded" and
+		.dir == "rx" and .source == $s and .key_id == $k)' "$M"
+check "monitor text: the same events, as TIME EVENT key=value" \
+	grep -qE "^[0-9-]+T[0-9:.]+Z sek-loaded dir=rx type=sek-announce origin=$A seqno=[0-9]+ source=$SRC group=$GRP key_id=$K replaced=false\$" "$T/mont.log"
+check_eq "monitor text and JSON: as many events" "$(wc -l <"$T/mont.log")" "$(wc -l <"$M")"
 cp_stop_all
-echo "dissector: $GEM_CHECKS checks, $GEM_FAILED failed"
+check "monitors ended when gemd stopped" bash -c "! kill -0 $(gem_pid monj) 2>/dev/null"
+head -4 "$T/mont.log" | sed 's/^/    /'
+echo "ops-tools: $GEM_CHECKS checks, $GEM_FAILED failed"
 [ "$GEM_FAILED" = 0 ]
