@@ -749,6 +749,57 @@ static int open_socket(void)
 	return fd;
 }
 
+/* Which of cfg.groups we hold the GAK of; logged for each group not in
+ * old (NULL: every group). */
+static void find_gaks(struct gemd *g, const struct gemd_config *old)
+{
+	bool had[GEMD_MAX_GROUPS];
+
+	memcpy(had, g->cp.have_gak, sizeof(had));	/* in old's order */
+	for (int i = 0; i < g->cfg.ngroups; i++) {
+		uint8_t key[GEM_TLV_CTL_KEY_LEN];
+		char gr[GEM_KEYS_GROUP_STRLEN];
+		int err, was = -1;	/* -1: a new group */
+
+		for (int j = 0; old && j < old->ngroups; j++)
+			if (!memcmp(old->groups[j], g->cfg.groups[i], 16))
+				was = had[j];
+		gem_keys_group_str(g->cfg.groups[i], gr);
+		err = gem_keys_ctl_key(g->keys, g->cfg.groups[i], 0, key);
+		sodium_memzero(key, sizeof(key));
+		if (was != !err)
+			log_info("control: group %s: %s", gr, err ? "no GAK in the token: relay only"
+				 : "GAK held: member (announces and reads its SEKs)");
+		g->cp.have_gak[i] = !err;
+	}
+}
+
+void gemd_cp_reload(struct gemd *g, const struct gemd_config *old, uint64_t now)
+{
+	for (int j = 0; j < old->ngroups; j++) {
+		char gr[GEM_KEYS_GROUP_STRLEN];
+		bool kept = false;
+
+		for (int i = 0; i < g->cfg.ngroups; i++)
+			kept |= !memcmp(g->cfg.groups[i], old->groups[j], 16);
+		if (kept)
+			continue;
+		gem_keys_group_str(old->groups[j], gr);
+		/* fail closed: the data plane keeps protecting it (its packets
+		 * are not sent in clear); no new stream of it is keyed */
+		log_info("control: group %s left the configuration: no new streams keyed; its "
+			 "data-plane policy stays (gemctl group del %s to pass it in clear)", gr, gr);
+	}
+	g->cp.suite = suite_of(g->cfg.group_suite);
+	/* have_gak[] follows cfg.groups' (new) order from here on */
+	find_gaks(g, old);
+	if (!g->cp.pins_open)
+		return;		/* pins_try does the rest when the data plane is there */
+	load_groups(g);
+	gem_db_walk(g->cp.db, now, load_rx_walk, g);
+	declared_streams(g, now);
+}
+
 int gemd_cp_init(struct gemd *g)
 {
 	struct gem_rec r = { .type = GEM_TLV_PUBKEY, .lifetime = GEMD_CP_PK_LIFETIME };
@@ -759,17 +810,7 @@ int gemd_cp_init(struct gemd *g)
 	g->cp.nb = calloc(g->cfg.max_neighbours, sizeof(*g->cp.nb));
 	if (!g->cp.nb)
 		return -ENOMEM;
-	for (int i = 0; i < g->cfg.ngroups; i++) {
-		uint8_t key[GEM_TLV_CTL_KEY_LEN];
-		char gr[GEM_KEYS_GROUP_STRLEN];
-
-		gem_keys_group_str(g->cfg.groups[i], gr);
-		err = gem_keys_ctl_key(g->keys, g->cfg.groups[i], 0, key);
-		sodium_memzero(key, sizeof(key));
-		g->cp.have_gak[i] = !err;
-		log_info("control: group %s: %s", gr, err ? "no GAK in the token: relay only"
-			 : "GAK held: member (announces and reads its SEKs)");
-	}
+	find_gaks(g, NULL);
 	err = gem_db_new(&g->cp.db, g->id, &cp_ops, g, NULL);
 	if (err) {
 		log_err("control: cannot create the record store: %s", strerror(-err));
