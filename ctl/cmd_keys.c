@@ -24,6 +24,8 @@
 struct kctx {
 	struct gemctl_opts o;
 	struct gem_keys_cfg cfg;
+	bool have_epoch;	/* --epoch N (import gak, retire gak) */
+	uint32_t epoch;
 };
 
 static void usage(FILE *f)
@@ -34,7 +36,11 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  init                   create the node identity (Ed25519 key pair 'gem-node')\n"
 		"  import bk FILE         import the domain's Bootstrap Key (32 raw bytes)\n"
-		"  import gak GROUP FILE  import GROUP's Group Authorization Key (32 raw bytes)\n"
+		"  import gak GROUP FILE [--epoch N]\n"
+		"                         import GROUP's Group Authorization Key of epoch N\n"
+		"                         (default 0; 32 raw bytes); several epochs may be held\n"
+		"  retire gak GROUP --epoch N\n"
+		"                         destroy GROUP's GAK of epoch N (docs/KEYS.md 3.1)\n"
 		"  list                   token objects: labels, types, attributes (never values)\n"
 		"  pubkey                 the node's public key and node id\n"
 		"  gen-secret FILE        write 32 random bytes to a new FILE (mode 0600)\n"
@@ -171,15 +177,21 @@ static int do_import(struct kctx *c, int argc, char **argv)
 		file = argv[3];
 		if (gem_keys_group_parse(argv[2], grp))
 			return fail(c);
-		gem_keys_gak_label(grp, label);
+		gem_keys_gak_label(grp, c->epoch, label);
 	} else {
-		gemctl_err(&c->o, "usage: gemctl keys import bk FILE | import gak GROUP FILE");
+		gemctl_err(&c->o, "usage: gemctl keys import bk FILE | import gak GROUP FILE "
+			   "[--epoch N]");
+		return 2;
+	}
+	if (kind == GEM_KEYS_BK && c->have_epoch) {
+		gemctl_err(&c->o, "keys import bk: the Bootstrap Key has no epochs (--epoch is "
+			   "for a GAK)");
 		return 2;
 	}
 	ret = open_token(c, &k);
 	if (ret)
 		goto out;
-	if (gem_keys_import_file(k, kind, kind == GEM_KEYS_GAK ? grp : NULL, file)) {
+	if (gem_keys_import_file(k, kind, kind == GEM_KEYS_GAK ? grp : NULL, c->epoch, file)) {
 		ret = fail(c);
 		goto out;
 	}
@@ -189,13 +201,18 @@ static int do_import(struct kctx *c, int argc, char **argv)
 		json_label(j, "token", gem_keys_token_label(k));
 		json_label(j, "label", label);
 		gem_json_str(j, "kind", kind == GEM_KEYS_BK ? "bk" : "gak");
+		if (kind == GEM_KEYS_GAK)
+			gem_json_u64(j, "epoch", c->epoch);
+		else
+			gem_json_null(j, "epoch");
 		ret = gemctl_json(&c->o, j);
 		goto out;
+	} else if (kind == GEM_KEYS_BK) {
+		printf("token '%s': imported the Bootstrap Key as '%s' (sensitive, "
+		       "non-extractable)\n", gem_keys_token_label(k), label);
 	} else {
-		printf("token '%s': imported %s as '%s' (sensitive, non-extractable)\n",
-		       gem_keys_token_label(k),
-		       kind == GEM_KEYS_BK ? "the Bootstrap Key" : "the Group Authorization Key",
-		       label);
+		printf("token '%s': imported the Group Authorization Key of epoch %u as '%s' "
+		       "(sensitive, non-extractable)\n", gem_keys_token_label(k), c->epoch, label);
 	}
 	ret = 0;
 out:
@@ -219,7 +236,10 @@ static int do_list(struct kctx *c, int argc, char **argv)
 {
 	struct gem_keys_obj *v = NULL;
 	struct gem_keys *k = NULL;
+	uint8_t g[GEM_KEYS_GROUP_LEN];
+	char gs[GEM_KEYS_GROUP_STRLEN];
 	size_t n = 0, i, j;
+	uint32_t ep;
 	int ret;
 
 	(void)argv;
@@ -245,6 +265,14 @@ static int do_list(struct kctx *c, int argc, char **argv)
 			gem_json_str(e, "class", gem_keys_class_name(v[i].cls));
 			gem_json_str(e, "key_type", gem_keys_type_name(v[i].key_type));
 			gem_json_str(e, "role", role(&v[i]));
+			if (!gem_keys_gak_label_parse(v[i].label, g, &ep)) {
+				gem_keys_group_str(g, gs);
+				gem_json_str(e, "group", gs);
+				gem_json_u64(e, "epoch", ep);
+			} else {
+				gem_json_null(e, "group");
+				gem_json_null(e, "epoch");
+			}
 			if (v[i].value_len)
 				gem_json_u64(e, "value_len", v[i].value_len);
 			else
@@ -266,9 +294,13 @@ static int do_list(struct kctx *c, int argc, char **argv)
 		printf("token '%s': %zu object%s\n", gem_keys_token_label(k), n,
 		       n == 1 ? "" : "s");
 		for (i = 0; i < n; i++) {
-			printf("%-24s %-11s %-14s %-23s", v[i].label[0] ? v[i].label : "(no label)",
-			       gem_keys_class_name(v[i].cls), gem_keys_type_name(v[i].key_type),
-			       role(&v[i]));
+			char epoch[16] = "-";
+
+			if (!gem_keys_gak_label_parse(v[i].label, g, &ep))
+				snprintf(epoch, sizeof(epoch), "%u", ep);
+			printf("%-28s %-11s %-14s %-23s %-6s", v[i].label[0] ? v[i].label :
+			       "(no label)", gem_keys_class_name(v[i].cls),
+			       gem_keys_type_name(v[i].key_type), role(&v[i]), epoch);
 			for (j = 0; j < gem_keys_nflags; j++)
 				if (v[i].known & (1u << j))
 					printf(" %s%s", v[i].set & (1u << j) ? "" : "!",
@@ -279,6 +311,61 @@ static int do_list(struct kctx *c, int argc, char **argv)
 	ret = 0;
 out:
 	free(v);
+	gem_keys_close(k);
+	return ret;
+}
+
+static int do_retire(struct kctx *c, int argc, char **argv)
+{
+	uint8_t grp[GEM_KEYS_GROUP_LEN], g2[GEM_KEYS_GROUP_LEN];
+	char label[GEM_KEYS_LABEL_MAX + 1], gs[GEM_KEYS_GROUP_STRLEN];
+	struct gem_keys *k = NULL;
+	uint32_t left[8];
+	int ret, n;
+
+	(void)g2;
+	if (argc != 3 || strcmp(argv[1], "gak") || !c->have_epoch) {
+		gemctl_err(&c->o, "usage: gemctl keys retire gak GROUP --epoch N");
+		return 2;
+	}
+	if (gem_keys_group_parse(argv[2], grp))
+		return fail(c);
+	gem_keys_gak_label(grp, c->epoch, label);
+	gem_keys_group_str(grp, gs);
+	ret = open_token(c, &k);
+	if (ret)
+		goto out;
+	if (gem_keys_gak_retire(k, grp, c->epoch)) {
+		ret = fail(c);
+		goto out;
+	}
+	n = gem_keys_gak_epochs(k, grp, left, sizeof(left) / sizeof(left[0]));
+	if (c->o.json) {
+		json_object *j = json_object_new_object(), *arr = json_object_new_array();
+
+		json_label(j, "token", gem_keys_token_label(k));
+		json_label(j, "label", label);
+		gem_json_str(j, "group", gs);
+		gem_json_u64(j, "epoch", c->epoch);
+		for (int i = 0; i < n && i < 8; i++)
+			gemctl_json_append(arr, json_object_new_uint64(left[i]));
+		if (j && arr && n >= 0)
+			json_object_object_add(j, "epochs_left", arr);
+		else
+			json_object_put(arr);
+		ret = gemctl_json(&c->o, j);
+		goto out;
+	}
+	printf("token '%s': retired the GAK of group %s epoch %u ('%s' destroyed)", 
+	       gem_keys_token_label(k), gs, c->epoch, label);
+	if (n == 0)
+		printf("; no GAK of %s left: this node is no member any more\n", gs);
+	else if (n > 0)
+		printf("; %d epoch%s left\n", n, n == 1 ? "" : "s");
+	else
+		putchar('\n');
+	ret = 0;
+out:
 	gem_keys_close(k);
 	return ret;
 }
@@ -310,6 +397,7 @@ static const struct {
 } subs[] = {
 	{ "init", do_init },
 	{ "import", do_import },
+	{ "retire", do_retire },
 	{ "list", do_list },
 	{ "pubkey", do_pubkey },
 	{ "gen-secret", do_gen_secret },
@@ -321,6 +409,7 @@ static const struct option lo[] = {
 	{ "pin-file", required_argument, NULL, 'F' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "pretty", no_argument, NULL, 'p' },
+	{ "epoch", required_argument, NULL, 'e' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -373,6 +462,21 @@ int cmd_keys(int argc, char **argv, const struct gemctl_opts *o)
 		case 'F': c.cfg.pin_file = optarg; break;
 		case 'j': c.o.json = true; break;
 		case 'p': c.o.json = c.o.pretty = true; break;
+		case 'e': {
+			char *end;
+			unsigned long e;
+
+			errno = 0;
+			e = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-' || e > UINT32_MAX) {
+				gemctl_err(&c.o, "keys: epoch '%s' is not a number 0..4294967295",
+					   optarg);
+				return 2;
+			}
+			c.epoch = (uint32_t)e;
+			c.have_epoch = true;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case ':':
 			gemctl_err(&c.o, "keys: option '%s' needs an argument", argv[optind - 1]);
