@@ -117,7 +117,8 @@ static void group_usage(FILE *f)
 		"\n"
 		"GAK_FILE holds the group's 32-byte Group Authorization Key; the data-plane MAC\n"
 		"key is derived from it as docs/KEYS.md says (dp-hmac / dp-cmac, epoch N).\n"
-		"--hsm derives it inside the token holding the GAK (gemctl keys import gak).\n"
+		"--hsm derives it inside the token holding the GAK of epoch N (gemctl keys\n"
+		"import gak GROUP FILE --epoch N).\n"
 		"poly1305 (suite 3) keys its MAC per packet from the stream's SEK: no group key.\n");
 }
 

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 		"                         import GROUP's Group Authorization Key of epoch N\n"
 		"                         (default 0; 32 raw bytes); several epochs may be held\n"
 		"  retire gak GROUP --epoch N\n"
-		"                         destroy GROUP's GAK of epoch N (docs/KEYS.md 3.1)\n"
+		"                         destroy GROUP's GAK of epoch N (docs/KEYS.md 2.3)\n"
 		"  list                   token objects: labels, types, attributes (never values)\n"
 		"  pubkey                 the node's public key and node id\n"
 		"  gen-secret FILE        write 32 random bytes to a new FILE (mode 0600)\n"

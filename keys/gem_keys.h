@@ -127,7 +127,7 @@ int gem_keys_node_sign(struct gem_keys *k, const void *msg, size_t len,
 enum gem_keys_root {
 	GEM_KEYS_BK = 1,	/* domain Bootstrap Key, label "gem-bk" */
 	GEM_KEYS_GAK = 2,	/* Group Authorization Key of an epoch, label
-				 * "gem-gak-<group>[#<epoch>]" (docs/KEYS.md 3.1) */
+				 * "gem-gak-<group>[#<epoch>]" (docs/KEYS.md 2.3) */
 };
 
 /* Create the root object (sensitive, non-extractable, sign-only, not
@@ -143,7 +143,7 @@ int gem_keys_import_file(struct gem_keys *k, enum gem_keys_root kind,
  * their number (which may exceed max), or -errno. */
 int gem_keys_gak_epochs(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
 			uint32_t *epochs, size_t max);
-/* Destroy grp's GAK of epoch (retired: docs/KEYS.md 3.1): 0, -ENOENT. */
+/* Destroy grp's GAK of epoch (retired: docs/KEYS.md 2.3): 0, -ENOENT. */
 int gem_keys_gak_retire(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
 			uint32_t epoch);
 /* Read a 32-byte secret file into (caller-mlocked) key. */

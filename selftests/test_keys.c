@@ -861,7 +861,7 @@ Test(files, gen_secret)
 	assert_bytes(a, b, 32, "read back");
 }
 
-/* docs/KEYS.md 3.1: each epoch of a group has its own GAK; a key of epoch e
+/* docs/KEYS.md 2.3: each epoch of a group has its own GAK; a key of epoch e
  * is derived from GAK e alone (checked with OpenSSL's HMAC), epochs are
  * listed in order, and a retired epoch derives nothing any more. */
 Test(kat, gak_epochs)

@@ -98,7 +98,7 @@ expect "$tmp/err" "31 bytes, expected exactly 32"
 run 2 "${K[@]}" import gak "$tmp/gak"
 run 2 "${K[@]}" import dek 239.1.1.1 "$tmp/gak"
 
-echo "--- GAK epochs (docs/KEYS.md 3.1)"
+echo "--- GAK epochs (docs/KEYS.md 2.3)"
 run 0 "$GEMCTL" keys gen-secret "$tmp/gak2"
 run 0 "${K[@]}" import gak 239.1.1.1 "$tmp/gak2" --epoch 2
 expect "$tmp/out" "epoch 2 as 'gem-gak-239.1.1.1#2'"
