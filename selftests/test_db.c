@@ -2068,6 +2068,184 @@ Test(db, forged_stream_first)
 	}
 	gem_rec_key_of(&r[1], &k);
 	cr_assert_null(gem_db_lookup(s.nd[3].db, &k), "the member stored the forgery");
+	for (int i = 1; i < 3; i++)
+		cr_assert_not_null(gem_db_lookup(s.nd[i].db, &k), "relay %d carries both", i);
+	cr_assert_eq(s.nd[1].rej[GEM_DB_R_STREAM_CONFLICT] + s.nd[2].rej[GEM_DB_R_STREAM_CONFLICT], 0);
 	cr_assert_eq(s.nd[3].ev[GEM_DB_EV_NEW], 3, "member: Public Keys of 4 and 0, real SEK");
+	sim_fini(&s);
+}
+
+/* Clocks (10.3): an origin time up to max_skew_ms ahead of the receiver's
+ * clock is taken, one further ahead refused (clock_skew, acked); a receiver
+ * whose clock is ahead of the origin's sees the record die earlier, never
+ * later: beyond its lifetime it arrives dead. */
+Test(db, clock_skew)
+{
+	struct sim s;
+	struct gem_rec r[1];
+
+	sim_init(&s, 4, 33);
+	s.params.max_skew_ms = 5000;
+	sim_start(&s);
+	cr_assert_eq(gem_db_neigh_up(s.nd[0].db, EXT, s.now), 0);
+	s.nd[1].skew_ms = 4000;		/* within */
+	s.nd[2].skew_ms = 6000;		/* beyond */
+	s.nd[3].skew_ms = -30000;	/* behind by more than the lifetime */
+	r[0] = signed_by(&s, pk_rec(&s, 1, L_S), 1, NULL);
+	inject(&s, 0, r, 1);
+	cr_assert_not_null(gem_db_pubkey(s.nd[0].db, s.nd[1].pk));
+	r[0] = signed_by(&s, pk_rec(&s, 2, L_S), 2, NULL);
+	s.ncap = 0;
+	inject(&s, 0, r, 1);
+	cr_assert_null(gem_db_pubkey(s.nd[0].db, s.nd[2].pk));
+	cr_assert_eq(s.nd[0].rej[GEM_DB_R_CLOCK], 1);
+	cr_assert_eq(stats(&s, 0).rej.clock_skew, 1);
+	cr_assert_eq(acked(&s, &r[0]), 1);
+	r[0] = signed_by(&s, pk_rec(&s, 3, 20), 3, NULL);
+	inject(&s, 0, r, 1);
+	cr_assert_null(gem_db_pubkey(s.nd[0].db, s.nd[3].pk));
+	cr_assert_eq(stats(&s, 0).rx_expired, 1);
+	/* node 1's record lives its lifetime plus the 4 s its clock is ahead:
+	 * the receiver's clock decides, the relay has no say */
+	run(&s, 1000 * L_S + 3500);
+	cr_assert_not_null(gem_db_pubkey(s.nd[0].db, s.nd[1].pk));
+	run(&s, 1000);
+	cr_assert_null(gem_db_pubkey(s.nd[0].db, s.nd[1].pk));
+	sim_fini(&s);
+}
+
+/* Two nodes whose clocks differ (within the skew) keep each other's records
+ * through refreshes, in both directions. */
+Test(db, skewed_clocks_converge)
+{
+	struct sim s;
+
+	sim_init(&s, 3, 34);
+	s.nd[0].skew_ms = 14000;	/* 28 s apart: within the default 30 */
+	s.nd[2].skew_ms = -14000;
+	sim_start(&s);
+	line(&s);
+	for (int i = 0; i < 3; i++)
+		announce(&s, i, 1, L_S);
+	run_converge(&s, ALL, 2000);
+	run(&s, 5 * 1000 * L_S);
+	run_converge(&s, ALL, 2000);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(count_of(&s, i), 6, "node %d", i);
+		cr_assert_eq(s.nd[i].ev[GEM_DB_EV_EXPIRED], 0, "node %d", i);
+		cr_assert_eq(stats(&s, i).rej.clock_skew, 0);
+	}
+	sim_fini(&s);
+}
+
+/* Tombstones are bounded: they count in max_records, and they go at the
+ * newest version's origin time + max_lifetime; a record with a longer
+ * lifetime is refused (it could outlive its tombstone). */
+Test(db, tombstones_bounded)
+{
+	struct sim s;
+	struct gem_rec r[2], q;
+
+	sim_init(&s, 2, 35);
+	s.params.max_lifetime = 100;
+	s.params.max_records = 3;
+	sim_start(&s);
+	cr_assert_eq(gem_db_neigh_up(s.nd[0].db, EXT, s.now), 0);
+	r[0] = signed_by(&s, pk_rec(&s, 1, 100), 1, NULL);
+	r[1] = signed_by(&s, sek_rec(1, 1, 1, 0x53, 20), 1, NULL);
+	inject(&s, 0, r, 2);
+	cr_assert_eq(count_of(&s, 0), 2);
+	q = signed_by(&s, sek_rec(1, 2, 1, 0x54, 101), 1, NULL);
+	inject(&s, 0, &q, 1);
+	cr_assert_eq(s.nd[0].rej[GEM_DB_R_POLICY], 1, "lifetime above max_lifetime");
+	run(&s, 21000);
+	cr_assert_eq(count_of(&s, 0), 1);
+	cr_assert_eq(gem_db_tombstones(s.nd[0].db), 1);
+	/* the tombstone takes its room in the table */
+	q = signed_by(&s, sek_rec(1, 3, 1, 0x55, 20), 1, NULL);
+	inject(&s, 0, &q, 1);
+	q = signed_by(&s, sek_rec(1, 4, 1, 0x56, 20), 1, NULL);
+	inject(&s, 0, &q, 1);
+	cr_assert_eq(s.nd[0].rej[GEM_DB_R_TABLE_FULL], 1);
+	/* still refusing the old copy near the end of max_lifetime ... */
+	run(&s, 100000 - 21000 - 1000);
+	cr_assert_eq(gem_db_tombstones(s.nd[0].db), 2);
+	inject(&s, 0, r + 1, 1);
+	cr_assert_eq(s.nd[0].ev[GEM_DB_EV_NEW], 3);
+	/* ... and gone after it, when the copy is long dead by itself; the
+	 * Public Key (lifetime 100 s = max_lifetime) expired at the same time
+	 * and needs no tombstone at all: no older version outlives it */
+	run(&s, 2000);
+	cr_assert_eq(stats(&s, 0).tombstones_dropped, 2);
+	cr_assert_eq(gem_db_tombstones(s.nd[0].db), 1, "group 3's, until its time + 100 s");
+	cr_assert_eq(count_of(&s, 0), 0);
+	inject(&s, 0, r + 1, 1);
+	cr_assert_eq(s.nd[0].ev[GEM_DB_EV_NEW], 3);
+	cr_assert_geq(stats(&s, 0).rx_expired, 1);
+	sim_fini(&s);
+}
+
+/* An origin that restarts after its records expired (tombstones everywhere,
+ * with higher seqnos than it starts from) is heard at once: its new
+ * versions are newer by origin time. */
+Test(db, restart_after_expiry)
+{
+	struct sim s;
+	struct gem_rec sek;
+	struct gem_rec_key k;
+
+	sim_init(&s, 3, 36);
+	sim_start(&s);
+	line(&s);
+	announce(&s, 0, 0, 20);
+	for (int k2 = 0; k2 < 3; k2++) {
+		sek = sek_rec(0, 1, 1, (uint8_t)(0x20 + k2), 20);
+		originate(&s, 0, &sek);
+		run(&s, 100);
+	}
+	run_converge(&s, ALL, 2000);
+	node_kill(&s, 0, true);
+	run(&s, 30000);
+	memcpy(sek.origin, s.nd[0].pk, 8);
+	gem_rec_key_of(&sek, &k);
+	cr_assert_null(gem_db_lookup(s.nd[2].db, &k));
+	cr_assert_eq(gem_db_tombstones(s.nd[2].db), 2);
+	node_restart(&s, 0, true);
+	link_up(&s, 0, 1);
+	announce(&s, 0, 0, 20);
+	sek = sek_rec(0, 1, 1, 0x77, 20);
+	originate(&s, 0, &sek);
+	run_converge(&s, ALL, 5000);
+	cr_assert_eq(gem_db_lookup(s.nd[2].db, &k)->sek.wrapped[0], 0x77);
+	cr_assert_eq(s.nd[2].ev[GEM_DB_EV_NEW], 4);
+	sim_fini(&s);
+}
+
+/* A relay carries competing announces of one stream, but no more SEK
+ * Announce keys per origin than max_per_origin. */
+Test(db, relay_per_origin_bound)
+{
+	struct sim s;
+	struct gem_rec r[4];
+
+	sim_init(&s, 3, 37);
+	s.nd[0].gak = false;
+	s.params.max_per_origin = 2;
+	sim_start(&s);
+	cr_assert_eq(gem_db_neigh_up(s.nd[0].db, EXT, s.now), 0);
+	r[0] = signed_by(&s, pk_rec(&s, 1, L_S), 1, NULL);
+	r[1] = signed_by(&s, pk_rec(&s, 2, L_S), 2, NULL);
+	r[2] = signed_by(&s, sek_rec(1, 1, 1, 0x61, L_S), 1, NULL);
+	r[3] = signed_by(&s, sek_rec(1, 1, 1, 0x62, L_S), 2, NULL);	/* 1's stream */
+	inject(&s, 0, r, 4);
+	cr_assert_eq(count_of(&s, 0), 4, "both announces of the stream carried");
+	cr_assert_eq(s.nd[0].rej[GEM_DB_R_STREAM_CONFLICT], 0);
+	r[0] = signed_by(&s, sek_rec(1, 1, 2, 0x63, L_S), 2, NULL);
+	inject(&s, 0, r, 1);
+	cr_assert_eq(count_of(&s, 0), 5);
+	r[0] = signed_by(&s, sek_rec(1, 1, 3, 0x64, L_S), 2, NULL);
+	inject(&s, 0, r, 1);
+	cr_assert_eq(s.nd[0].rej[GEM_DB_R_ORIGIN_FULL], 1);
+	cr_assert_eq(count_of(&s, 0), 5);
 	sim_fini(&s);
 }
