@@ -25,8 +25,8 @@
 #define DEF_TRIES	12
 #define DEF_RECORDS	16384
 #define DEF_SKEW	30000
-#define DEF_MAX_LIFE	86400
-#define DEF_PER_ORIGIN	1024
+#define DEF_MAX_LIFE	7200
+#define DEF_PER_ORIGIN	4096
 
 struct neigh;
 struct ent;

@@ -129,8 +129,11 @@ struct gem_db_params {
 					 * 30000 */
 	uint32_t max_lifetime;		/* longest lifetime accepted (s), and how
 					 * long a key's newest version is
-					 * remembered past its origin time: 86400 */
-	size_t max_per_origin;		/* SEK Announce keys per origin: 1024 */
+					 * remembered past its origin time: 7200
+					 * (gemd's records live 3600 s) */
+	size_t max_per_origin;		/* SEK Announce keys per origin, tombstones
+					 * included: 4096 (256 streams, each with
+					 * ~5 keys live, withdrawn or tombstoned) */
 };
 
 struct gem_db_rejects {
