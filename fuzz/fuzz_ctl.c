@@ -27,8 +27,8 @@ static int f_send(void *ctx, uint32_t nh, const void *buf, size_t len)
 	return 0;
 }
 
-/* Accept what is "signed" with sig[0] == 0, defer sig[0] == 1, refuse the rest
- * with a reason taken from sig[1]. */
+/* Accept what is "signed" with sig[0] == 0 (2: as checked with the group
+ * key), defer sig[0] == 1, refuse the rest with a reason taken from sig[1]. */
 static int f_verify(void *ctx, uint32_t nh, const struct gem_rec *r)
 {
 	(void)ctx, (void)nh;
@@ -36,7 +36,19 @@ static int f_verify(void *ctx, uint32_t nh, const struct gem_rec *r)
 		return 0;
 	if (r->sig[0] == 1)
 		return -EAGAIN;
+	if (r->sig[0] == 2)
+		return GEM_DB_VERIFIED_GROUP;
 	return GEM_DB_REJECT(r->sig[1] % (GEM_DB_R__MAX + 2));
+}
+
+/* The wall clock runs with the input's clock, from near 0, so that small
+ * origin times in the input are live. */
+static uint64_t f_now;
+
+static uint64_t f_clock(void *ctx)
+{
+	(void)ctx;
+	return f_now;
 }
 
 static int f_sign(void *ctx, struct gem_rec *r)
@@ -78,13 +90,15 @@ static void check_tlvs(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct gem_db_ops ops = { .send = f_send, .verify = f_verify, .sign = f_sign };
+	static const struct gem_db_ops ops = { .send = f_send, .verify = f_verify, .sign = f_sign,
+					       .clock = f_clock };
 	struct gem_db_params p = { .mtu = mtu, .max_records = 64 };
 	uint8_t self[8] = { 0x11 };
 	struct gem_db *db;
 	uint64_t now = 1000;
 	size_t off = 0;
 
+	f_now = now;
 	check_tlvs(data, size);
 	if (gem_db_new(&db, self, &ops, NULL, &p))
 		abort();
@@ -100,9 +114,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gem_db_input(db, (uint32_t)(1 + (len & 1)), data + off, len, now);
 		off += len;
 		now += 700;
+		f_now = now;
 		gem_db_tick(db, now);
 	}
-	gem_db_tick(db, now + 10000000);
+	f_now = now + 10000000;
+	gem_db_tick(db, f_now);
 	gem_db_free(db);
 	return 0;
 }

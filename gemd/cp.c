@@ -155,7 +155,7 @@ static int cp_verify(void *ctx, uint32_t nh, const struct gem_rec *r)
 	}
 	if (r->sek.suite != g->cp.suite)
 		return GEM_DB_REJECT(GEM_DB_R_POLICY);
-	return 0;
+	return GEM_DB_VERIFIED_GROUP;	/* checked with the group key: binds */
 }
 
 static int cp_sign(void *ctx, struct gem_rec *r)
@@ -228,7 +228,7 @@ static void load_rx_sek(struct gemd *g, const struct gem_rec *r)
 		return;
 	}
 	g->cp.rx_loaded++;
-	log_info("control: %s: SEK loaded for ingress (age %u ms)", desc, r->age_ms);
+	log_info("control: %s: SEK loaded for ingress", desc);
 	ev = gemd_mon_event(&g->mon, "sek-loaded");
 	gem_json_str(ev, "dir", "rx");
 	gemd_mon_rec(ev, r);

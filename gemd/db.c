@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gemd/db.h"
 
@@ -23,6 +24,9 @@
 #define DEF_RTO_MAX	16000
 #define DEF_TRIES	12
 #define DEF_RECORDS	16384
+#define DEF_SKEW	30000
+#define DEF_MAX_LIFE	7200
+#define DEF_PER_ORIGIN	4096
 
 struct neigh;
 struct ent;
@@ -40,10 +44,14 @@ struct pend {
 struct ent {
 	struct ent *hnext;
 	struct gem_rec_key key;
-	struct gem_rec rec;		/* current version; rec.age_ms = age0 */
-	uint64_t accepted;		/* when this version was taken (ms) */
-	uint64_t expires;
+	struct gem_rec rec;		/* current version */
+	uint64_t expires;		/* monotonic ms */
+	uint64_t xwall;			/* the origin's expiry: time_ms + lifetime */
 	uint64_t refresh;		/* own live records */
+	uint64_t tomb_until;		/* tombstone: forgotten after this (mono) */
+	uint64_t tomb_wall;		/* ... and this (wall clock) */
+	bool tomb;			/* expired: only rec's version is kept */
+	bool bound;			/* SEK Announce that binds its stream */
 	bool own;
 	bool has_from;
 	uint32_t from;
@@ -72,7 +80,8 @@ struct gem_db {
 	void *ctx;
 	struct gem_db_params p;
 	struct ent **tab;
-	size_t nbuckets, count;
+	size_t nbuckets, count;		/* count: entries, tombstones included */
+	size_t ntomb;
 	struct neigh *neighs;
 	uint32_t nonce;
 	uint8_t *pkt;			/* p.mtu bytes */
@@ -92,6 +101,8 @@ static const char *const reason_names[GEM_DB_R__MAX] = {
 	[GEM_DB_R_ADDR_CONFLICT] = "address_conflict",
 	[GEM_DB_R_STREAM_CONFLICT] = "stream_conflict",
 	[GEM_DB_R_TABLE_FULL] = "table_full",
+	[GEM_DB_R_CLOCK] = "clock_skew",
+	[GEM_DB_R_ORIGIN_FULL] = "origin_full",
 };
 
 const char *gem_db_reason_name(enum gem_db_reason why)
@@ -137,6 +148,10 @@ static uint64_t *rej_counter(struct gem_db_stats *st, enum gem_db_reason why)
 		return &st->rej.addr_conflict;
 	case GEM_DB_R_STREAM_CONFLICT:
 		return &st->rej.stream_conflict;
+	case GEM_DB_R_CLOCK:
+		return &st->rej.clock_skew;
+	case GEM_DB_R_ORIGIN_FULL:
+		return &st->rej.origin_full;
 	case GEM_DB_R_TABLE_FULL:
 	default:
 		return &st->rej.table_full;
@@ -153,12 +168,13 @@ const struct gem_db_stat_field gem_db_stat_fields[] = {
 	F(rx_requests), F(tx_packets), F(tx_bytes), F(tx_records),
 	F(tx_retransmits), F(tx_acks), F(tx_requests), F(tx_gave_up),
 	F(tx_errors), F(own_originated), F(own_refreshed), F(own_seqno_jumps),
-	F(sign_errors), F(expired), F(withdrawn),
+	F(sign_errors), F(expired), F(withdrawn), F(tombstones_dropped),
 	R(malformed, "malformed"), R(bad_node_id, "bad_node_id"),
 	R(bad_sig, "bad_signature"), R(bad_hmac, "bad_hmac"),
 	R(unwrap, "unwrap_failed"), R(policy, "policy"),
 	R(key_conflict, "key_conflict"), R(addr_conflict, "address_conflict"),
 	R(stream_conflict, "stream_conflict"), R(table_full, "table_full"),
+	R(clock_skew, "clock_skew"), R(origin_full, "origin_full"),
 };
 #undef F
 #undef R
@@ -181,27 +197,45 @@ static bool is_self(const struct gem_db *db, const uint8_t *id)
 	return !memcmp(db->self, id, GEM_TLV_ID_LEN);
 }
 
-/* Age of the stored version at now, saturating. */
-static uint32_t age_now(const struct ent *e, uint64_t now)
+/* Wall-clock ms since 1970 UTC: origin times are compared with it. */
+static uint64_t wall(const struct gem_db *db)
 {
-	uint64_t a = e->rec.age_ms + (now > e->accepted ? now - e->accepted : 0);
+	struct timespec ts;
 
-	return a > UINT32_MAX ? UINT32_MAX : (uint32_t)a;
+	if (db->ops.clock)
+		return db->ops.clock(db->ctx);
+	if (clock_gettime(CLOCK_REALTIME, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The origin's expiry of r (10.3), saturating. */
+static uint64_t xwall_of(const struct gem_rec *r)
+{
+	uint64_t x = r->time_ms + life_ms(r);
+
+	return x < r->time_ms ? UINT64_MAX : x;
 }
 
 enum { OLDER = -1, SAME = 0, NEWER = 1, UNORDERED = 2 };
 
 /*
- * Version order (10.3): the higher seqno (RFC 8966 modular comparison) is
- * newer; at equal seqnos the greater signed bytes (memcmp of the body after
- * the age) win, so two different versions an origin made with one seqno
- * (it restarted) are ordered the same way everywhere and cannot ping-pong.
+ * Version order (10.3): the later origin time is newer; at equal times the
+ * higher seqno (RFC 8966 modular comparison); at equal seqnos the greater
+ * signed bytes (memcmp of the body), so two different versions an origin
+ * made with one time and seqno are ordered the same way everywhere and
+ * cannot ping-pong.  An origin's times never go back for a key (own_install),
+ * so this is the seqno order, except that a restarted origin, which forgot
+ * its seqnos, is newer again at once.
  */
 static int version_cmp(const struct gem_rec *a, const struct gem_rec *b)
 {
 	uint8_t ba[2 + 255], bb[2 + 255];
-	int c = gem_seqno_cmp(a->seqno, b->seqno), n;
+	int c, n;
 
+	if (a->time_ms != b->time_ms)
+		return a->time_ms < b->time_ms ? OLDER : NEWER;
+	c = gem_seqno_cmp(a->seqno, b->seqno);
 	if (c == 2)
 		return UNORDERED;
 	if (c)
@@ -209,7 +243,7 @@ static int version_cmp(const struct gem_rec *a, const struct gem_rec *b)
 	n = gem_tlv_rec_encode(a, ba, sizeof(ba));
 	if (n < 0 || gem_tlv_rec_encode(b, bb, sizeof(bb)) != n)
 		return UNORDERED;	/* cannot happen: same key, same type */
-	c = memcmp(ba + 2 + 4, bb + 2 + 4, (size_t)n - 2 - 4);
+	c = memcmp(ba + 2, bb + 2, (size_t)n - 2);
 	return c < 0 ? OLDER : c > 0 ? NEWER : SAME;
 }
 
@@ -317,6 +351,8 @@ static void pend_now(struct gem_db *db, struct ent *e, struct neigh *n, uint64_t
 {
 	struct pend *p = pend_find(e, n);
 
+	if (e->tomb)
+		return;		/* dead: never sent */
 	if (!p) {
 		p = calloc(1, sizeof(*p));
 		if (!p)
@@ -366,7 +402,39 @@ static void ent_del(struct gem_db *db, struct ent *e)
 			break;
 		}
 	db->count--;
+	if (e->tomb)
+		db->ntomb--;
 	free(e);
+}
+
+/*
+ * An expired record becomes a tombstone (10.9): its version is kept, never
+ * sent, so that every older version stays refused until it is dead by its
+ * own origin time: an older version's origin time is at most the newest's,
+ * its lifetime at most max_lifetime, so it expires at the latest at the
+ * newest's origin time + max_lifetime.  Kept until both clocks agree that
+ * this has passed (a wall clock stepped back must not free it early).
+ */
+static void ent_tomb(struct gem_db *db, struct ent *e, uint64_t now, uint64_t w)
+{
+	uint64_t until = e->rec.time_ms + (uint64_t)db->p.max_lifetime * 1000;
+
+	while (e->pend)
+		pend_del(e->pend);
+	if (!e->tomb)
+		db->ntomb++;
+	e->tomb = true;
+	e->own = false;
+	e->bound = false;
+	e->tomb_wall = until;
+	e->tomb_until = now + (until > w ? until - w : 0);
+}
+
+static void ent_untomb(struct gem_db *db, struct ent *e)
+{
+	if (e->tomb)
+		db->ntomb--;
+	e->tomb = false;
 }
 
 static struct neigh *neigh_find(const struct gem_db *db, uint32_t nh)
@@ -462,22 +530,17 @@ static void flush_neigh(struct gem_db *db, struct neigh *n, uint64_t now)
 	for (pass = 0; pass < 2; pass++) {
 		for (p = n->ph; p; p = next) {
 			struct ent *e = p->e;
-			struct gem_rec r;
-			uint32_t age;
 
 			next = p->nnext;
 			if ((e->rec.type == GEM_TLV_PUBKEY) != (pass == 0) || p->due > now)
 				continue;
-			age = age_now(e, now);
-			if (p->tries >= db->p.max_tries || age >= life_ms(&e->rec)) {
+			if (p->tries >= db->p.max_tries || now >= e->expires) {
 				if (p->tries >= db->p.max_tries)
 					db->st.tx_gave_up++;
 				pend_del(p);
 				continue;
 			}
-			r = e->rec;
-			r.age_ms = age;
-			add_rec(db, n, &pk, &r);
+			add_rec(db, n, &pk, &e->rec);
 			db->st.tx_records++;
 			if (p->tries)
 				db->st.tx_retransmits++;
@@ -500,43 +563,59 @@ static void flush_all(struct gem_db *db, uint64_t now)
 /* ---- bindings (10.10) ----------------------------------------------------------------------- */
 
 /*
- * First seen wins:
+ * First seen wins, among what this node could verify:
  *  - node id -> public key, for as long as any version of the node's Public
  *    Key record is stored (withdrawn ones included);
- *  - routable address -> node id, and (source, group) -> origin of its SEK
- *    Announces, for as long as a live (stored, not withdrawn) record holds
- *    them.  A withdrawn version claims nothing.
- * Returns the reason a record r (replacing cur, may be NULL) breaks one,
- * or GEM_DB_R__MAX if it breaks none.
+ *  - routable address -> node id, for as long as a live (stored, not
+ *    withdrawn) Public Key record holds it;
+ *  - (source, group) -> origin, for as long as a live SEK Announce that
+ *    *binds* holds it: one this node checked with the group's key (bound:
+ *    a GAK holder's HMAC and unwrap) or originated.  A relay without the
+ *    GAK cannot tell a forged announce from the real one, so what it
+ *    accepts on the signature alone binds nothing and is refused for no
+ *    stream: it carries competing announces and lets the members decide.
+ *    What bounds that is max_per_origin (SEK Announce keys per origin,
+ *    tombstones included) and max_records overall.
+ * A withdrawn version claims nothing; a tombstone neither.  Returns the
+ * reason a record r (replacing cur, may be NULL) breaks one, or
+ * GEM_DB_R__MAX if it breaks none.
  */
 static enum gem_db_reason binding_check(const struct gem_db *db, const struct gem_rec *r,
-					const struct ent *cur)
+					const struct ent *cur, bool bound)
 {
-	size_t i;
+	bool count = r->type == GEM_TLV_SEK && !cur && !is_self(db, r->origin);
+	size_t i, same_origin = 0;
 
+	if (cur && cur->tomb)
+		cur = NULL;
 	if (r->type == GEM_TLV_PUBKEY && cur &&
 	    memcmp(cur->rec.pk.key, r->pk.key, GEM_TLV_PK_LEN) != 0)
 		return GEM_DB_R_KEY_CONFLICT;
-	if (withdrawn(r))
-		return GEM_DB_R__MAX;
 	for (i = 0; i < db->nbuckets; i++) {
 		const struct ent *e;
 
 		for (e = db->tab[i]; e; e = e->hnext) {
 			const struct gem_rec *o = &e->rec;
 
-			if (o->type != r->type || withdrawn(o) ||
-			    !memcmp(o->origin, r->origin, GEM_TLV_ID_LEN))
+			if (o->type != r->type)
+				continue;
+			if (!memcmp(o->origin, r->origin, GEM_TLV_ID_LEN)) {
+				same_origin++;
+				continue;
+			}
+			if (e->tomb || withdrawn(o) || withdrawn(r))
 				continue;
 			if (r->type == GEM_TLV_PUBKEY &&
 			    !memcmp(o->pk.addr, r->pk.addr, GEM_TLV_ADDR_LEN))
 				return GEM_DB_R_ADDR_CONFLICT;
-			if (r->type == GEM_TLV_SEK &&
+			if (r->type == GEM_TLV_SEK && bound && e->bound &&
 			    !memcmp(o->sek.src, r->sek.src, GEM_TLV_ADDR_LEN) &&
 			    !memcmp(o->sek.grp, r->sek.grp, GEM_TLV_ADDR_LEN))
 				return GEM_DB_R_STREAM_CONFLICT;
 		}
 	}
+	if (count && same_origin >= db->p.max_per_origin)
+		return GEM_DB_R_ORIGIN_FULL;
 	return GEM_DB_R__MAX;
 }
 
@@ -562,21 +641,29 @@ static void notify(struct gem_db *db, enum gem_db_event ev, const struct gem_rec
 		db->ops.on_change(db->ctx, ev, r, old);
 }
 
-/* Make e's version r (signed, seqno set) an own version and flood it. */
-static int own_install(struct gem_db *db, struct ent *e, struct gem_rec *r, uint64_t now)
+/*
+ * Make e's version r (seqno set) an own version: origin time now, but above
+ * floor (the time of the version it follows), so that an origin's times
+ * never go back for a key even if its clock does; sign and flood it.
+ */
+static int own_install(struct gem_db *db, struct ent *e, struct gem_rec *r, uint64_t floor,
+		       uint64_t now)
 {
+	uint64_t w = wall(db);
 	int err;
 
-	r->age_ms = 0;
+	r->time_ms = w > floor ? w : floor + 1;
 	err = db->ops.sign(db->ctx, r);
 	if (err) {
 		db->st.sign_errors++;
 		return err < 0 ? err : -EIO;
 	}
+	ent_untomb(db, e);
 	e->rec = *r;
 	e->own = true;
+	e->bound = true;
 	e->has_from = false;
-	e->accepted = now;
+	e->xwall = xwall_of(r);
 	e->expires = now + life_ms(r);
 	e->refresh = withdrawn(r) ? GEM_DB_NEVER : now + life_ms(r) / 2;
 	flood(db, e, NULL, now);
@@ -586,6 +673,7 @@ static int own_install(struct gem_db *db, struct ent *e, struct gem_rec *r, uint
 static void handle_rec(struct gem_db *db, struct neigh *n, const struct gem_tlv *t,
 		       uint64_t now)
 {
+	uint64_t w = wall(db), x;
 	struct gem_rec r, old;
 	struct gem_rec_key k;
 	enum gem_db_reason why;
@@ -599,9 +687,11 @@ static void handle_rec(struct gem_db *db, struct neigh *n, const struct gem_tlv 
 		return;
 	}
 	gem_rec_key_of(&r, &k);
-	if (r.age_ms >= life_ms(&r)) {
-		/* Dead on arrival: its origin stopped refreshing it.  Acked so
-		 * the sender stops; never stored, so it cannot come back. */
+	x = xwall_of(&r);
+	if (x <= w) {
+		/* Dead on arrival: past the expiry its origin signed (origin
+		 * time + lifetime), whoever relays it.  Acked so the sender
+		 * stops; never stored, so it cannot come back. */
 		db->st.rx_expired++;
 		queue_ack(n, &k, r.seqno);
 		return;
@@ -610,6 +700,13 @@ static void handle_rec(struct gem_db *db, struct neigh *n, const struct gem_tlv 
 	if (e) {
 		int c = version_cmp(&r, &e->rec);
 
+		/* An older (by time) version of an own record with a seqno at or
+		 * above ours: we restarted, our new version is newer by time
+		 * and wins anyway, but we jump above the seqno (below) so that
+		 * seqnos keep growing with the versions. */
+		if (c == OLDER && e->own && gem_seqno_cmp(r.seqno, e->rec.seqno) >= 0 &&
+		    gem_seqno_cmp(r.seqno, e->rec.seqno) != 2)
+			c = NEWER;
 		if (c == SAME) {
 			db->st.rx_duplicates++;
 			queue_ack(n, &k, r.seqno);
@@ -618,7 +715,8 @@ static void handle_rec(struct gem_db *db, struct neigh *n, const struct gem_tlv 
 		}
 		if (c == OLDER) {
 			/* n is behind: ack, and send it ours (this is also how
-			 * a restarted origin learns its old seqno). */
+			 * a restarted origin learns its old seqno).  Older
+			 * than a tombstone: refused for good (10.9). */
 			db->st.rx_older++;
 			queue_ack(n, &k, r.seqno);
 			pend_now(db, e, n, now);
@@ -635,6 +733,12 @@ static void handle_rec(struct gem_db *db, struct neigh *n, const struct gem_tlv 
 		return;
 	}
 
+	if (r.lifetime > db->p.max_lifetime) {
+		/* a tombstone could not outlive its older versions (10.9) */
+		reject(db, n, &r, GEM_DB_R_POLICY);
+		queue_ack(n, &k, r.seqno);
+		return;
+	}
 	v = db->ops.verify(db->ctx, n->nh, &r);
 	if (v <= GEM_DB_REJECT(0)) {
 		why = (enum gem_db_reason)(-(v + 4096));
@@ -646,37 +750,51 @@ static void handle_rec(struct gem_db *db, struct neigh *n, const struct gem_tlv 
 		db->st.rx_deferred++;
 		return;
 	}
-	if (v) {
+	if (v != 0 && v != GEM_DB_VERIFIED_GROUP) {
 		db->st.rx_verify_errors++;
 		return;
 	}
-	why = binding_check(db, &r, e);
+	if (r.time_ms > w + db->p.max_skew_ms) {
+		/* Made in our future: the origin's clock (or ours) is off by
+		 * more than we tolerate.  Refused: taking it would let it
+		 * live longer here than its origin meant (fail closed). */
+		reject(db, n, &r, GEM_DB_R_CLOCK);
+		queue_ack(n, &k, r.seqno);
+		return;
+	}
+	why = binding_check(db, &r, e, r.type == GEM_TLV_SEK && v == GEM_DB_VERIFIED_GROUP);
 	if (why != GEM_DB_R__MAX) {
 		reject(db, n, &r, why);
 		queue_ack(n, &k, r.seqno);
 		return;
 	}
 	if (e && e->own) {
-		/* A newer version of a record we originate: we restarted and
-		 * forgot our seqno.  Jump above it and re-originate ours. */
+		/* A newer version of a record we originate, or one with a
+		 * seqno at or above ours: we restarted and forgot our seqno
+		 * (or our clock went back).  Jump above both and re-originate
+		 * ours. */
 		struct gem_rec mine = e->rec;
 
 		queue_ack(n, &k, r.seqno);
 		mine.seqno = r.seqno + 1;
-		if (own_install(db, e, &mine, now) == 0)
+		if (own_install(db, e, &mine, r.time_ms > e->rec.time_ms ? r.time_ms :
+				e->rec.time_ms, now) == 0)
 			db->st.own_seqno_jumps++;
 		return;
 	}
 
-	was_live = e && !withdrawn(&e->rec);
+	was_live = e && !e->tomb && !withdrawn(&e->rec);
 	if (e)
 		old = e->rec;
 	else if (!(e = ent_add(db, &k)))
 		return;		/* not acked: the sender retransmits */
 	queue_ack(n, &k, r.seqno);
+	ent_untomb(db, e);
 	e->rec = r;
-	e->accepted = now;
-	e->expires = now + life_ms(&r) - r.age_ms;
+	e->xwall = x;
+	/* x - w <= lifetime + max_skew_ms: the check above */
+	e->expires = now + (x - w);
+	e->bound = r.type == GEM_TLV_SEK && v == GEM_DB_VERIFIED_GROUP;
 	e->has_from = true;
 	e->from = n->nh;
 	flood(db, e, n, now);
@@ -714,9 +832,11 @@ static void handle_ack(struct gem_db *db, struct neigh *n, const struct gem_tlv 
 		e = ent_find(db, &a[i].key);
 		if (!e || !(p = pend_find(e, n)))
 			continue;
-		/* An ack for an older version does not cover the current one. */
+		/* An ack names the version it acknowledges: one for another
+		 * seqno does not cover the current one (the receiver acks the
+		 * seqno it got; seqnos of a restarted origin can go back). */
 		c = gem_seqno_cmp(a[i].seqno, e->rec.seqno);
-		if (c == 0 || c == 1)
+		if (c == 0)
 			pend_del(p);
 	}
 }
@@ -839,7 +959,11 @@ int gem_db_originate(struct gem_db *db, const struct gem_rec *rec, uint64_t now)
 		err = 0;
 		goto out;
 	}
-	why = binding_check(db, &r, e);
+	if (r.lifetime > db->p.max_lifetime) {
+		err = -EINVAL;
+		goto out;
+	}
+	why = binding_check(db, &r, e, true);
 	if (why != GEM_DB_R__MAX) {
 		err = why == GEM_DB_R_KEY_CONFLICT ? -EKEYREJECTED :
 		      why == GEM_DB_R_ADDR_CONFLICT ? -EADDRINUSE : -EBUSY;
@@ -858,7 +982,7 @@ int gem_db_originate(struct gem_db *db, const struct gem_rec *rec, uint64_t now)
 		}
 		created = true;
 	}
-	err = own_install(db, e, &r, now);
+	err = own_install(db, e, &r, created ? 0 : e->rec.time_ms, now);
 	if (err) {
 		if (created)
 			ent_del(db, e);
@@ -875,7 +999,7 @@ int gem_db_withdraw(struct gem_db *db, const struct gem_rec_key *key, uint64_t n
 	struct gem_rec r;
 	int err;
 
-	if (!e) {
+	if (!e || e->tomb) {
 		err = -ENOENT;
 		goto out;
 	}
@@ -894,7 +1018,7 @@ int gem_db_withdraw(struct gem_db *db, const struct gem_rec_key *key, uint64_t n
 	r.seqno++;
 	if (r.type == GEM_TLV_SEK)	/* a retraction carries no key */
 		memset(r.sek.wrapped, 0, sizeof(r.sek.wrapped));
-	err = own_install(db, e, &r, now);
+	err = own_install(db, e, &r, e->rec.time_ms, now);
 	if (err)
 		goto out;
 	db->st.own_originated++;
@@ -906,6 +1030,7 @@ out:
 
 int gem_db_tick(struct gem_db *db, uint64_t now)
 {
+	uint64_t w = wall(db);
 	size_t i;
 
 	for (i = 0; i < db->nbuckets; i++) {
@@ -919,22 +1044,30 @@ int gem_db_tick(struct gem_db *db, uint64_t now)
 				if (now < e->refresh)
 					continue;
 				r.seqno++;
-				if (own_install(db, e, &r, now) == 0)
+				if (own_install(db, e, &r, e->rec.time_ms, now) == 0)
 					db->st.own_refreshed++;
 				else
 					e->refresh = now + db->p.rto_ms;	/* retry */
 				continue;
 			}
-			if (now < e->expires)
+			if (e->tomb) {
+				if (now < e->tomb_until)
+					continue;
+				if (w < e->tomb_wall) {		/* the wall clock went back */
+					e->tomb_until = now + (e->tomb_wall - w);
+					continue;
+				}
+				ent_del(db, e);
+				db->st.tombstones_dropped++;
 				continue;
-			if (!withdrawn(&e->rec)) {
-				struct gem_rec r = e->rec;
-
-				ent_del(db, e);
-				notify(db, GEM_DB_EV_EXPIRED, &r, NULL);
-			} else {
-				ent_del(db, e);
 			}
+			/* whichever clock says so first: never live longer than
+			 * the origin's expiry */
+			if (now < e->expires && w < e->xwall)
+				continue;
+			ent_tomb(db, e, now, w);
+			if (!withdrawn(&e->rec))
+				notify(db, GEM_DB_EV_EXPIRED, &e->rec, NULL);
 		}
 	}
 	flush_all(db, now);
@@ -966,7 +1099,8 @@ uint64_t gem_db_next_timeout(const struct gem_db *db, uint64_t now)
 		const struct ent *e;
 
 		for (e = db->tab[i]; e; e = e->hnext)
-			t = min64(t, e->own && !withdrawn(&e->rec) ? e->refresh : e->expires);
+			t = min64(t, e->tomb ? e->tomb_until :
+				     e->own && !withdrawn(&e->rec) ? e->refresh : e->expires);
 	}
 	return t < now ? now : t;
 }
@@ -1040,7 +1174,7 @@ const struct gem_rec *gem_db_lookup(const struct gem_db *db, const struct gem_re
 {
 	const struct ent *e = ent_find(db, key);
 
-	return e ? &e->rec : NULL;
+	return e && !e->tomb ? &e->rec : NULL;
 }
 
 const struct gem_rec *gem_db_pubkey(const struct gem_db *db, const uint8_t node[GEM_TLV_ID_LEN])
@@ -1056,8 +1190,11 @@ const struct gem_rec *gem_db_pubkey(const struct gem_db *db, const uint8_t node[
 int gem_db_walk(const struct gem_db *db, uint64_t now,
 		int (*fn)(void *arg, const struct gem_db_entry *e), void *arg)
 {
+	uint64_t w = wall(db);
 	size_t i;
 	int ret;
+
+	(void)now;	/* ages are from the origin time, on the wall clock */
 
 	for (i = 0; i < db->nbuckets; i++) {
 		const struct ent *e;
@@ -1065,7 +1202,7 @@ int gem_db_walk(const struct gem_db *db, uint64_t now,
 		for (e = db->tab[i]; e; e = e->hnext) {
 			struct gem_db_entry x = {
 				.rec = &e->rec,
-				.age_ms = age_now(e, now),
+				.age_ms = w > e->rec.time_ms ? w - e->rec.time_ms : 0,
 				.expires = e->own && !withdrawn(&e->rec) ? e->refresh : e->expires,
 				.own = e->own,
 				.has_from = e->has_from,
@@ -1073,6 +1210,8 @@ int gem_db_walk(const struct gem_db *db, uint64_t now,
 			};
 			const struct pend *p;
 
+			if (e->tomb)
+				continue;
 			for (p = e->pend; p; p = p->rnext)
 				x.pending++;
 			ret = fn(arg, &x);
@@ -1085,7 +1224,12 @@ int gem_db_walk(const struct gem_db *db, uint64_t now,
 
 size_t gem_db_count(const struct gem_db *db)
 {
-	return db->count;
+	return db->count - db->ntomb;
+}
+
+size_t gem_db_tombstones(const struct gem_db *db)
+{
+	return db->ntomb;
 }
 
 void gem_db_get_stats(const struct gem_db *db, struct gem_db_stats *st)
@@ -1126,8 +1270,14 @@ int gem_db_new(struct gem_db **dbp, const uint8_t self[GEM_TLV_ID_LEN],
 		db->p.max_tries = DEF_TRIES;
 	if (!db->p.max_records)
 		db->p.max_records = DEF_RECORDS;
+	if (!db->p.max_skew_ms)
+		db->p.max_skew_ms = DEF_SKEW;
+	if (!db->p.max_lifetime)
+		db->p.max_lifetime = DEF_MAX_LIFE;
+	if (!db->p.max_per_origin)
+		db->p.max_per_origin = DEF_PER_ORIGIN;
 	if (db->p.mtu < MIN_MTU || db->p.mtu > GEM_TLV_HDR_LEN + GEM_TLV_BODY_MAX ||
-	    db->p.rto_max_ms < db->p.rto_ms) {
+	    db->p.rto_max_ms < db->p.rto_ms || db->p.max_lifetime > GEM_REC_LIFETIME_MAX) {
 		err = -EINVAL;
 		goto out;
 	}

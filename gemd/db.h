@@ -11,10 +11,12 @@
  * acknowledged; a neighbour coming up gets our whole table and is asked for
  * its own; records expire unless their origin refreshes them.
  *
- * The engine owns no socket, no key and no clock: the caller passes packets in
- * (gem_db_input), the time in milliseconds of a monotonic clock ("now"), and
- * callbacks that send packets, verify and sign records and learn about
- * changes.  So the same code runs in gemd and in a simulated network.
+ * The engine owns no socket and no key: the caller passes packets in
+ * (gem_db_input), the time in milliseconds of a monotonic clock ("now") for
+ * its timers, and callbacks that send packets, verify and sign records, learn
+ * about changes and (optionally) read the wall clock, which records' origin
+ * times are compared with.  So the same code runs in gemd and in a simulated
+ * network.
  *
  * Neighbours are the caller's handles (uint32_t, e.g. the index of the
  * IPsec tunnel); the engine only compares them.
@@ -55,11 +57,21 @@ enum gem_db_reason {
 	GEM_DB_R_ADDR_CONFLICT,		/* address claimed by another node */
 	GEM_DB_R_STREAM_CONFLICT,	/* (source, group) announced by another origin */
 	GEM_DB_R_TABLE_FULL,		/* params.max_records reached */
+	GEM_DB_R_CLOCK,			/* origin time ahead of our clock by more
+					 * than params.max_skew_ms */
+	GEM_DB_R_ORIGIN_FULL,		/* params.max_per_origin SEK Announce keys
+					 * of that origin stored */
 	GEM_DB_R__MAX
 };
 
 /* What verify returns to refuse a record: below -4095, so never an errno. */
 #define GEM_DB_REJECT(why)	(-4096 - (int)(why))
+/* What verify returns to accept a SEK Announce it checked with the group's
+ * key (HMAC and unwrap: a GAK holder).  Only such records (and own ones)
+ * bind their stream (docs/PROTOCOL.md 10.10); one accepted with 0 (on the
+ * signature alone: a relay) is carried, never binds and is never refused
+ * for a stream another origin holds. */
+#define GEM_DB_VERIFIED_GROUP	1
 
 enum gem_db_event {
 	GEM_DB_EV_NEW = 1,	/* a key gets a live record (first, or again) */
@@ -80,6 +92,7 @@ struct gem_db_ops {
 	 * the engine checks its binding rules.  Must not change any state:
 	 * load keys from on_change.  Returns
 	 *   0                    accept;
+	 *   GEM_DB_VERIFIED_GROUP accept, group key checked (SEK Announce);
 	 *   -EAGAIN              not verifiable yet (e.g. no Public Key of the
 	 *                        origin): not acknowledged, so the sender
 	 *                        retransmits; any other -errno is treated alike
@@ -98,6 +111,9 @@ struct gem_db_ops {
 	 * For the log: gem_db_reason_name(why). */
 	void (*on_reject)(void *ctx, uint32_t nh, const struct gem_rec *rec,
 			  enum gem_db_reason why);
+	/* Optional.  Wall-clock time in ms since 1970 UTC, for origin times
+	 * (NULL: CLOCK_REALTIME). */
+	uint64_t (*clock)(void *ctx);
 };
 
 /* Zero fields take the default. */
@@ -108,7 +124,16 @@ struct gem_db_params {
 	uint32_t rto_max_ms;		/* backoff cap: 16000 */
 	unsigned int max_tries;		/* transmissions of a record or Request
 					 * to one neighbour before giving up: 12 */
-	size_t max_records;		/* table size cap: 16384 */
+	size_t max_records;		/* table size cap, tombstones included: 16384 */
+	uint32_t max_skew_ms;		/* origin time accepted ahead of our clock:
+					 * 30000 */
+	uint32_t max_lifetime;		/* longest lifetime accepted (s), and how
+					 * long a key's newest version is
+					 * remembered past its origin time: 7200
+					 * (gemd's records live 3600 s) */
+	size_t max_per_origin;		/* SEK Announce keys per origin, tombstones
+					 * included: 4096 (256 streams, each with
+					 * ~5 keys live, withdrawn or tombstoned) */
 };
 
 struct gem_db_rejects {
@@ -122,6 +147,8 @@ struct gem_db_rejects {
 	uint64_t addr_conflict;
 	uint64_t stream_conflict;
 	uint64_t table_full;
+	uint64_t clock_skew;
+	uint64_t origin_full;
 };
 
 struct gem_db_stats {
@@ -134,9 +161,11 @@ struct gem_db_stats {
 	uint64_t rx_new;		/* accepted, first version of a key */
 	uint64_t rx_updated;		/* accepted, newer version */
 	uint64_t rx_duplicates;		/* same version as ours: acked */
-	uint64_t rx_older;		/* older than ours: acked, ours sent back */
+	uint64_t rx_older;		/* older than ours: acked, ours sent back
+					 * (not a tombstone's) */
 	uint64_t rx_unordered;		/* seqno exactly 2^31 away: acked, ignored */
-	uint64_t rx_expired;		/* arrived at or past its lifetime: acked */
+	uint64_t rx_expired;		/* arrived at or past its origin's expiry
+					 * (origin time + lifetime): acked */
 	uint64_t rx_deferred;		/* verify: -EAGAIN, not acked */
 	uint64_t rx_verify_errors;	/* verify: other -errno, not acked */
 	uint64_t rx_rejected;		/* sum of rej */
@@ -157,6 +186,7 @@ struct gem_db_stats {
 	uint64_t sign_errors;
 	uint64_t expired;		/* EXPIRED events */
 	uint64_t withdrawn;		/* WITHDRAWN events */
+	uint64_t tombstones_dropped;	/* forgotten keys (10.9) */
 	struct gem_db_rejects rej;	/* per reason */
 };
 
@@ -214,7 +244,8 @@ int gem_db_input(struct gem_db *db, uint32_t nh, const void *buf, size_t len,
 int gem_db_originate(struct gem_db *db, const struct gem_rec *rec, uint64_t now);
 /* Withdraw an own record: a new version flagged withdrawn (a SEK Announce's
  * wrapped SEK zeroed; verify must not try to unwrap it), flooded and kept
- * (not refreshed) for its lifetime so older copies cannot come back.
+ * (not refreshed) for its lifetime, then as a tombstone, so older copies
+ * cannot come back.
  * -ENOENT no such record, -EPERM not ours. */
 int gem_db_withdraw(struct gem_db *db, const struct gem_rec_key *key, uint64_t now);
 
@@ -226,14 +257,14 @@ uint64_t gem_db_next_timeout(const struct gem_db *db, uint64_t now);
 /* ---- reading ------------------------------------------------------------------------- */
 
 /* The stored version of key (withdrawn ones included: check rec->flags);
- * NULL if none.  Valid until the next call that changes the store. */
+ * NULL if none or only a tombstone (an expired key's newest seqno).  Valid until the next call that changes the store. */
 const struct gem_rec *gem_db_lookup(const struct gem_db *db, const struct gem_rec_key *key);
 /* The live Public Key record of a node, or NULL. */
 const struct gem_rec *gem_db_pubkey(const struct gem_db *db, const uint8_t node[GEM_TLV_ID_LEN]);
 
 struct gem_db_entry {
-	const struct gem_rec *rec;	/* rec->age_ms as stored when accepted */
-	uint32_t age_ms;		/* now */
+	const struct gem_rec *rec;
+	uint64_t age_ms;		/* wall clock - origin time (0 if ahead) */
 	uint64_t expires;		/* absolute ms; own live records: refresh */
 	bool own;			/* originated here */
 	bool has_from;
@@ -241,11 +272,13 @@ struct gem_db_entry {
 	unsigned int pending;		/* neighbours it waits for an ack from */
 };
 
-/* fn for every stored record, in no particular order; stops at the first
+/* fn for every stored record (not the tombstones), in no particular order; stops at the first
  * non-zero return of fn and returns it. */
 int gem_db_walk(const struct gem_db *db, uint64_t now,
 		int (*fn)(void *arg, const struct gem_db_entry *e), void *arg);
+/* Records stored (live and withdrawn), and tombstones (not walked). */
 size_t gem_db_count(const struct gem_db *db);
+size_t gem_db_tombstones(const struct gem_db *db);
 
 void gem_db_get_stats(const struct gem_db *db, struct gem_db_stats *st);
 const char *gem_db_reason_name(enum gem_db_reason why);

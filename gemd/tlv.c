@@ -14,26 +14,27 @@
 #include "keys/gem_keys.h"
 
 /* Record body offsets (docs/PROTOCOL.md 10.3-10.5). */
-#define OFF_AGE		0
-#define OFF_ORIGIN	4
-#define OFF_SEQNO	12
-#define OFF_LIFETIME	16
-#define OFF_FLAGS	20
+#define OFF_ORIGIN	0
+#define OFF_SEQNO	8
+#define OFF_TIME	12
+#define OFF_LIFETIME	20
+#define OFF_FLAGS	24
 /* Public Key, from GEM_TLV_REC_HDR_LEN on */
-#define PK_OFF_ADDR	21
-#define PK_OFF_KEY	37
-#define PK_OFF_SIG	69
+#define PK_OFF_ADDR	25
+#define PK_OFF_KEY	41
+#define PK_OFF_SIG	73
 /* SEK Announce */
-#define SEK_OFF_SUITE	21
-#define SEK_OFF_SRC	22
-#define SEK_OFF_GRP	38
-#define SEK_OFF_KEYID	54
-#define SEK_OFF_EPOCH	56
-#define SEK_OFF_WRAPPED	60
-#define SEK_OFF_HMAC	84
-#define SEK_OFF_SIG	116
+#define SEK_OFF_SUITE	25
+#define SEK_OFF_SRC	26
+#define SEK_OFF_GRP	42
+#define SEK_OFF_KEYID	58
+#define SEK_OFF_EPOCH	60
+#define SEK_OFF_WRAPPED	64
+#define SEK_OFF_HMAC	88
+#define SEK_OFF_SIG	120
 
-/* The signed part of a body starts after the age. */
+/* Everything up to the authenticators is signed: there is no hop-by-hop
+ * field a relay could change (no age), so no relay can stretch a validity. */
 #define SIGNED_OFF	OFF_ORIGIN
 
 /* Domain-separation prefixes, each followed by 0x00 (docs/PROTOCOL.md 10.4, 10.5). */
@@ -46,7 +47,7 @@ _Static_assert(SEK_OFF_SIG + GEM_TLV_SIG_LEN == GEM_TLV_SEK_LEN, "sek layout");
 _Static_assert(GEM_TLV_SEK_LEN <= 255 && GEM_TLV_PUBKEY_LEN <= 255, "TLV body > 255");
 _Static_assert(sizeof(pfx_sek_sig) + SEK_OFF_SIG - SIGNED_OFF <= GEM_TLV_AUTH_INPUT_MAX,
 	       "auth input");
-_Static_assert((uint64_t)GEM_REC_LIFETIME_MAX * 1000 < UINT32_MAX, "age in ms");
+_Static_assert(OFF_FLAGS + 1 == GEM_TLV_REC_HDR_LEN, "record header");
 
 static inline void put16(uint8_t *p, uint16_t v)
 {
@@ -62,6 +63,12 @@ static inline void put32(uint8_t *p, uint32_t v)
 	p[3] = v;
 }
 
+static inline void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
 static inline uint16_t get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
@@ -70,6 +77,11 @@ static inline uint16_t get16(const uint8_t *p)
 static inline uint32_t get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
 /* ---- records ------------------------------------------------------------------ */
@@ -199,9 +211,9 @@ int gem_tlv_rec_decode(const struct gem_tlv *t, struct gem_rec *r)
 		return -EBADMSG;
 	memset(r, 0, sizeof(*r));
 	r->type = t->type;
-	r->age_ms = get32(b + OFF_AGE);
 	memcpy(r->origin, b + OFF_ORIGIN, GEM_TLV_ID_LEN);
 	r->seqno = get32(b + OFF_SEQNO);
+	r->time_ms = get64(b + OFF_TIME);
 	r->lifetime = get32(b + OFF_LIFETIME);
 	r->flags = b[OFF_FLAGS];
 	if (r->lifetime == 0 || r->lifetime > GEM_REC_LIFETIME_MAX)
@@ -226,9 +238,9 @@ int gem_tlv_rec_decode(const struct gem_tlv *t, struct gem_rec *r)
 /* Body of r into b (gem_tlv_rec_body_len(r->type) bytes). */
 static void rec_body(const struct gem_rec *r, uint8_t *b)
 {
-	put32(b + OFF_AGE, r->age_ms);
 	memcpy(b + OFF_ORIGIN, r->origin, GEM_TLV_ID_LEN);
 	put32(b + OFF_SEQNO, r->seqno);
+	put64(b + OFF_TIME, r->time_ms);
 	put32(b + OFF_LIFETIME, r->lifetime);
 	b[OFF_FLAGS] = r->flags;
 	if (r->type == GEM_TLV_PUBKEY) {

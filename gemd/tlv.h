@@ -44,17 +44,17 @@
 #define GEM_TLV_HMAC_LEN	32	/* HMAC-SHA-256 */
 #define GEM_TLV_CTL_KEY_LEN	32	/* the group's ctl-hmac key */
 
-/* Record flags (byte 20 of a record body). */
+/* Record flags (byte 24 of a record body). */
 #define GEM_REC_F_WITHDRAWN	0x01	/* the origin retracts the subject */
 
-/* Lifetime of a record in seconds: 1 .. 30 days.  Ages are milliseconds
- * in 32 bits, which then never saturate below a valid lifetime. */
+/* Lifetime of a record in seconds: 1 .. 30 days (a receiver may accept
+ * less: gem_db_params.max_lifetime). */
 #define GEM_REC_LIFETIME_MAX	(30u * 24 * 3600)
 
 /* Body lengths (docs/PROTOCOL.md 10.4, 10.5); all fixed. */
-#define GEM_TLV_REC_HDR_LEN	21	/* age .. flags, common to records */
-#define GEM_TLV_PUBKEY_LEN	133
-#define GEM_TLV_SEK_LEN		180
+#define GEM_TLV_REC_HDR_LEN	25	/* origin .. flags, common to records */
+#define GEM_TLV_PUBKEY_LEN	137
+#define GEM_TLV_SEK_LEN		184
 #define GEM_TLV_REQUEST_LEN	4
 
 /* Record subject: what a record is about, besides its origin.  Public Key:
@@ -66,10 +66,11 @@
 struct gem_rec {
 	uint8_t type;			/* GEM_TLV_PUBKEY or GEM_TLV_SEK */
 	uint8_t flags;			/* GEM_REC_F_* */
-	uint32_t age_ms;		/* hop-by-hop, outside the signature */
 	uint8_t origin[GEM_TLV_ID_LEN];
 	uint32_t seqno;
-	uint32_t lifetime;		/* seconds */
+	uint64_t time_ms;		/* origin time: when the origin made this
+					 * version, ms since 1970 UTC (signed) */
+	uint32_t lifetime;		/* seconds from time_ms (signed) */
 	union {
 		struct {
 			uint8_t addr[GEM_TLV_ADDR_LEN];	/* routable address */
@@ -103,7 +104,7 @@ size_t gem_tlv_rec_body_len(unsigned int type);
 void gem_rec_key_of(const struct gem_rec *r, struct gem_rec_key *k);
 bool gem_rec_key_eq(const struct gem_rec_key *a, const struct gem_rec_key *b);
 
-/* Same content apart from seqno, age and authenticators: e.g. a refresh,
+/* Same content apart from seqno, origin time and authenticators: e.g. a refresh,
  * after which a SEK need not be reloaded. */
 bool gem_rec_same_content(const struct gem_rec *a, const struct gem_rec *b);
 
@@ -187,7 +188,7 @@ size_t gem_tlv_pkt_finish(struct gem_tlv_pkt *p);
 /* ---- authentication (docs/PROTOCOL.md 10.4, 10.5) ----------------------------- */
 
 /* Bytes a signature or HMAC covers: a domain-separation prefix, then the
- * record body from the origin field on up to the field itself. */
+ * record body from its start (every field is signed) up to the field itself. */
 #define GEM_TLV_AUTH_INPUT_MAX	160
 
 /* Input of the origin's Ed25519 signature (either record type).  Returns the

@@ -9,16 +9,20 @@ control port; it cannot compute a group's ctl-hmac.  Formats: docs/PROTOCOL.md
 section 10 (control) and section 1 (data plane).
 
   adv_cp.py keygen KEYFILE                 32-byte Ed25519 seed; prints node id
-  adv_cp.py pk --key K --addr A [--seqno N] [--origin HEX]          > TLV
+  adv_cp.py pk --key K --addr A [--seqno N] [--origin HEX] [--time-offset S]
+                [--lifetime S]                                      > TLV
   adv_cp.py sek (--key K | --origin HEX --bad-sig) --src S --group G
                 [--key-id N] [--seqno N] [--epoch N] [--wrapped HEX]
-                [--hmac HEX]                                        > TLV
+                [--hmac HEX] [--time-offset S] [--lifetime S]       > TLV
+                origin time = now + S seconds (signed, docs/PROTOCOL.md 10.3)
   adv_cp.py extract PCAP                   JSON list of the SEK Announce TLVs
                                            (hex) in UDP port 6698 payloads
   adv_cp.py resign TLVHEX --key K [--src S] [--seqno N]            > TLV
                 keeps wrapped SEK and HMAC, new origin and signature
   adv_cp.py setseq TLVHEX --seqno N                                > TLV
                 (signature no longer matches)
+  adv_cp.py settime TLVHEX --time-offset S                         > TLV
+                origin time + S seconds (signature no longer matches)
   adv_cp.py pkt FILE...                    the TLV files in one packet > packet
   adv_cp.py raw HEX                        bytes > stdout
   adv_cp.py send [--hops N] [--dst ADDR] IFACE FILE...
@@ -69,6 +73,19 @@ def tlv(t, body):
     return bytes([t, len(body)]) + body
 
 
+# Record header (docs/PROTOCOL.md 10.3): origin (8), seqno (4), origin time
+# (8, ms since 1970), lifetime (4), flags (1); everything before the
+# signature is signed.  Offsets in a record body:
+OFF_SEQNO, OFF_TIME, OFF_LIFETIME = 8, 12, 20
+PK_SIG, PK_LEN = 73, 137
+SEK_SRC, SEK_HMAC, SEK_SIG, SEK_LEN = 26, 88, 120, 184
+
+
+def rec_hdr(origin, seqno, offset_s, lifetime):
+    t = int(time.time() * 1000) + int(offset_s * 1000)
+    return origin + struct.pack(">IQIB", seqno, t, lifetime, 0)
+
+
 def cmd_keygen(a):
     seed = os.urandom(32)
     with open(a.keyfile, "wb") as f:
@@ -79,15 +96,16 @@ def cmd_keygen(a):
 def cmd_pk(a):
     k, pub = load_key(a.key)
     origin = bytes.fromhex(a.origin) if a.origin else node_id(pub)
-    body = struct.pack(">I", 0) + origin + struct.pack(">IIB", a.seqno, 3600, 0)
+    body = rec_hdr(origin, a.seqno, a.time_offset, a.lifetime)
     body += a16(a.addr) + pub
-    sig = k.sign(b"GEM v1 pubkey-sig\0" + body[4:69])
+    assert len(body) == PK_SIG
+    sig = k.sign(b"GEM v1 pubkey-sig\0" + body)
     out(tlv(224, body + sig))
 
 
-def sek_sign(body116, key):
+def sek_sign(body, key):
     k, _ = load_key(key)
-    return k.sign(b"GEM v1 sek-sig\0" + body116[4:116])
+    return k.sign(b"GEM v1 sek-sig\0" + body[:SEK_SIG])
 
 
 def cmd_sek(a):
@@ -95,11 +113,11 @@ def cmd_sek(a):
         origin = node_id(load_key(a.key)[1])
     else:
         origin = bytes.fromhex(a.origin)
-    body = struct.pack(">I", 0) + origin + struct.pack(">IIB", a.seqno, 3600, 0)
+    body = rec_hdr(origin, a.seqno, a.time_offset, a.lifetime)
     body += bytes([a.suite]) + a16(a.src) + a16(a.group) + struct.pack(">HI", a.key_id, a.epoch)
     body += bytes.fromhex(a.wrapped) if a.wrapped else os.urandom(24)
     body += bytes.fromhex(a.hmac) if a.hmac else os.urandom(32)
-    assert len(body) == 116
+    assert len(body) == SEK_SIG
     sig = os.urandom(64) if a.bad_sig or not a.key else sek_sign(body, a.key)
     out(tlv(225, body + sig))
 
@@ -155,9 +173,9 @@ def cmd_extract(a):
     seen = []
     for p in udp_payloads(a.pcap):
         for t, body in tlvs(p):
-            if t == 225 and len(body) == 180:
+            if t == 225 and len(body) == SEK_LEN:
                 h = tlv(t, body).hex()
-                if h[12:] not in [s[12:] for s in seen]:  # ignore the age
+                if h not in seen:
                     seen.append(h)
     print(json.dumps(seen))
 
@@ -165,18 +183,25 @@ def cmd_extract(a):
 def cmd_resign(a):
     body = bytearray(bytes.fromhex(a.tlv)[2:])
     _, pub = load_key(a.key)
-    body[4:12] = node_id(pub)
+    body[0:8] = node_id(pub)
     if a.seqno is not None:
-        body[12:16] = struct.pack(">I", a.seqno)
+        body[OFF_SEQNO:OFF_SEQNO + 4] = struct.pack(">I", a.seqno)
     if a.src:
-        body[22:38] = a16(a.src)
-    body[116:180] = sek_sign(bytes(body[:116]), a.key)
+        body[SEK_SRC:SEK_SRC + 16] = a16(a.src)
+    body[SEK_SIG:SEK_LEN] = sek_sign(bytes(body), a.key)
     out(tlv(225, bytes(body)))
 
 
 def cmd_setseq(a):
     body = bytearray(bytes.fromhex(a.tlv)[2:])
-    body[12:16] = struct.pack(">I", a.seqno)
+    body[OFF_SEQNO:OFF_SEQNO + 4] = struct.pack(">I", a.seqno)
+    out(tlv(225, bytes(body)))
+
+
+def cmd_settime(a):
+    body = bytearray(bytes.fromhex(a.tlv)[2:])
+    t = struct.unpack(">Q", body[OFF_TIME:OFF_TIME + 8])[0] + int(a.time_offset * 1000)
+    body[OFF_TIME:OFF_TIME + 8] = struct.pack(">Q", t)
     out(tlv(225, bytes(body)))
 
 
@@ -268,6 +293,8 @@ def main():
     x.add_argument("--addr", required=True)
     x.add_argument("--seqno", type=int, default=1)
     x.add_argument("--origin")
+    x.add_argument("--time-offset", type=float, default=0)
+    x.add_argument("--lifetime", type=int, default=3600)
     x = sub.add_parser("sek")
     x.add_argument("--key")
     x.add_argument("--origin")
@@ -280,6 +307,8 @@ def main():
     x.add_argument("--epoch", type=int, default=0)
     x.add_argument("--wrapped")
     x.add_argument("--hmac")
+    x.add_argument("--time-offset", type=float, default=0)
+    x.add_argument("--lifetime", type=int, default=3600)
     x = sub.add_parser("extract")
     x.add_argument("pcap")
     x = sub.add_parser("resign")
@@ -290,6 +319,9 @@ def main():
     x = sub.add_parser("setseq")
     x.add_argument("tlv")
     x.add_argument("--seqno", type=int, required=True)
+    x = sub.add_parser("settime")
+    x.add_argument("tlv")
+    x.add_argument("--time-offset", type=float, required=True)
     x = sub.add_parser("pkt")
     x.add_argument("files", nargs="+")
     x = sub.add_parser("raw")

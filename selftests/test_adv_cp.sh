@@ -24,6 +24,14 @@
 #     an older seqno of a record c holds (rx_older);
 #   - a Public Key claiming d's address (address_conflict), one claiming a's
 #     node id with another key (bad_node_id);
+#   - issue 14, validity: a's real announce with its origin time moved on
+#     (bad_signature: no relay can stretch a record's life), the attacker's
+#     own announce made an hour in the future (clock_skew) and one already
+#     past its lifetime (rx_expired, never stored);
+#   - issue 14, streams: a forged announce (made-up HMAC) for a's own live
+#     stream: c, a relay without the GAK, carries it (no stream_conflict:
+#     it cannot tell which announce is real), d refuses it (bad_hmac) and
+#     keeps a's SEK;
 #   - control packets from outside the tunnels (physical link) or with a
 #     hop limit below 255: dropped unparsed (rx_foreign);
 #   - malformed packets and TLVs: garbage, wrong magic/version, body length
@@ -209,9 +217,10 @@ pkt "$K/p" "$K/s7"; send "$K/p"
 dupold() { [ $(( $(ctr c rx_duplicates) + $(ctr c rx_older) )) -gt "$b0" ]; }
 gem_wait_for 5 dupold
 check "replayed real SEK Announce: c counts it a duplicate/older version, acked only" dupold
-# 8. an older seqno of a record c holds (the attacker's own, seqno 5 then 3)
+# 8. an older version of a record c holds (the attacker's own, seqno 5, then
+# seqno 3 made 10 s earlier: versions are ordered by origin time, then seqno)
 $ADV sek --key "$K/k1" --src 10.9.9.5 --group "$GRP" --seqno 5 >"$K/s8a"
-$ADV sek --key "$K/k1" --src 10.9.9.5 --group "$GRP" --seqno 3 >"$K/s8b"
+$ADV sek --key "$K/k1" --src 10.9.9.5 --group "$GRP" --seqno 3 --time-offset -10 >"$K/s8b"
 pkt "$K/p" "$K/s8a"; send "$K/p"
 sleep 0.5
 b0=$(ctr c rx_older)
@@ -231,6 +240,33 @@ pkt "$K/p" "$K/pk10"; send "$K/p"
 expect "Public Key claiming a's node id with another key" c rejected_bad_node_id "$b0" \
 	"control: rejected Public Key.*bad_node_id"
 
+# 11. issue 14: a's real announce with its origin time an hour later (what
+# a relay would need to keep it alive longer): the signature covers it
+b0=$(ctr c rejected_bad_signature)
+$ADV settime "$REAL" --time-offset 3600 >"$K/s11"
+pkt "$K/p" "$K/s11"; send "$K/p"
+expect "a's real SEK Announce with its origin time moved on by an hour" c rejected_bad_signature "$b0"
+# 12. the attacker's own announce, made an hour ahead of c's clock
+b0=$(ctr c rejected_clock_skew)
+$ADV sek --key "$K/k1" --src 10.9.9.4 --group "$GRP" --time-offset 3600 >"$K/s12"
+pkt "$K/p" "$K/s12"; send "$K/p"
+expect "SEK Announce with an origin time an hour ahead" c rejected_clock_skew "$b0" \
+	"control: rejected SEK Announce \(10\.9\.9\.4, $GRP\).*clock_skew"
+# 13. ... and one past its lifetime (made 2 h ago, lifetime 1 h): dead
+b0=$(ctr c rx_expired) s0=$(cstats c | jq .seks)
+$ADV sek --key "$K/k1" --src 10.9.9.3 --group "$GRP" --time-offset -7200 --lifetime 3600 >"$K/s13"
+pkt "$K/p" "$K/s13"; send "$K/p"
+expect "SEK Announce past its origin time + lifetime" c rx_expired "$b0"
+check_eq "c: the dead announce is not stored" "$(cstats c | jq .seks)" "$s0"
+# 14. issue 14: a forged announce (made-up HMAC) for a's live stream, key id 2
+b0=$(ctr d rejected_bad_hmac) sc0=$(ctr c rejected_stream_conflict) s0=$(cstats c | jq .seks)
+$ADV sek --key "$K/k1" --src "$SRC" --group "$GRP" --key-id 2 >"$K/s14"
+pkt "$K/p" "$K/s14"; send "$K/p"
+expect "forged SEK Announce for a's own stream (made-up HMAC)" d rejected_bad_hmac "$b0" \
+	"control: rejected SEK Announce \(10\\.1\\.0\\.2, $GRP\) key id 2 from origin $KID1.*bad_hmac"
+check_eq "c (relay, no GAK) carries it: no stream_conflict" "$(ctr c rejected_stream_conflict)" "$sc0"
+check_eq "c stores it beside a's announce" "$(cstats c | jq .seks)" "$((s0 + 1))"
+
 echo "--- malformed control packets"
 b0=$(ctr c rx_bad_packets)
 head -c 300 /dev/urandom >"$K/m1"; printf '\x2a\x01\x00\x00' >"$K/m2"	# garbage; version 1
@@ -241,13 +277,13 @@ bad4() { [ "$(ctr c rx_bad_packets)" -ge $((b0 + 3)) ]; }
 gem_wait_for 5 bad4
 check "garbage / wrong version / length past datagram / runt: c counts bad packets ($b0 -> $(ctr c rx_bad_packets))" bad4
 b0=$(ctr c rx_truncated)
-head -c 100 "$K/s2" >"$K/t5"	# SEK Announce TLV cut at 100 bytes, header says 180
+head -c 100 "$K/s2" >"$K/t5"	# SEK Announce TLV cut at 100 bytes, header says 184
 printf '\x2a\x02\x00\x64' >"$K/m5"; cat "$K/t5" >>"$K/m5"
 send "$K/m5"
 expect "TLV running past the packet body (truncated)" c rx_truncated "$b0"
 b0=$(ctr c rejected_malformed)
 python3 -c "import sys; b=open('$K/s2','rb').read(); sys.stdout.buffer.write(bytes([225,100])+b[2:102])" >"$K/t6"
-python3 -c "import sys,struct; b=bytearray(open('$K/pk1','rb').read()); b[2+16:2+20]=struct.pack('>I',0); sys.stdout.buffer.write(b)" >"$K/t7"
+python3 -c "import sys,struct; b=bytearray(open('$K/pk1','rb').read()); b[2+20:2+24]=struct.pack('>I',0); sys.stdout.buffer.write(b)" >"$K/t7"
 pkt "$K/m6" "$K/t6"; pkt "$K/m7" "$K/t7"
 send "$K/m6" "$K/m7"
 mal2() { [ "$(ctr c rejected_malformed)" -ge $((b0 + 2)) ]; }

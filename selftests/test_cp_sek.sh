@@ -177,9 +177,10 @@ echo "--- forged announce through the control port"
 BEFORE=$(cstats c | jq '.counters.rejected_bad_signature // .counters.rejected_bad_sig // 0')
 tun=$(cp_peers b | jq -r --arg c "$(cp_id c)" '.peers[] | select(.node_id == $c) | .tunnel // .ifname // empty' | head -1)
 python3 - "$(cp_id a)" >"$T/forged.bin" <<'EOF'
-import os, struct, sys, ipaddress
+import os, struct, sys, ipaddress, time
 origin = bytes.fromhex(sys.argv[1])
-body = struct.pack(">I", 0) + origin + struct.pack(">II", 0x7fff0000, 3600) + b"\0"
+# origin, seqno, origin time (now, ms), lifetime, flags (docs/PROTOCOL.md 10.3)
+body = origin + struct.pack(">IQIB", 0x7fff0000, int(time.time() * 1000), 3600, 0)
 body += bytes([1]) + ipaddress.ip_address("::ffff:10.1.0.2").packed
 body += ipaddress.ip_address("::ffff:239.1.1.1").packed + struct.pack(">HI", 9, 0)
 body += os.urandom(24 + 32 + 64)
@@ -205,7 +206,7 @@ grep -h "control: rejected" "$T/c/gemd.log" | head -1 | sed 's/^/    /'
 echo "--- gemctl control-stats"
 "$GEMCTL" control-stats --socket "$T/d/run/gemd.sock" | head -8 | sed 's/^/    /'
 check "gemctl -j control-stats: JSON with every counter" \
-	jq_ok "$(cstats d)" '.counters | has("rx_new") and has("tx_records") and (keys | map(select(startswith("rejected_"))) | length) == 10'
+	jq_ok "$(cstats d)" '.counters | has("rx_new") and has("tx_records") and (keys | map(select(startswith("rejected_"))) | length) == 12'
 
 # stream_start NAME COUNT RATE: hostA -> hostD, tag ${TAG:0:14}NAME (same
 # plaintext marker: the capture checks below cover it); stream_end NAME:

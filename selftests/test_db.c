@@ -32,6 +32,7 @@
 #define L_LONG		3600	/* no refresh during the test */
 #define LOSSY_MAX	120000	/* ms: convergence bound under heavy loss */
 #define MAXVIEW		256
+#define WALL0		1764720000000ull	/* wall clock at s->now == 0: 2025-12-03 */
 
 struct view {
 	struct gem_rec_key key;
@@ -49,6 +50,7 @@ struct node {
 	bool gak;
 	bool alive;
 	bool sign_fail;
+	int64_t skew_ms;	/* this node's wall clock minus the true time */
 	unsigned int ev[5];
 	unsigned int rej[GEM_DB_R__MAX];
 	struct view view[MAXVIEW];
@@ -229,7 +231,20 @@ static int sim_verify(void *ctx, uint32_t nh, const struct gem_rec *r)
 		return GEM_DB_REJECT(GEM_DB_R_BAD_HMAC);
 	if (!(r->flags & GEM_REC_F_WITHDRAWN) && r->sek.wrapped[0] == 0xba)
 		return GEM_DB_REJECT(GEM_DB_R_UNWRAP);
-	return 0;
+	return GEM_DB_VERIFIED_GROUP;
+}
+
+/* Node i's wall clock: the simulated time, off by its skew. */
+static uint64_t wall_of(const struct sim *s, int i)
+{
+	return (uint64_t)((int64_t)(WALL0 + s->now) + s->nd[i].skew_ms);
+}
+
+static uint64_t sim_clock(void *ctx)
+{
+	struct node *nd = ctx;
+
+	return wall_of(nd->s, nd->i);
 }
 
 static int sim_sign(void *ctx, struct gem_rec *r)
@@ -286,7 +301,9 @@ static void sim_change(void *ctx, enum gem_db_event ev, const struct gem_rec *r,
 	case GEM_DB_EV_UPDATED:
 		cr_assert(v->live, "node %d: UPDATED for a dead key", nd->i);
 		cr_assert_not_null(old);
-		cr_assert_eq(gem_seqno_cmp(r->seqno, old->seqno) >= 0, 1);
+		/* newer: by origin time, then seqno (10.3) */
+		cr_assert(r->time_ms > old->time_ms ||
+			  (r->time_ms == old->time_ms && gem_seqno_cmp(r->seqno, old->seqno) >= 0));
 		break;
 	case GEM_DB_EV_WITHDRAWN:
 		cr_assert(v->live);
@@ -320,6 +337,7 @@ static const struct gem_db_ops sim_ops = {
 	.sign = sim_sign,
 	.on_change = sim_change,
 	.on_reject = sim_reject,
+	.clock = sim_clock,
 };
 
 /* ---- network -------------------------------------------------------------------------------- */
@@ -881,9 +899,14 @@ static void restart_case(bool neighbours_notice, uint64_t seed)
 	run_converge(&s, ALL, LOSSY_MAX);
 
 	cr_assert_eq(count_of(&s, 2), 10, "relearnt everything");
-	cr_assert_gt(seqno_at(&s, 2, &sek, 2), before, "own seqno recovered");
+	/* the new version is newer by its origin time whatever its seqno
+	 * (10.3); the origin jumps above its old seqno only if the old
+	 * version reaches it (noticed: the neighbours push it first) */
 	cr_assert_eq(seqno_at(&s, 4, &sek, 2), seqno_at(&s, 2, &sek, 2));
-	cr_assert_geq(stats(&s, 2).own_seqno_jumps, 1);
+	if (neighbours_notice) {
+		cr_assert_gt(seqno_at(&s, 2, &sek, 2), before, "own seqno recovered");
+		cr_assert_geq(stats(&s, 2).own_seqno_jumps, 1);
+	}
 	for (int i = 0; i < s.n; i++) {
 		const struct gem_rec *x;
 		struct gem_rec_key k;
@@ -1426,6 +1449,8 @@ static struct gem_rec signed_by(struct sim *s, struct gem_rec r, int origin, con
 	memcpy(r.origin, s->nd[origin].pk, 8);
 	if (!r.seqno)
 		r.seqno = 1;
+	if (!r.time_ms)
+		r.time_ms = wall_of(s, origin);
 	if (r.type == GEM_TLV_SEK)
 		toy_gak_hmac(&r, r.sek.hmac);
 	toy_sign(key ? key : s->nd[origin].pk, &r);
@@ -1677,7 +1702,7 @@ Test(db, scripted_input)
 
 	/* dead on arrival: acked, not stored */
 	pk = pk_rec(&s, 1, 10);
-	pk.age_ms = 10000;
+	pk.time_ms = wall_of(&s, 0) - 10000;	/* lifetime 10 s: dead now */
 	r[0] = signed_by(&s, pk, 1, NULL);
 	s.ncap = 0;
 	inject(&s, 0, r, 1);
@@ -1951,5 +1976,276 @@ Test(db, fuzz_input)
 	check_view(&s, 2);
 	gem_db_neigh_down(s.nd[2].db, EXT);
 	run_converge(&s, ALL, 5000);
+	sim_fini(&s);
+}
+
+/* ---- issue 14: records cannot be brought back, streams cannot be hijacked ------------------ */
+
+/* The member behind an attacker (EXT: any BK holder) that captured a genuine
+ * SEK Announce: once it expired, the copy sent again is dead. */
+Test(db, expired_copy_cannot_come_back)
+{
+	struct sim s;
+	struct gem_rec r[2];
+
+	sim_init(&s, 2, 30);
+	sim_start(&s);
+	cr_assert_eq(gem_db_neigh_up(s.nd[0].db, EXT, s.now), 0);
+	r[0] = signed_by(&s, pk_rec(&s, 1, L_LONG), 1, NULL);
+	r[1] = signed_by(&s, sek_rec(1, 1, 1, 0x51, 20), 1, NULL);
+	inject(&s, 0, r, 2);
+	cr_assert_eq(s.nd[0].ev[GEM_DB_EV_NEW], 2);
+	run(&s, 21000);
+	cr_assert_eq(s.nd[0].ev[GEM_DB_EV_EXPIRED], 1);
+	inject(&s, 0, r + 1, 1);
+	cr_assert_eq(s.nd[0].ev[GEM_DB_EV_NEW], 2, "an expired SEK Announce came back");
+	cr_assert_eq(count_of(&s, 0), 1);
+	sim_fini(&s);
+}
+
+/* new (seqno 7, long lifetime) -> withdrawn (seqno 8, short lifetime) ->
+ * the withdrawn version expires -> seqno 7 again: refused. */
+Test(db, withdrawn_cannot_come_back)
+{
+	struct sim s;
+	struct gem_rec r[2], wd;
+
+	sim_init(&s, 2, 31);
+	sim_start(&s);
+	cr_assert_eq(gem_db_neigh_up(s.nd[0].db, EXT, s.now), 0);
+	r[0] = signed_by(&s, pk_rec(&s, 1, L_LONG), 1, NULL);
+	r[1] = sek_rec(1, 1, 1, 0x52, L_LONG);
+	r[1].seqno = 7;
+	r[1] = signed_by(&s, r[1], 1, NULL);
+	inject(&s, 0, r, 2);
+	cr_assert_eq(s.nd[0].ev[GEM_DB_EV_NEW], 2);
+	wd = sek_rec(1, 1, 1, 0, 20);
+	wd.seqno = 8;
+	wd.flags = GEM_REC_F_WITHDRAWN;
+	wd = signed_by(&s, wd, 1, NULL);
+	inject(&s, 0, &wd, 1);
+	cr_assert_eq(s.nd[0].ev[GEM_DB_EV_WITHDRAWN], 1);
+	run(&s, 25000);
+	inject(&s, 0, r + 1, 1);
+	cr_assert_eq(s.nd[0].ev[GEM_DB_EV_NEW], 2, "a withdrawn SEK Announce came back");
+	sim_fini(&s);
+}
+
+/* A fresh identity (node 4, BK holder, no GAK) announces node 0's stream
+ * with a made-up HMAC before node 0 does, at a relay without the GAK.
+ * Members behind the relays still get node 0's SEK, never the forged one. */
+Test(db, forged_stream_first)
+{
+	struct sim s;
+	struct gem_rec r[2], real;
+	struct gem_rec_key k;
+	const struct gem_rec *x;
+
+	sim_init(&s, 5, 32);
+	s.nd[1].gak = s.nd[2].gak = false;
+	sim_start(&s);
+	line(&s);
+	link_down(&s, 3, 4);
+	run(&s, 1000);
+	cr_assert_eq(gem_db_neigh_up(s.nd[1].db, EXT, s.now), 0);
+	r[0] = signed_by(&s, pk_rec(&s, 4, L_LONG), 4, NULL);
+	r[1] = signed_by(&s, sek_rec(0, 1, 1, 0x66, L_LONG), 4, NULL);
+	r[1].sek.hmac[0] ^= 0x01;	/* no GAK: made up */
+	toy_sign(s.nd[4].pk, &r[1]);
+	inject(&s, 1, r, 2);
+	run(&s, 3000);
+	cr_assert_eq(s.nd[3].rej[GEM_DB_R_BAD_HMAC], 1, "the member refused the forgery");
+	announce(&s, 0, 0, L_S);
+	real = sek_rec(0, 1, 1, 0x01, L_S);
+	originate(&s, 0, &real);
+	run(&s, 5000);
+	memcpy(real.origin, s.nd[0].pk, 8);
+	gem_rec_key_of(&real, &k);
+	for (int i = 1; i < 4; i++) {
+		x = gem_db_lookup(s.nd[i].db, &k);
+		cr_assert_not_null(x, "node %d lacks the real announce", i);
+		cr_assert_eq(x->sek.wrapped[0], 0x01);
+	}
+	gem_rec_key_of(&r[1], &k);
+	cr_assert_null(gem_db_lookup(s.nd[3].db, &k), "the member stored the forgery");
+	for (int i = 1; i < 3; i++)
+		cr_assert_not_null(gem_db_lookup(s.nd[i].db, &k), "relay %d carries both", i);
+	cr_assert_eq(s.nd[1].rej[GEM_DB_R_STREAM_CONFLICT] + s.nd[2].rej[GEM_DB_R_STREAM_CONFLICT], 0);
+	cr_assert_eq(s.nd[3].ev[GEM_DB_EV_NEW], 3, "member: Public Keys of 4 and 0, real SEK");
+	sim_fini(&s);
+}
+
+/* Clocks (10.3): an origin time up to max_skew_ms ahead of the receiver's
+ * clock is taken, one further ahead refused (clock_skew, acked); a receiver
+ * whose clock is ahead of the origin's sees the record die earlier, never
+ * later: beyond its lifetime it arrives dead. */
+Test(db, clock_skew)
+{
+	struct sim s;
+	struct gem_rec r[1];
+
+	sim_init(&s, 4, 33);
+	s.params.max_skew_ms = 5000;
+	sim_start(&s);
+	cr_assert_eq(gem_db_neigh_up(s.nd[0].db, EXT, s.now), 0);
+	s.nd[1].skew_ms = 4000;		/* within */
+	s.nd[2].skew_ms = 6000;		/* beyond */
+	s.nd[3].skew_ms = -30000;	/* behind by more than the lifetime */
+	r[0] = signed_by(&s, pk_rec(&s, 1, L_S), 1, NULL);
+	inject(&s, 0, r, 1);
+	cr_assert_not_null(gem_db_pubkey(s.nd[0].db, s.nd[1].pk));
+	r[0] = signed_by(&s, pk_rec(&s, 2, L_S), 2, NULL);
+	s.ncap = 0;
+	inject(&s, 0, r, 1);
+	cr_assert_null(gem_db_pubkey(s.nd[0].db, s.nd[2].pk));
+	cr_assert_eq(s.nd[0].rej[GEM_DB_R_CLOCK], 1);
+	cr_assert_eq(stats(&s, 0).rej.clock_skew, 1);
+	cr_assert_eq(acked(&s, &r[0]), 1);
+	r[0] = signed_by(&s, pk_rec(&s, 3, 20), 3, NULL);
+	inject(&s, 0, r, 1);
+	cr_assert_null(gem_db_pubkey(s.nd[0].db, s.nd[3].pk));
+	cr_assert_eq(stats(&s, 0).rx_expired, 1);
+	/* node 1's record lives its lifetime plus the 4 s its clock is ahead:
+	 * the receiver's clock decides, the relay has no say */
+	run(&s, 1000 * L_S + 3500);
+	cr_assert_not_null(gem_db_pubkey(s.nd[0].db, s.nd[1].pk));
+	run(&s, 1000);
+	cr_assert_null(gem_db_pubkey(s.nd[0].db, s.nd[1].pk));
+	sim_fini(&s);
+}
+
+/* Two nodes whose clocks differ (within the skew) keep each other's records
+ * through refreshes, in both directions. */
+Test(db, skewed_clocks_converge)
+{
+	struct sim s;
+
+	sim_init(&s, 3, 34);
+	s.nd[0].skew_ms = 14000;	/* 28 s apart: within the default 30 */
+	s.nd[2].skew_ms = -14000;
+	sim_start(&s);
+	line(&s);
+	for (int i = 0; i < 3; i++)
+		announce(&s, i, 1, L_S);
+	run_converge(&s, ALL, 2000);
+	run(&s, 5 * 1000 * L_S);
+	run_converge(&s, ALL, 2000);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(count_of(&s, i), 6, "node %d", i);
+		cr_assert_eq(s.nd[i].ev[GEM_DB_EV_EXPIRED], 0, "node %d", i);
+		cr_assert_eq(stats(&s, i).rej.clock_skew, 0);
+	}
+	sim_fini(&s);
+}
+
+/* Tombstones are bounded: they count in max_records, and they go at the
+ * newest version's origin time + max_lifetime; a record with a longer
+ * lifetime is refused (it could outlive its tombstone). */
+Test(db, tombstones_bounded)
+{
+	struct sim s;
+	struct gem_rec r[2], q;
+
+	sim_init(&s, 2, 35);
+	s.params.max_lifetime = 100;
+	s.params.max_records = 3;
+	sim_start(&s);
+	cr_assert_eq(gem_db_neigh_up(s.nd[0].db, EXT, s.now), 0);
+	r[0] = signed_by(&s, pk_rec(&s, 1, 100), 1, NULL);
+	r[1] = signed_by(&s, sek_rec(1, 1, 1, 0x53, 20), 1, NULL);
+	inject(&s, 0, r, 2);
+	cr_assert_eq(count_of(&s, 0), 2);
+	q = signed_by(&s, sek_rec(1, 2, 1, 0x54, 101), 1, NULL);
+	inject(&s, 0, &q, 1);
+	cr_assert_eq(s.nd[0].rej[GEM_DB_R_POLICY], 1, "lifetime above max_lifetime");
+	run(&s, 21000);
+	cr_assert_eq(count_of(&s, 0), 1);
+	cr_assert_eq(gem_db_tombstones(s.nd[0].db), 1);
+	/* the tombstone takes its room in the table */
+	q = signed_by(&s, sek_rec(1, 3, 1, 0x55, 20), 1, NULL);
+	inject(&s, 0, &q, 1);
+	q = signed_by(&s, sek_rec(1, 4, 1, 0x56, 20), 1, NULL);
+	inject(&s, 0, &q, 1);
+	cr_assert_eq(s.nd[0].rej[GEM_DB_R_TABLE_FULL], 1);
+	/* still refusing the old copy near the end of max_lifetime ... */
+	run(&s, 100000 - 21000 - 1000);
+	cr_assert_eq(gem_db_tombstones(s.nd[0].db), 2);
+	inject(&s, 0, r + 1, 1);
+	cr_assert_eq(s.nd[0].ev[GEM_DB_EV_NEW], 3);
+	/* ... and gone after it, when the copy is long dead by itself; the
+	 * Public Key (lifetime 100 s = max_lifetime) expired at the same time
+	 * and needs no tombstone at all: no older version outlives it */
+	run(&s, 2000);
+	cr_assert_eq(stats(&s, 0).tombstones_dropped, 2);
+	cr_assert_eq(gem_db_tombstones(s.nd[0].db), 1, "group 3's, until its time + 100 s");
+	cr_assert_eq(count_of(&s, 0), 0);
+	inject(&s, 0, r + 1, 1);
+	cr_assert_eq(s.nd[0].ev[GEM_DB_EV_NEW], 3);
+	cr_assert_geq(stats(&s, 0).rx_expired, 1);
+	sim_fini(&s);
+}
+
+/* An origin that restarts after its records expired (tombstones everywhere,
+ * with higher seqnos than it starts from) is heard at once: its new
+ * versions are newer by origin time. */
+Test(db, restart_after_expiry)
+{
+	struct sim s;
+	struct gem_rec sek;
+	struct gem_rec_key k;
+
+	sim_init(&s, 3, 36);
+	sim_start(&s);
+	line(&s);
+	announce(&s, 0, 0, 20);
+	for (int k2 = 0; k2 < 3; k2++) {
+		sek = sek_rec(0, 1, 1, (uint8_t)(0x20 + k2), 20);
+		originate(&s, 0, &sek);
+		run(&s, 100);
+	}
+	run_converge(&s, ALL, 2000);
+	node_kill(&s, 0, true);
+	run(&s, 30000);
+	memcpy(sek.origin, s.nd[0].pk, 8);
+	gem_rec_key_of(&sek, &k);
+	cr_assert_null(gem_db_lookup(s.nd[2].db, &k));
+	cr_assert_eq(gem_db_tombstones(s.nd[2].db), 2);
+	node_restart(&s, 0, true);
+	link_up(&s, 0, 1);
+	announce(&s, 0, 0, 20);
+	sek = sek_rec(0, 1, 1, 0x77, 20);
+	originate(&s, 0, &sek);
+	run_converge(&s, ALL, 5000);
+	cr_assert_eq(gem_db_lookup(s.nd[2].db, &k)->sek.wrapped[0], 0x77);
+	cr_assert_eq(s.nd[2].ev[GEM_DB_EV_NEW], 4);
+	sim_fini(&s);
+}
+
+/* A relay carries competing announces of one stream, but no more SEK
+ * Announce keys per origin than max_per_origin. */
+Test(db, relay_per_origin_bound)
+{
+	struct sim s;
+	struct gem_rec r[4];
+
+	sim_init(&s, 3, 37);
+	s.nd[0].gak = false;
+	s.params.max_per_origin = 2;
+	sim_start(&s);
+	cr_assert_eq(gem_db_neigh_up(s.nd[0].db, EXT, s.now), 0);
+	r[0] = signed_by(&s, pk_rec(&s, 1, L_S), 1, NULL);
+	r[1] = signed_by(&s, pk_rec(&s, 2, L_S), 2, NULL);
+	r[2] = signed_by(&s, sek_rec(1, 1, 1, 0x61, L_S), 1, NULL);
+	r[3] = signed_by(&s, sek_rec(1, 1, 1, 0x62, L_S), 2, NULL);	/* 1's stream */
+	inject(&s, 0, r, 4);
+	cr_assert_eq(count_of(&s, 0), 4, "both announces of the stream carried");
+	cr_assert_eq(s.nd[0].rej[GEM_DB_R_STREAM_CONFLICT], 0);
+	r[0] = signed_by(&s, sek_rec(1, 1, 2, 0x63, L_S), 2, NULL);
+	inject(&s, 0, r, 1);
+	cr_assert_eq(count_of(&s, 0), 5);
+	r[0] = signed_by(&s, sek_rec(1, 1, 3, 0x64, L_S), 2, NULL);
+	inject(&s, 0, r, 1);
+	cr_assert_eq(s.nd[0].rej[GEM_DB_R_ORIGIN_FULL], 1);
+	cr_assert_eq(count_of(&s, 0), 5);
 	sim_fini(&s);
 }

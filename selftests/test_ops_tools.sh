@@ -146,9 +146,12 @@ for n in a b; do
 done
 dissect "$T/cp.pcap" -Y 'gemcp.tlv.type == 225' -T fields -E occurrence=f -e gemcp.origin \
 	-e gemcp.source -e gemcp.group -e gemcp.key_id -e gemcp.suite -e gemcp.withdrawn \
-	-e gemcp.lifetime | sed 's/://g' | sort -u >"$T/sek.txt"
+	-e gemcp.lifetime -e gemcp.origin_ms | sed 's/://g' | sort -u >"$T/sek.txt"
 check "SEK Announce: origin a, ($SRC, $GRP), key id $K (b's data plane), suite 2, live" \
-	grep -qP "^$(cp_id a)\t$SRC\t$GRP\t$K\t2\t0\t[0-9]+$" "$T/sek.txt"
+	grep -qP "^$(cp_id a)\t$SRC\t$GRP\t$K\t2\t0\t[0-9]+\t[0-9]+$" "$T/sek.txt"
+check "SEK Announce: its origin time within a minute of this clock" "$PY3" -c "import time
+t = [int(l.split()[-1]) for l in open('$T/sek.txt')]
+assert t and all(abs(x / 1000 - time.time()) < 60 for x in t), t"
 check "Ack entries name records" quiet test -n "$(dissect "$T/cp.pcap" -Y 'gemcp.ack.type == 225')"
 
 echo "--- 3. gemctl monitor"

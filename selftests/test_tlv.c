@@ -35,27 +35,27 @@ static const char *WRAPPED = "14381b4d7887cbbbf25e55a2670523799dafb685f60246d3";
 
 /* Packet 1: Public Key, SEK Announce, Request. */
 static const char *PKT1 =
-	"2a020143e085000005dc06b9d005c278"
-	"f4690000000100000e10000000000000"
-	"0000000000ffffc0000201d75a980182"
-	"b10ab7d54bfed3c964073a0ee172f3da"
-	"a62325af021a68f707511a8dc90dafa4"
-	"619c1f18409739c3bc7de88d8991a675"
-	"3196bee8236e59e96f87cf4cafd65576"
-	"2f740064dbca98d1bbecc2a9ab90f7ab"
-	"6ceb5c207df5ba2d5c4c06e1b4000000"
-	"fa06b9d005c278f4690000000700000e"
-	"10000100000000000000000000ffffc6"
-	"33640a00000000000000000000ffffef"
-	"01010100010000000714381b4d7887cb"
-	"bbf25e55a2670523799dafb685f60246"
-	"d344676b863dce4ec2c3abad749af030"
-	"df1172e91008497f1c872d88653029d4"
-	"f1c0800d24247aa5e59d73489f22c747"
-	"5bd1c891aaff8755a9186d44eee6d46d"
-	"9b2e2803c704c903d64aa0e2942139db"
-	"8bc9d1c74867b6e94abd07aabe4e8237"
-	"01e3040000002a";
+	"2a02014be08906b9d005c278f4690000"
+	"00010000019ae1823c0000000e100000"
+	"000000000000000000ffffc0000201d7"
+	"5a980182b10ab7d54bfed3c964073a0e"
+	"e172f3daa62325af021a68f707511a89"
+	"fea8b9eddac8dc3dd2bcbe378f24a354"
+	"e0b49ac15ba0dea91868bcbc5c6339ff"
+	"837bb50712ccaf14a9f8f8931eb3ff67"
+	"4474e621e819597b6f6dfe1c0d6705e1"
+	"b806b9d005c278f46900000007000001"
+	"9ae18240e200000e1000010000000000"
+	"0000000000ffffc633640a0000000000"
+	"0000000000ffffef0101010001000000"
+	"0714381b4d7887cbbbf25e55a2670523"
+	"799dafb685f60246d30085fa7771a285"
+	"9269568ac452253e1edb1dd7829933af"
+	"10271b9a863078f297ba9df2f2b0b0b8"
+	"5de45dfc660d565fc02f40a38bb2a6c0"
+	"3dde1ac8fb637edb41247584b8ce8745"
+	"7d8f03564348b5ad5a6b4424eff57d7a"
+	"f980fa1af341ab1406e3040000002a";
 
 /* Packet 2: Pad1, PadN (2 zero bytes), one Ack with three entries. */
 static const char *PKT2 =
@@ -65,16 +65,16 @@ static const char *PKT2 =
 	"ffc633640a00000000000000000000ff"
 	"ffef0101010001e30000002a";
 
-static const char *PK_SIG = "8dc90dafa4619c1f18409739c3bc7de88d8991a6753196bee8236e59e96f87cf"
-			    "4cafd655762f740064dbca98d1bbecc2a9ab90f7ab6ceb5c207df5ba2d5c4c06";
-static const char *SEK_HMAC = "44676b863dce4ec2c3abad749af030df1172e91008497f1c872d88653029d4f1";
-static const char *SEK_SIG = "c0800d24247aa5e59d73489f22c7475bd1c891aaff8755a9186d44eee6d46d9b"
-			     "2e2803c704c903d64aa0e2942139db8bc9d1c74867b6e94abd07aabe4e823701";
+static const char *PK_SIG = "89fea8b9eddac8dc3dd2bcbe378f24a354e0b49ac15ba0dea91868bcbc5c6339"
+			    "ff837bb50712ccaf14a9f8f8931eb3ff674474e621e819597b6f6dfe1c0d6705";
+static const char *SEK_HMAC = "0085fa7771a2859269568ac452253e1edb1dd7829933af10271b9a863078f297";
+static const char *SEK_SIG = "ba9df2f2b0b0b85de45dfc660d565fc02f40a38bb2a6c03dde1ac8fb637edb41"
+			     "247584b8ce87457d8f03564348b5ad5a6b4424eff57d7af980fa1af341ab1406";
 
 /* Offsets of the TLV bodies inside PKT1. */
 #define PK_BODY		6			/* 4 header + 2 */
-#define SEK_BODY	(PK_BODY + 133 + 2)
-#define REQ_BODY	(SEK_BODY + 180 + 2)
+#define SEK_BODY	(PK_BODY + 137 + 2)
+#define REQ_BODY	(SEK_BODY + 184 + 2)
 
 /* hex (spaces ignored) -> bytes; returns the length */
 static size_t unhex(const char *h, uint8_t *out, size_t cap)
@@ -113,7 +113,7 @@ static void setup(void)
 	cr_assert(sodium_init() >= 0);
 	pkt1_len = unhex(PKT1, pkt1, sizeof(pkt1));
 	pkt2_len = unhex(PKT2, pkt2, sizeof(pkt2));
-	cr_assert_eq(pkt1_len, 327);
+	cr_assert_eq(pkt1_len, 335);
 	cr_assert_eq(pkt2_len, 76);
 	unhex(PK, pk, sizeof(pk));
 	unhex(NODE_ID, node_id, sizeof(node_id));
@@ -175,9 +175,9 @@ Test(tlv, vector_fields)
 	decode_vector_records(&p, &s, &nonce);
 
 	cr_assert_eq(p.type, GEM_TLV_PUBKEY);
-	cr_assert_eq(p.age_ms, 1500);
 	cr_assert_arr_eq(p.origin, node_id, 8);
 	cr_assert_eq(p.seqno, 1);
+	cr_assert_eq(p.time_ms, 1764720000000ull);
 	cr_assert_eq(p.lifetime, 3600);
 	cr_assert_eq(p.flags, 0);
 	v4(a, 192, 0, 2, 1);
@@ -187,9 +187,9 @@ Test(tlv, vector_fields)
 	cr_assert_arr_eq(p.sig, sig, 64);
 
 	cr_assert_eq(s.type, GEM_TLV_SEK);
-	cr_assert_eq(s.age_ms, 250);
 	cr_assert_arr_eq(s.origin, node_id, 8);
 	cr_assert_eq(s.seqno, 7);
+	cr_assert_eq(s.time_ms, 1764720001250ull);
 	cr_assert_eq(s.lifetime, 3600);
 	cr_assert_eq(s.flags, 0);
 	cr_assert_eq(s.sek.suite, 1);
@@ -296,25 +296,25 @@ Test(tlv, vector_auth_independent)
 	cr_assert_not_null(SHA256(m, n, mac));
 	cr_assert_arr_eq(mac, node_id, 8);
 
-	/* Public Key: signature over prefix || body[4..69) */
-	n = cat(m, "GEM v1 pubkey-sig", pkt1 + PK_BODY + 4, 65);
-	cr_assert(ossl_ed25519_ok(pk, pkt1 + PK_BODY + 69, m, n));
+	/* Public Key: signature over prefix || body[0..73) */
+	n = cat(m, "GEM v1 pubkey-sig", pkt1 + PK_BODY, 73);
+	cr_assert(ossl_ed25519_ok(pk, pkt1 + PK_BODY + 73, m, n));
 	unhex(SK_SEED, seed, sizeof(seed));
 	cr_assert_eq(crypto_sign_seed_keypair(pk2, sk, seed), 0);
 	cr_assert_arr_eq(pk2, pk, 32);
 	crypto_sign_detached(sig, NULL, m, n, sk);
-	cr_assert_arr_eq(sig, pkt1 + PK_BODY + 69, 64);
+	cr_assert_arr_eq(sig, pkt1 + PK_BODY + 73, 64);
 
-	/* SEK Announce: HMAC over prefix || body[4..84), signature over
-	 * prefix || body[4..116) (the HMAC included) */
-	n = cat(m, "GEM v1 sek-hmac", pkt1 + SEK_BODY + 4, 80);
+	/* SEK Announce: HMAC over prefix || body[0..88), signature over
+	 * prefix || body[0..120) (the HMAC included) */
+	n = cat(m, "GEM v1 sek-hmac", pkt1 + SEK_BODY, 88);
 	cr_assert_not_null(HMAC(EVP_sha256(), ctl_key, 32, m, n, mac, &maclen));
 	cr_assert_eq(maclen, 32);
-	cr_assert_arr_eq(mac, pkt1 + SEK_BODY + 84, 32);
-	n = cat(m, "GEM v1 sek-sig", pkt1 + SEK_BODY + 4, 112);
-	cr_assert(ossl_ed25519_ok(pk, pkt1 + SEK_BODY + 116, m, n));
+	cr_assert_arr_eq(mac, pkt1 + SEK_BODY + 88, 32);
+	n = cat(m, "GEM v1 sek-sig", pkt1 + SEK_BODY, 120);
+	cr_assert(ossl_ed25519_ok(pk, pkt1 + SEK_BODY + 120, m, n));
 	crypto_sign_detached(sig, NULL, m, n, sk);
-	cr_assert_arr_eq(sig, pkt1 + SEK_BODY + 116, 64);
+	cr_assert_arr_eq(sig, pkt1 + SEK_BODY + 120, 64);
 	sodium_memzero(sk, sizeof(sk));
 }
 
@@ -336,13 +336,13 @@ Test(tlv, vector_auth_library)
 
 	/* the library's inputs are exactly the spec's */
 	n = gem_tlv_sig_input(&p, in, sizeof(in));
-	cr_assert_eq((size_t)n, cat(m, "GEM v1 pubkey-sig", pkt1 + PK_BODY + 4, 65));
+	cr_assert_eq((size_t)n, cat(m, "GEM v1 pubkey-sig", pkt1 + PK_BODY, 73));
 	cr_assert_arr_eq(in, m, (size_t)n);
 	n = gem_tlv_hmac_input(&s, in, sizeof(in));
-	cr_assert_eq((size_t)n, cat(m, "GEM v1 sek-hmac", pkt1 + SEK_BODY + 4, 80));
+	cr_assert_eq((size_t)n, cat(m, "GEM v1 sek-hmac", pkt1 + SEK_BODY, 88));
 	cr_assert_arr_eq(in, m, (size_t)n);
 	n = gem_tlv_sig_input(&s, in, sizeof(in));
-	cr_assert_eq((size_t)n, cat(m, "GEM v1 sek-sig", pkt1 + SEK_BODY + 4, 112));
+	cr_assert_eq((size_t)n, cat(m, "GEM v1 sek-sig", pkt1 + SEK_BODY, 120));
 	cr_assert_arr_eq(in, m, (size_t)n);
 	cr_assert_eq(gem_tlv_sig_input(&s, in, 10), -ENOSPC);
 	cr_assert_eq(gem_tlv_hmac_input(&p, in, sizeof(in)), -EINVAL);
@@ -356,8 +356,9 @@ Test(tlv, vector_auth_library)
 	cr_assert_not(gem_tlv_pubkey_id_ok(&p));
 }
 
-/* Every bit of a record but the age is covered: flipping it breaks the
- * signature, and before the HMAC field also the HMAC; the age is neither. */
+/* Every bit of a record is covered (there is no age any more: no field a
+ * relay may change): flipping it breaks the signature, and before the HMAC
+ * field also the HMAC. */
 static void flip_record_bits(size_t body, size_t blen, int idx)
 {
 	for (size_t bit = 0; bit < 8 * blen; bit++) {
@@ -372,17 +373,17 @@ static void flip_record_bits(size_t body, size_t blen, int idx)
 		cr_assert_eq(walk(buf, pkt1_len, t, 4), 3);
 		if (gem_tlv_rec_decode(&t[idx], &r))
 			continue;	/* lifetime out of range: malformed */
-		cr_assert_eq(gem_tlv_sig_verify(&r, pk), off < 4 ? 0 : -EBADMSG,
+		cr_assert_eq(gem_tlv_sig_verify(&r, pk), -EBADMSG,
 			     "type %u bit %zu", r.type, bit);
 		if (r.type != GEM_TLV_SEK)
 			continue;
-		/* the HMAC covers [4, 84) and is the field [84, 116) */
+		/* the HMAC covers [0, 88) and is the field [88, 120) */
 		hmac = gem_tlv_hmac_verify(&r, ctl_key);
-		cr_assert_eq(hmac, off >= 4 && off < 116 ? -EBADMSG : 0, "hmac bit %zu", bit);
+		cr_assert_eq(hmac, off < 120 ? -EBADMSG : 0, "hmac bit %zu", bit);
 	}
 }
 
-Test(tlv, auth_covers_every_field_but_age)
+Test(tlv, auth_covers_every_field)
 {
 	flip_record_bits(PK_BODY, GEM_TLV_PUBKEY_LEN, 0);
 	flip_record_bits(SEK_BODY, GEM_TLV_SEK_LEN, 1);
@@ -476,7 +477,7 @@ Test(tlv, builder_no_space)
 	decode_vector_records(&p, &s, &nonce);
 	cr_assert_eq(gem_tlv_pkt_init(&b, buf, 3), -EINVAL);
 	cr_assert_eq(gem_tlv_pkt_init(&b, NULL, 100), -EINVAL);
-	cr_assert_eq(gem_tlv_pkt_init(&b, buf, 4 + 135 + 5), 0);
+	cr_assert_eq(gem_tlv_pkt_init(&b, buf, 4 + 139 + 5), 0);
 	cr_assert_eq(gem_tlv_pkt_add_rec(&b, &s), -ENOSPC);
 	cr_assert_eq(b.len, 4);
 	cr_assert_eq(gem_tlv_pkt_add_rec(&b, &p), 0);
@@ -488,7 +489,7 @@ Test(tlv, builder_no_space)
 	cr_assert_eq(gem_tlv_pkt_add_pad(&b, 258), -EINVAL);
 	cr_assert_eq(b.len, len, "a failed add leaves the packet as it was");
 	cr_assert_eq(gem_tlv_pkt_add_pad(&b, 5), 0);
-	cr_assert_eq(gem_tlv_pkt_finish(&b), 4 + 135 + 5);
+	cr_assert_eq(gem_tlv_pkt_finish(&b), 4 + 139 + 5);
 
 	/* invalid records are not encoded */
 	p.lifetime = 0;
@@ -496,7 +497,7 @@ Test(tlv, builder_no_space)
 	p.lifetime = GEM_REC_LIFETIME_MAX + 1;
 	cr_assert_eq(gem_tlv_rec_encode(&p, buf, sizeof(buf)), -EINVAL);
 	p.lifetime = GEM_REC_LIFETIME_MAX;
-	cr_assert_eq(gem_tlv_rec_encode(&p, buf, sizeof(buf)), 135);
+	cr_assert_eq(gem_tlv_rec_encode(&p, buf, sizeof(buf)), 139);
 	p.type = GEM_TLV_ACK;
 	cr_assert_eq(gem_tlv_rec_encode(&p, buf, sizeof(buf)), -EINVAL);
 }
@@ -586,28 +587,28 @@ Test(tlv, malformed_known_tlvs)
 	/* records: every length but the right one */
 	for (len = 0; len < 256; len++) {
 		t.len = (uint8_t)len;
-		body[19] = 60;	/* lifetime 60 s */
+		body[23] = 60;	/* lifetime 60 s */
 		t.type = GEM_TLV_PUBKEY;
-		cr_assert_eq(gem_tlv_rec_decode(&t, &r), len == 133 ? 0 : -EBADMSG);
+		cr_assert_eq(gem_tlv_rec_decode(&t, &r), len == GEM_TLV_PUBKEY_LEN ? 0 : -EBADMSG);
 		t.type = GEM_TLV_SEK;
-		cr_assert_eq(gem_tlv_rec_decode(&t, &r), len == 180 ? 0 : -EBADMSG);
+		cr_assert_eq(gem_tlv_rec_decode(&t, &r), len == GEM_TLV_SEK_LEN ? 0 : -EBADMSG);
 		t.type = GEM_TLV_REQUEST;
 		cr_assert_eq(gem_tlv_request_decode(&t, &nonce), len == 4 ? 0 : -EBADMSG);
 	}
 	/* lifetime 0 and above 30 days */
 	t.type = GEM_TLV_PUBKEY;
-	t.len = 133;
-	body[16] = body[17] = body[18] = body[19] = 0;
+	t.len = GEM_TLV_PUBKEY_LEN;
+	body[20] = body[21] = body[22] = body[23] = 0;
 	cr_assert_eq(gem_tlv_rec_decode(&t, &r), -EBADMSG);
-	body[19] = 1;
+	body[23] = 1;
 	cr_assert_eq(gem_tlv_rec_decode(&t, &r), 0);
 	cr_assert_eq(r.lifetime, 1);
-	body[16] = 0x00;
-	body[17] = 0x27;
-	body[18] = 0x8d;
-	body[19] = 0x00;	/* 2592000 */
+	body[20] = 0x00;
+	body[21] = 0x27;
+	body[22] = 0x8d;
+	body[23] = 0x00;	/* 2592000 */
 	cr_assert_eq(gem_tlv_rec_decode(&t, &r), 0);
-	body[19] = 0x01;
+	body[23] = 0x01;
 	cr_assert_eq(gem_tlv_rec_decode(&t, &r), -EBADMSG);
 	t.type = GEM_TLV_ACK;
 	cr_assert_eq(gem_tlv_rec_decode(&t, &r), -ENOENT);
@@ -697,7 +698,7 @@ Test(tlv, same_content)
 	cr_assert_not(gem_rec_same_content(&p, &s));
 	x = s;
 	x.seqno += 5;
-	x.age_ms = 0;
+	x.time_ms += 1800000;
 	memset(x.sig, 0, sizeof(x.sig));
 	memset(x.sek.hmac, 0, sizeof(x.sek.hmac));
 	cr_assert(gem_rec_same_content(&s, &x), "a refresh changes no content");
@@ -787,10 +788,10 @@ Test(tlv, every_truncation)
 			n = parse_all(buf, len);
 			cr_assert(n == -EBADMSG || n >= 0, "pkt%d len %zu: %d", p + 1, len, n);
 			if (p == 0) {
-				int whole = (len >= REQ_BODY + 4) + (len >= SEK_BODY + 180) +
-					    (len >= PK_BODY + 133);
-				bool at_end = len == 4 || len == PK_BODY + 133 ||
-					      len == SEK_BODY + 180;
+				int whole = (len >= REQ_BODY + 4) + (len >= SEK_BODY + GEM_TLV_SEK_LEN) +
+					    (len >= PK_BODY + GEM_TLV_PUBKEY_LEN);
+				bool at_end = len == 4 || len == PK_BODY + GEM_TLV_PUBKEY_LEN ||
+					      len == SEK_BODY + GEM_TLV_SEK_LEN;
 
 				if (at_end)
 					cr_assert_eq(n, whole, "len %zu", len);
@@ -869,7 +870,8 @@ Test(tlv, random_packets)
 			buf[len++] = ty;
 			if (ty == 0 || len == sizeof(buf))
 				continue;
-			tl = ty == GEM_TLV_PUBKEY ? 133 : ty == GEM_TLV_SEK ? 180 : rnd() % 256;
+			tl = ty == GEM_TLV_PUBKEY ? GEM_TLV_PUBKEY_LEN : ty == GEM_TLV_SEK ? GEM_TLV_SEK_LEN :
+			     rnd() % 256;
 			if (rnd() % 4 == 0)
 				tl = rnd() % 256;
 			buf[len++] = (uint8_t)tl;

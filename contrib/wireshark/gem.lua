@@ -11,7 +11,7 @@
 --       wireshark: copy to ~/.local/lib/wireshark/plugins/ (or the system
 --       plugin dir; `make install` puts it in $(PREFIX)/share/gem/wireshark)
 -- Field names (for -T fields -e ...): gem.version gem.suite gem.key_id gem.pn
--- gem.ciphertext_len gem.tag; gemcp.tlv.type, gemcp.origin, gemcp.seqno,
+-- gem.ciphertext_len gem.tag; gemcp.tlv.type, gemcp.origin, gemcp.seqno, gemcp.origin_time,
 -- gemcp.lifetime, gemcp.withdrawn, gemcp.address, gemcp.source, gemcp.group,
 -- gemcp.key_id, gemcp.epoch, gemcp.ack.type, gemcp.nonce, ...
 -- Tested by selftests/test_ops_tools.sh against captures of real traffic.
@@ -103,7 +103,8 @@ local c = {
 	tlv = ProtoField.none("gemcp.tlv", "TLV"),
 	tlv_type = ProtoField.uint8("gemcp.tlv.type", "Type", base.DEC, TLV_NAMES),
 	tlv_len = ProtoField.uint8("gemcp.tlv.len", "Length"),
-	age = ProtoField.uint32("gemcp.age", "Age (ms, not signed)"),
+	origin_time = ProtoField.absolute_time("gemcp.origin_time", "Origin time", base.UTC),
+	origin_ms = ProtoField.uint64("gemcp.origin_ms", "Origin time (ms since 1970)"),
 	origin = ProtoField.bytes("gemcp.origin", "Origin node id", base.NONE),
 	seqno = ProtoField.uint32("gemcp.seqno", "Seqno"),
 	lifetime = ProtoField.uint32("gemcp.lifetime", "Lifetime (s)"),
@@ -145,38 +146,42 @@ local function addr16(r)
 	return tostring(r:ipv6())
 end
 
--- the 21-byte record header shared by Public Key and SEK Announce
+-- the 25-byte record header shared by Public Key and SEK Announce (10.3):
+-- origin, seqno, origin time (ms since 1970, UTC), lifetime, flags
 local function rec_header(t, r)
-	t:add(c.age, r(0, 4))
-	t:add(c.origin, r(4, 8))
-	t:add(c.seqno, r(12, 4))
-	t:add(c.lifetime, r(16, 4))
-	local ft = t:add(c.flags, r(20, 1))
-	ft:add(c.withdrawn, r(20, 1))
-	return string.format("origin %s seqno %d%s", r(4, 8):bytes():tohex():lower(),
-		r(12, 4):uint(), bit.band(r(20, 1):uint(), 1) == 1 and " withdrawn" or "")
+	t:add(c.origin, r(0, 8))
+	t:add(c.seqno, r(8, 4))
+	local ms = r(12, 8):uint64()
+	local secs = (ms / 1000):tonumber()
+	t:add(c.origin_time, r(12, 8), NSTime.new(secs, (ms % 1000):tonumber() * 1000000))
+	t:add(c.origin_ms, r(12, 8))
+	t:add(c.lifetime, r(20, 4))
+	local ft = t:add(c.flags, r(24, 1))
+	ft:add(c.withdrawn, r(24, 1))
+	return string.format("origin %s seqno %d%s", r(0, 8):bytes():tohex():lower(),
+		r(8, 4):uint(), bit.band(r(24, 1):uint(), 1) == 1 and " withdrawn" or "")
 end
 
 local function tlv_pubkey(t, r)
 	local s = rec_header(t, r)
-	t:add(c.address, r(21, 16), addr16(r(21, 16)))
-	t:add(c.pubkey, r(37, 32))
-	t:add(c.sig, r(69, 64))
-	return s .. " address " .. addr16(r(21, 16))
+	t:add(c.address, r(25, 16), addr16(r(25, 16)))
+	t:add(c.pubkey, r(41, 32))
+	t:add(c.sig, r(73, 64))
+	return s .. " address " .. addr16(r(25, 16))
 end
 
 local function tlv_sek(t, r)
 	local s = rec_header(t, r)
-	t:add(c.suite, r(21, 1))
-	t:add(c.source, r(22, 16), addr16(r(22, 16)))
-	t:add(c.group, r(38, 16), addr16(r(38, 16)))
-	t:add(c.key_id, r(54, 2))
-	t:add(c.epoch, r(56, 4))
-	t:add(c.wrapped, r(60, 24))
-	t:add(c.hmac, r(84, 32))
-	t:add(c.sig, r(116, 64))
-	return string.format("%s (%s, %s) key %d", s, addr16(r(22, 16)), addr16(r(38, 16)),
-		r(54, 2):uint())
+	t:add(c.suite, r(25, 1))
+	t:add(c.source, r(26, 16), addr16(r(26, 16)))
+	t:add(c.group, r(42, 16), addr16(r(42, 16)))
+	t:add(c.key_id, r(58, 2))
+	t:add(c.epoch, r(60, 4))
+	t:add(c.wrapped, r(64, 24))
+	t:add(c.hmac, r(88, 32))
+	t:add(c.sig, r(120, 64))
+	return string.format("%s (%s, %s) key %d", s, addr16(r(26, 16)), addr16(r(42, 16)),
+		r(58, 2):uint())
 end
 
 -- Ack entries: 224 origin seqno (13), 225 origin seqno source group key id
@@ -209,7 +214,7 @@ local function tlv_ack(t, r, pinfo)
 	return string.format("%d entr%s", n, n == 1 and "y" or "ies")
 end
 
-local FIXED = { [224] = 133, [225] = 180, [227] = 4 }
+local FIXED = { [224] = 137, [225] = 184, [227] = 4 }
 
 function cp.dissector(tvb, pinfo, tree)
 	if tvb:len() < 4 or tvb(0, 1):uint() ~= 42 then
