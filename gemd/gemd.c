@@ -427,11 +427,6 @@ static void reap(struct gemd *g, uint64_t now)
 	}
 }
 
-int gemd_check_files(const struct gemd_config *c)
-{
-	return check_files(c);
-}
-
 static int run(struct gemd *g, int sfd)
 {
 	struct beacon_out *bo;
@@ -550,6 +545,7 @@ int main(int argc, char **argv)
 	}
 	g->ctl_fd = -1;
 	g->cp.fd = -1;
+	g->check_files = check_files;
 	err = gemd_config_load(&g->cfg, path, err_msg, sizeof(err_msg));
 	if (err) {
 		fprintf(stderr, "gemd: %s\n", err_msg);

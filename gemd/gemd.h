@@ -106,6 +106,9 @@ struct gemd {
 	struct babel babel;
 	int ctl_fd;
 	struct gemd_mon mon;		/* gemctl monitor clients */
+	/* the files and programs a configuration needs, as checked at start
+	 * (gemd.c; SIGHUP checks a new file with it) */
+	int (*check_files)(const struct gemd_config *c);
 	struct gemd_cp cp;
 };
 
@@ -151,8 +154,6 @@ void gemd_cp_reload(struct gemd *g, const struct gemd_config *old, uint64_t now_
  * else is refused as a whole (logged: needs a restart).  Returns true if
  * something was applied. */
 bool gemd_reload(struct gemd *g, uint64_t now_ms);
-/* gemd.c: the files and programs a configuration needs (as at start). */
-int gemd_check_files(const struct gemd_config *c);
 
 /* ctlsock.c */
 int gemd_ctl_open(const char *path);

@@ -111,7 +111,7 @@ bool gemd_reload(struct gemd *g, uint64_t now)
 		log_err("SIGHUP: %s; configuration unchanged", err);
 		goto out;
 	}
-	if (gemd_check_files(nc)) {
+	if (g->check_files && g->check_files(nc)) {
 		log_err("SIGHUP: %s: refused (see the line above); configuration unchanged",
 			g->cfg.path);
 		goto out;
