@@ -36,6 +36,7 @@
 #include "gem_common.h"
 #include "gem_nl.h"
 #include "gem_pin.h"
+#include "gem_version.h"
 
 #define GEM_TC_HANDLE	0x47
 #define GEM_TC_PRIO	0x4745
@@ -45,7 +46,7 @@ static const char *pin_dir = GEM_PIN_DIR_DEFAULT;
 
 static const char *const map_pins[] = {
 	"gem_groups", "gem_tx", "gem_rx", "gem_counters", "gem_events",
-	"gem_notified", "gem_ifaces",
+	"gem_notified", "gem_ifaces", "gem_stamp",
 };
 static const char *const prog_pins[] = { "prog_egress", "prog_ingress", "prog_ctl" };
 
@@ -95,7 +96,11 @@ static void usage(FILE *f)
 		"options:\n"
 		"  --pin-dir DIR   bpffs directory (default " GEM_PIN_DIR_DEFAULT ")\n"
 		"  -j, --json      JSON output (status)\n"
-		"  -v, --verbose   libbpf and verifier messages\n");
+		"  -v, --verbose   libbpf and verifier messages\n"
+		"  -V, --version   version and map layout of this gem-load\n"
+		"\n"
+		"Pins of another GEM version: a warning when the map layout is the same,\n"
+		"refused (attach) when it differs (gem-load(8), VERSIONS).\n");
 }
 
 static int path_of(char *buf, size_t n, const char *name)
@@ -185,8 +190,18 @@ static int get_progs(int fds[2])
 	char path[PATH_MAX];
 	struct gem_bpf *skel = NULL;
 	struct bpf_program *progs[3];
+	char msg[320];
 	int r;
 
+	/* another GEM's maps: a warning for the same layout, else refused
+	 * (the structs written into them would be misread) */
+	r = gem_stamp_check(pin_dir, NULL, msg, sizeof(msg));
+	if (r == -ESTALE) {
+		err("%s", msg);
+		return r;
+	}
+	if (r == 1)
+		fprintf(stderr, "gem-load: warning: %s\n", msg);
 	if (!path_of(path, sizeof(path), "prog_ingress") && access(path, F_OK) == 0) {
 		fds[1] = bpf_obj_get(path);
 		path_of(path, sizeof(path), "prog_egress");
@@ -226,6 +241,11 @@ static int get_progs(int fds[2])
 		else
 			err("loading the data plane failed (%s); -v shows the verifier log",
 			    strerror(-r));
+		goto out;
+	}
+	r = gem_stamp_write(bpf_map__fd(skel->maps.gem_stamp));
+	if (r) {
+		err("cannot write the version stamp: %s", strerror(-r));
 		goto out;
 	}
 	progs[0] = skel->progs.gem_egress;
@@ -524,8 +544,10 @@ static int cmd_status(void)
 {
 	__u32 key, next, *prev = NULL;
 	struct gem_nl_link link;
+	struct gem_stamp st;
 	struct gem_iface rec;
-	int ifd, n = 0;
+	int ifd, n = 0, sr;
+	char msg[320];
 
 	if (gem_pin_dir_check(pin_dir, 0) || (ifd = ifaces_fd()) < 0) {
 		if (json)
@@ -534,9 +556,18 @@ static int cmd_status(void)
 			printf("GEM is not loaded (nothing pinned in %s)\n", pin_dir);
 		return 0;
 	}
-	if (json)
-		printf("{\"loaded\": true, \"pin_dir\": \"%s\", \"interfaces\": [", pin_dir);
-	else
+	sr = gem_stamp_check(pin_dir, &st, msg, sizeof(msg));
+	if (sr && !json)
+		printf("%s: %s\n", sr < 0 ? "error" : "warning", msg);
+	if (json) {
+		printf("{\"loaded\": true, \"pin_dir\": \"%s\", \"version\": \"%s\", "
+		       "\"pinned_version\": ", pin_dir, gem_build_version);
+		if (sr >= 0)
+			printf("\"%s\", \"layout_matches\": true, ", st.version);
+		else
+			printf("null, \"layout_matches\": false, ");
+		printf("\"interfaces\": [");
+	} else
 		printf("%-16s %-8s %-8s %-10s %-10s %s\n", "interface", "ifindex", "xdp", "ingress",
 		       "egress", "state");
 	while (bpf_map_get_next_key(ifd, prev, &next) == 0) {
@@ -634,12 +665,14 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+jvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jvhV", lo, NULL)) != -1) {
 		switch (c) {
+		case 'V': gem_print_version(stdout, "gem-load"); return 0;
 		case 'P': pin_dir = optarg; break;
 		case 'j': json = true; break;
 		case 'v': verbose = true; break;
