@@ -181,7 +181,7 @@ man: $(MANS)
 $(B)/man/%: man/%.scd
 	$(call msg,SCDOC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(SCDOC) <$< >$@
+	$(Q)sed 's|@DOCDIR@|$(DOCDIR)|g' $< | $(SCDOC) >$@
 
 $(B)/gemd.service: gemd/gemd.service
 	$(Q)sed -e 's|/usr/sbin/gemd|$(SBINDIR)/gemd|g' -e 's|/etc/gem/|$(SYSCONFDIR)/gem/|g' \
