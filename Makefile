@@ -181,22 +181,24 @@ man: $(MANS)
 $(B)/man/%: man/%.scd
 	$(call msg,SCDOC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)sed 's|@DOCDIR@|$(DOCDIR)|g' $< | $(SCDOC) >$@
+	$(Q)$(SCDOC) <$< >$@
 
-$(B)/gemd.service: gemd/gemd.service
-	$(Q)sed -e 's|/usr/sbin/gemd|$(SBINDIR)/gemd|g' -e 's|/etc/gem/|$(SYSCONFDIR)/gem/|g' \
-		-e 's|file:///usr/share/doc/gem/|file://$(DOCDIR)/|g' $< >$@
-
-install: $(PROGS) $(MANS) $(B)/gemd.service
+# the paths in gemd.service and in the man pages (@DOCDIR@) are set here, at
+# install time: one build serves any PREFIX
+install: $(PROGS) $(MANS)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/gem
 	$(Q)install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
-	$(Q)for m in $(MANS); do install -m 0644 $$m \
-		$(DESTDIR)$(MANDIR)/man$${m##*.}/; done
+	$(Q)for m in $(MANS); do sed 's|@DOCDIR@|$(DOCDIR)|g' $$m \
+		>$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} && \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
 	$(Q)install -m 0644 $(COMPLETIONS) $(DESTDIR)$(BASHCOMPDIR)/
-	$(Q)install -m 0644 $(B)/gemd.service $(DESTDIR)$(SYSTEMDUNITDIR)/gemd.service
+	$(Q)sed -e 's|/usr/sbin/gemd|$(SBINDIR)/gemd|g' -e 's|/etc/gem/|$(SYSCONFDIR)/gem/|g' \
+		-e 's|file:///usr/share/doc/gem/|file://$(DOCDIR)/|g' gemd/gemd.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/gemd.service
+	$(Q)chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/gemd.service
 	$(Q)install -m 0644 gemd/gemd.conf.example $(DOCS) $(DESTDIR)$(DOCDIR)/
 
 uninstall:
