@@ -24,8 +24,15 @@ for t in "$GEM_LOAD:gem-load" "$GEMCTL:gemctl" "$GEMD:gemd"; do
 	check_eq "${t#*:} --version" "$("${t%%:*}" --version)" \
 		"${t#*:} (GEM) $want, map layout $layout"
 done
-check_eq "map layout: sha256 of bpf/gem_common.h without comments" "$layout" \
-	"$(gcc -fpreprocessed -dD -E -P bpf/gem_common.h | tr -s ' \t\n' ' ' | sha256sum | cut -c1-8)"
+# (the Makefile's recipe; a root with the installed package has no gcc)
+if command -v gcc >/dev/null; then
+	check_eq "map layout: sha256 of bpf/gem_common.h without comments" "$layout" \
+		"$(gcc -fpreprocessed -dD -E -P bpf/gem_common.h | tr -s ' \t\n' ' ' | sha256sum |
+		   cut -c1-8)"
+else
+	check "map layout: 8 hex digits ($layout; no gcc here to recompute it)" \
+		test ${#layout} = 8
+fi
 
 gem_ns_add a b
 gem_link a wan0 b wan0
