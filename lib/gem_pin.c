@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,30 +60,44 @@ int gem_stamp_write(int fd)
 	return bpf_map_update_elem(fd, &k, &st, BPF_ANY) ? -errno : 0;
 }
 
-/* The pinned stamp, its size checked before the lookup (a map of another
- * shape would have the kernel write past st). */
+static bool stamp_ok(const struct gem_stamp *st)
+{
+	if (st->magic != GEM_STAMP_MAGIC || !memchr(st->version, 0, sizeof(st->version)))
+		return false;
+	/* printed as is, JSON included: printable, no quote or backslash */
+	for (const char *c = st->version; *c; c++)
+		if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
+			return false;
+	return true;
+}
+
+/* The pinned stamp, its shape checked before the lookup (a map of another
+ * value size would have the kernel write past st). */
 static int stamp_read(const char *dir, struct gem_stamp *st)
 {
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info), k = 0;
-	int fd, err = 0;
+	int fd = -1, err;
 
 	err = get(dir, "gem_stamp", &fd);
 	if (err)
 		return err;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		err = -errno;
-	else if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(k) ||
-		 info.value_size != sizeof(*st))
+		goto out;
+	}
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(k) ||
+	    info.value_size != sizeof(*st)) {
 		err = -EPROTO;
-	else if (bpf_map_lookup_elem(fd, &k, st))
+		goto out;
+	}
+	if (bpf_map_lookup_elem(fd, &k, st)) {
 		err = -errno;
-	else if (st->magic != GEM_STAMP_MAGIC || !memchr(st->version, 0, sizeof(st->version)))
+		goto out;
+	}
+	if (!stamp_ok(st))
 		err = -EPROTO;
-	/* printed as is, JSON included: printable, no quote or backslash */
-	for (const char *c = st->version; !err && *c; c++)
-		if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
-			err = -EPROTO;
+out:
 	close(fd);
 	return err;
 }
@@ -92,7 +107,7 @@ int gem_stamp_check(const char *dir, struct gem_stamp *out, char *msg, size_t n)
 	static const char redo[] = "detach every interface (gem-load detach DEV), run gem-load "
 				   "unload, and attach again with this version";
 	struct gem_stamp st;
-	int fd, err;
+	int fd = -1, err;
 
 	memset(&st, 0, sizeof(st));
 	if (n)
@@ -121,7 +136,7 @@ int gem_stamp_check(const char *dir, struct gem_stamp *out, char *msg, size_t n)
 			 gem_build_version, gem_build_layout, redo);
 		return -ESTALE;
 	}
-	if (strcmp(st.version, gem_build_version)) {
+	if (strcmp(st.version, gem_build_version) != 0) {
 		snprintf(msg, n, "%s was pinned by GEM %s, this is GEM %s (same map layout: "
 			 "going on)", dir, st.version, gem_build_version);
 		return 1;

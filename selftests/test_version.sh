@@ -96,6 +96,12 @@ check "... gem-load attach refused" bash -c "! ip netns exec $(gem_nsname a) $GE
 check "... gem-load status -j: layout_matches false, pinned_version null" \
 	jqt '.layout_matches == false and .pinned_version == null' <(gl status -j)
 
+stamp 'v1"}, {"x' "$layout"
+out=$(gc -j stats 2>/dev/null)
+check_eq "a version with a quote (it would break -j output): refused" "$?" 1
+check "... as not a GEM stamp, in well-formed JSON" \
+	jqt '.error | test("unreadable \\(not a GEM stamp\\)")' <<<"$out"
+
 rm "$P/gem_stamp"
 out=$(gc stats 2>&1)
 check_eq "no stamp (pinned by an older GEM): gemctl stats refused" "$?" 1
