@@ -605,9 +605,9 @@ int main(int argc, char **argv)
 	}
 	if (open_hsm(g))
 		goto out_unlock;
-	log_info("starting: node %s%s%s%s, %d interface(s), run_dir %s, backend %s", g->id_hex,
-		 g->cfg.name[0] ? " (" : "", g->cfg.name, g->cfg.name[0] ? ")" : "",
-		 g->cfg.nifaces, g->cfg.run_dir, g->backend->name);
+	log_info("starting: GEM %s, node %s%s%s%s, %d interface(s), run_dir %s, backend %s",
+		 gem_build_version, g->id_hex, g->cfg.name[0] ? " (" : "", g->cfg.name,
+		 g->cfg.name[0] ? ")" : "", g->cfg.nifaces, g->cfg.run_dir, g->backend->name);
 
 	g->tenv = (struct tunnel_env){ .cfg = &g->cfg, .dir = g->tun_dir, .psk = derive_psk,
 				       .arg = g };
