@@ -21,7 +21,7 @@ CFLAGS    += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 endif
 CFLAGS    += $(WARN) -MMD -MP -D_GNU_SOURCE -I. -Ibpf -Ilib -I$(B) \
 	     -I/usr/include/p11-kit-1
-LDLIBS    := -lbpf -lelf -lz -lcrypto -lsodium -linih -lmnl
+LDLIBS    := -lbpf -lelf -lz -lcrypto -lsodium -linih -lmnl -ljson-c
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
 	      -Wno-unused-function -I. -Ibpf
 

@@ -98,6 +98,17 @@ static int parse_sg(const struct gemctl_opts *o, const char *src, const char *gr
 	return 0;
 }
 
+/* {"source": ..., "group": ...} of a stream, as every stream row starts. */
+static json_object *sg_json(const struct gem_sg *sg)
+{
+	json_object *j = json_object_new_object();
+	char b[GEM_ADDR_STRLEN];
+
+	gem_json_str(j, "source", gem_addr_str(&sg->src, b));
+	gem_json_str(j, "group", gem_addr_str(&sg->grp, b));
+	return j;
+}
+
 /* ---- group ------------------------------------------------------------------ */
 
 static void group_usage(FILE *f)
@@ -110,7 +121,8 @@ static void group_usage(FILE *f)
 		"\n"
 		"GAK_FILE holds the group's 32-byte Group Authorization Key; the data-plane MAC\n"
 		"key is derived from it as docs/KEYS.md says (dp-hmac / dp-cmac, epoch N).\n"
-		"--hsm derives it inside the token holding the GAK (gemctl keys import gak).\n"
+		"--hsm derives it inside the token holding the GAK of epoch N (gemctl keys\n"
+		"import gak GROUP FILE --epoch N).\n"
 		"poly1305 (suite 3) keys its MAC per packet from the stream's SEK: no group key.\n");
 }
 
@@ -135,7 +147,7 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 	unsigned long epoch = 0;
 	int c, suite = -1, hsm = 0, fam, r = 1;
 	size_t klen;
-	char *end;
+	char *end, gs[GEM_ADDR_STRLEN];
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -160,7 +172,12 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 		case 'M': cfg.module = optarg; break;
 		case 'T': cfg.token = optarg; break;
 		case 'F': cfg.pin_file = optarg; break;
-		default: group_usage(stderr); return 2;
+		default:
+			if (o->json)
+				gemctl_err(o, "bad option (see gemctl group --help)");
+			else
+				group_usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc - 1 || suite < 0 || (key_file && hsm) ||
@@ -203,10 +220,16 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 		r = 1;
 		goto out;
 	}
-	if (o->json)
-		printf("{\"group\": \"%s\", \"suite\": \"%s\", \"epoch\": %lu}\n", argv[optind],
-		       suite_name((unsigned)suite), epoch);
-	else
+	if (o->json) {
+		json_object *j = json_object_new_object();
+
+		gem_json_str(j, "group", gem_addr_str(&g, gs));
+		gem_json_str(j, "suite", suite_name((unsigned)suite));
+		gem_json_u64(j, "epoch", epoch);
+		gem_json_str(j, "mac_key", !klen ? "per-packet" : hsm ? "hsm" : "key-file");
+		r = gemctl_json(o, j);
+		goto out;
+	} else
 		printf("group %s: protected, suite %s, key epoch %lu (%s)\n", argv[optind],
 		       suite_name((unsigned)suite), epoch, !klen ? "MAC keyed per packet by the SEK" :
 		       hsm ? "derived in the HSM" : "static key file");
@@ -243,10 +266,15 @@ static int group_del(int argc, char **argv, const struct gemctl_opts *o)
 		gemctl_err(o, "group %s: %s", argv[1], strerror(-r));
 		return 1;
 	}
-	if (!o->json)
-		printf("group %s: removed (its traffic now passes in clear)\n", argv[1]);
-	else
-		printf("{\"removed\": \"%s\"}\n", argv[1]);
+	if (o->json) {
+		json_object *j = json_object_new_object();
+		char gs[GEM_ADDR_STRLEN];
+
+		gem_json_str(j, "group", gem_addr_str(&g, gs));
+		gem_json_bool(j, "removed", true);
+		return gemctl_json(o, j);
+	}
+	printf("group %s: removed (its traffic now passes in clear)\n", argv[1]);
 	return 0;
 }
 
@@ -256,35 +284,43 @@ static int group_list(const struct gemctl_opts *o)
 	struct gem_group v;
 	struct gem_pins p;
 	char b[GEM_ADDR_STRLEN];
-	int n = 0;
+	json_object *j = NULL, *arr = NULL;
 
 	if (open_pins(o, &p))
 		return 1;
-	if (o->json)
-		printf("[");
-	else
+	if (o->json) {
+		j = gemctl_json_list("groups", &arr);
+	} else {
 		printf("%-40s %s\n", "group", "suite");
+	}
 	while (bpf_map_get_next_key(p.groups, prev, &next) == 0) {
 		k = next;
 		prev = &k;
 		if (bpf_map_lookup_elem(p.groups, &k, &v))
 			continue;
-		if (o->json)
-			printf("%s{\"group\": \"%s\", \"suite\": \"%s\"}", n ? ", " : "",
-			       gem_addr_str(&k, b), suite_name(v.suite));
-		else
+		if (o->json) {
+			json_object *e = json_object_new_object();
+
+			gem_json_str(e, "group", gem_addr_str(&k, b));
+			gem_json_str(e, "suite", suite_name(v.suite));
+			gemctl_json_append(arr, e);
+		} else {
 			printf("%-40s %s\n", gem_addr_str(&k, b), suite_name(v.suite));
-		n++;
+		}
 	}
-	if (o->json)
-		printf("]\n");
 	sodium_memzero(&v, sizeof(v));
 	gem_pins_close(&p);
+	if (o->json)
+		return gemctl_json(o, j);
 	return 0;
 }
 
 int cmd_group(int argc, char **argv, const struct gemctl_opts *o)
 {
+	if (argc < 2 && o->json) {
+		gemctl_err(o, "usage: gemctl group add|del|list ... (see gemctl group --help)");
+		return 2;
+	}
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		group_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
@@ -359,7 +395,12 @@ static int sek_set(int argc, char **argv, const struct gemctl_opts *o)
 			if (dir < 0)
 				return 2;
 			break;
-		default: sek_usage(stderr); return 2;
+		default:
+			if (o->json)
+				gemctl_err(o, "bad option (see gemctl sek --help)");
+			else
+				sek_usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc - 2 || kid < 0 || !file || dir < 0) {
@@ -411,11 +452,15 @@ static int sek_set(int argc, char **argv, const struct gemctl_opts *o)
 		r = 1;
 		goto out;
 	}
-	if (o->json)
-		printf("{\"source\": \"%s\", \"group\": \"%s\", \"dir\": \"%s\", \"key_id\": %ld}\n",
-		       argv[optind], argv[optind + 1], dir ? "tx" : "rx", kid);
-	else
-		printf("stream %s -> %s: %s key id %ld loaded\n", argv[optind], argv[optind + 1],
+	if (o->json) {
+		json_object *j = sg_json(&sg);
+
+		gem_json_str(j, "dir", dir ? "tx" : "rx");
+		gem_json_u64(j, "key_id", (uint64_t)kid);
+		r = gemctl_json(o, j);
+		goto out;
+	}
+	printf("stream %s -> %s: %s key id %ld loaded\n", argv[optind], argv[optind + 1],
 		       dir ? "tx" : "rx", kid);
 	r = 0;
 out:
@@ -433,10 +478,12 @@ static int sek_del(int argc, char **argv, const struct gemctl_opts *o)
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (c != 'd' || (dir = parse_dir(o, optarg)) < 0) {
-			sek_usage(stderr);
+		if (c != 'd') {
+			gemctl_err(o, "usage: gemctl sek del SOURCE GROUP [--dir tx|rx]");
 			return 2;
 		}
+		if ((dir = parse_dir(o, optarg)) < 0)
+			return 2;
 	}
 	if (optind != argc - 2) {
 		gemctl_err(o, "usage: gemctl sek del SOURCE GROUP [--dir tx|rx]");
@@ -447,23 +494,37 @@ static int sek_del(int argc, char **argv, const struct gemctl_opts *o)
 	if (open_pins(o, &p))
 		return 1;
 	if (dir != 0 && !bpf_map_delete_elem(p.tx, &sg))
-		found++;
+		found |= 1;
 	if (dir != 1 && !bpf_map_delete_elem(p.rx, &sg))
-		found++;
+		found |= 2;
 	gem_pins_close(&p);
 	if (!found) {
 		gemctl_err(o, "stream %s -> %s has no such key", argv[optind], argv[optind + 1]);
 		return 1;
 	}
-	if (!o->json)
-		printf("stream %s -> %s: keys removed\n", argv[optind], argv[optind + 1]);
-	else
-		printf("{\"removed\": %d}\n", found);
+	if (o->json) {
+		json_object *j = sg_json(&sg), *arr = json_object_new_array();
+
+		if (found & 1)
+			gemctl_json_append(arr, json_object_new_string("tx"));
+		if (found & 2)
+			gemctl_json_append(arr, json_object_new_string("rx"));
+		if (j && arr)
+			json_object_object_add(j, "removed", arr);
+		else
+			json_object_put(arr);
+		return gemctl_json(o, arr ? j : (json_object_put(j), NULL));
+	}
+	printf("stream %s -> %s: keys removed\n", argv[optind], argv[optind + 1]);
 	return 0;
 }
 
 int cmd_sek(int argc, char **argv, const struct gemctl_opts *o)
 {
+	if (argc < 2 && o->json) {
+		gemctl_err(o, "usage: gemctl sek set|del ... (see gemctl sek --help)");
+		return 2;
+	}
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		sek_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
@@ -478,6 +539,17 @@ int cmd_sek(int argc, char **argv, const struct gemctl_opts *o)
 
 /* ---- stream list ------------------------------------------------------------ */
 
+/* One row of gemctl stream list, tx or rx alike (-j: the same fields, null
+ * where the direction has none). */
+struct stream_row {
+	const char *dir;
+	struct gem_sg sg;
+	__u32 key_id, prev_key_id;	/* GEM_KEY_ID_NONE: none */
+	bool tx;
+	__u64 pn;			/* tx: next pn; rx: top of the current window */
+	__u64 packets, bytes, drops;	/* drops: rx only */
+};
+
 static void kid_str(__u32 k, char *b, size_t n)
 {
 	if (k == GEM_KEY_ID_NONE)
@@ -486,108 +558,262 @@ static void kid_str(__u32 k, char *b, size_t n)
 		snprintf(b, n, "%u", k);
 }
 
-int cmd_stream(int argc, char **argv, const struct gemctl_opts *o)
+static void kid_json(json_object *j, const char *key, __u32 k)
+{
+	if (k == GEM_KEY_ID_NONE)
+		gem_json_null(j, key);
+	else
+		gem_json_u64(j, key, k);
+}
+
+static json_object *stream_row_json(const struct stream_row *r)
+{
+	json_object *j = json_object_new_object();
+	char b[GEM_ADDR_STRLEN];
+
+	gem_json_str(j, "dir", r->dir);
+	gem_json_str(j, "source", gem_addr_str(&r->sg.src, b));
+	gem_json_str(j, "group", gem_addr_str(&r->sg.grp, b));
+	kid_json(j, "key_id", r->key_id);
+	kid_json(j, "prev_key_id", r->prev_key_id);
+	if (r->tx) {
+		gem_json_u64(j, "next_pn", r->pn);
+		gem_json_null(j, "top_pn");
+	} else {
+		gem_json_null(j, "next_pn");
+		gem_json_u64(j, "top_pn", r->pn);
+	}
+	gem_json_u64(j, "packets", r->packets);
+	gem_json_u64(j, "bytes", r->bytes);
+	if (r->tx)
+		gem_json_null(j, "drops");
+	else
+		gem_json_u64(j, "drops", r->drops);
+	return j;
+}
+
+/* Every tx then rx stream, to fn; 0 or fn's first non-zero. */
+static int stream_walk(const struct gem_pins *p, int (*fn)(void *, const struct stream_row *),
+		       void *arg)
 {
 	struct gem_sg k, next, *prev;
 	struct gem_tx_stream tv;
 	struct gem_rx_stream rv;
-	char s[GEM_ADDR_STRLEN], g[GEM_ADDR_STRLEN], k0[12], k1[12];
+	struct stream_row r;
+	int err;
+
+	for (prev = NULL; bpf_map_get_next_key(p->tx, prev, &next) == 0; prev = &k) {
+		k = next;
+		if (bpf_map_lookup_elem_flags(p->tx, &k, &tv, BPF_F_LOCK))
+			continue;	/* deleted meanwhile */
+		r = (struct stream_row){ .dir = "tx", .sg = k, .tx = true,
+					 .key_id = tv.key_id[tv.cur & 1],
+					 .prev_key_id = tv.key_id[(tv.cur & 1) ^ 1],
+					 .pn = tv.next_pn, .packets = tv.packets, .bytes = tv.bytes };
+		err = fn(arg, &r);
+		if (err)
+			return err;
+	}
+	for (prev = NULL; bpf_map_get_next_key(p->rx, prev, &next) == 0; prev = &k) {
+		unsigned c;
+
+		k = next;
+		if (bpf_map_lookup_elem_flags(p->rx, &k, &rv, BPF_F_LOCK))
+			continue;
+		c = rv.cur & 1;
+		r = (struct stream_row){ .dir = "rx", .sg = k, .key_id = rv.key_id[c],
+					 .prev_key_id = rv.key_id[c ^ 1], .pn = rv.replay[c].top,
+					 .packets = rv.packets, .bytes = rv.bytes,
+					 .drops = rv.drops };
+		err = fn(arg, &r);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int stream_row_text(void *arg, const struct stream_row *r)
+{
+	char s[GEM_ADDR_STRLEN], g[GEM_ADDR_STRLEN], k0[12], k1[12], d[24];
+
+	(void)arg;
+	kid_str(r->key_id, k0, sizeof(k0));
+	kid_str(r->prev_key_id, k1, sizeof(k1));
+	if (r->tx)
+		snprintf(d, sizeof(d), "-");
+	else
+		snprintf(d, sizeof(d), "%llu", (unsigned long long)r->drops);
+	printf("%-3s %-26s %-26s %-7s %-7s %-12llu %-12llu %-14llu %s\n", r->dir,
+	       gem_addr_str(&r->sg.src, s), gem_addr_str(&r->sg.grp, g), k0, k1,
+	       (unsigned long long)r->pn, (unsigned long long)r->packets,
+	       (unsigned long long)r->bytes, d);
+	return 0;
+}
+
+static int stream_row_add(void *arg, const struct stream_row *r)
+{
+	gemctl_json_append(arg, stream_row_json(r));
+	return 0;
+}
+
+int cmd_stream(int argc, char **argv, const struct gemctl_opts *o)
+{
+	json_object *j = NULL, *arr = NULL;
 	struct gem_pins p;
-	int n = 0;
 
 	if (argc != 2 || strcmp(argv[1], "list") != 0) {
-		fprintf(stderr, "usage: gemctl [-j] stream list\n");
+		gemctl_err(o, "usage: gemctl [-j|-p] stream list");
 		return 2;
 	}
 	if (open_pins(o, &p))
 		return 1;
-	if (o->json)
-		printf("[");
-	else
+	if (o->json) {
+		j = gemctl_json_list("streams", &arr);
+		stream_walk(&p, stream_row_add, arr);
+	} else {
 		printf("%-3s %-26s %-26s %-7s %-7s %-12s %-12s %-14s %s\n", "dir", "source", "group",
 		       "key", "prev", "next-pn/top", "packets", "bytes", "drops");
-	for (prev = NULL; bpf_map_get_next_key(p.tx, prev, &next) == 0; prev = &k) {
-		k = next;
-		if (bpf_map_lookup_elem_flags(p.tx, &k, &tv, BPF_F_LOCK))
-			continue;
-		kid_str(tv.key_id[tv.cur & 1], k0, sizeof(k0));
-		kid_str(tv.key_id[(tv.cur & 1) ^ 1], k1, sizeof(k1));
-		gem_addr_str(&k.src, s);
-		gem_addr_str(&k.grp, g);
-		if (o->json)
-			printf("%s{\"dir\": \"tx\", \"source\": \"%s\", \"group\": \"%s\", "
-			       "\"key_id\": \"%s\", \"next_pn\": %llu, \"packets\": %llu, "
-			       "\"bytes\": %llu}", n ? ", " : "", s, g, k0,
-			       (unsigned long long)tv.next_pn, (unsigned long long)tv.packets,
-			       (unsigned long long)tv.bytes);
-		else
-			printf("%-3s %-26s %-26s %-7s %-7s %-12llu %-12llu %-14llu %s\n", "tx", s, g,
-			       k0, k1, (unsigned long long)tv.next_pn,
-			       (unsigned long long)tv.packets, (unsigned long long)tv.bytes, "-");
-		n++;
+		stream_walk(&p, stream_row_text, NULL);
 	}
-	for (prev = NULL; bpf_map_get_next_key(p.rx, prev, &next) == 0; prev = &k) {
-		unsigned c;
-
-		k = next;
-		if (bpf_map_lookup_elem_flags(p.rx, &k, &rv, BPF_F_LOCK))
-			continue;
-		c = rv.cur & 1;
-		kid_str(rv.key_id[c], k0, sizeof(k0));
-		kid_str(rv.key_id[c ^ 1], k1, sizeof(k1));
-		gem_addr_str(&k.src, s);
-		gem_addr_str(&k.grp, g);
-		if (o->json)
-			printf("%s{\"dir\": \"rx\", \"source\": \"%s\", \"group\": \"%s\", "
-			       "\"key_id\": \"%s\", \"prev_key_id\": \"%s\", \"top_pn\": %llu, "
-			       "\"packets\": %llu, \"bytes\": %llu, \"drops\": %llu}",
-			       n ? ", " : "", s, g, k0, k1, (unsigned long long)rv.replay[c].top,
-			       (unsigned long long)rv.packets, (unsigned long long)rv.bytes,
-			       (unsigned long long)rv.drops);
-		else
-			printf("%-3s %-26s %-26s %-7s %-7s %-12llu %-12llu %-14llu %llu\n", "rx", s, g,
-			       k0, k1, (unsigned long long)rv.replay[c].top,
-			       (unsigned long long)rv.packets, (unsigned long long)rv.bytes,
-			       (unsigned long long)rv.drops);
-		n++;
-	}
-	if (o->json)
-		printf("]\n");
 	gem_pins_close(&p);
-	return 0;
+	return o->json ? gemctl_json(o, j) : 0;
 }
 
 /* ---- stats, events ---------------------------------------------------------- */
 
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void prom_label(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			putchar('\\');
+		if (*s == '\n')
+			fputs("\\n", stdout);
+		else
+			putchar(*s);
+	}
+}
+
+static void prom_stream(const char *metric, const struct stream_row *r, unsigned long long v)
+{
+	char b[GEM_ADDR_STRLEN];
+
+	printf("%s{dir=\"%s\",source=\"", metric, r->dir);
+	prom_label(gem_addr_str(&r->sg.src, b));
+	fputs("\",group=\"", stdout);
+	prom_label(gem_addr_str(&r->sg.grp, b));
+	printf("\"} %llu\n", v);
+}
+
+/* The stream metrics, one family after another as the format wants. */
+enum { PROM_PACKETS, PROM_BYTES, PROM_DROPS, PROM_KEY_ID, PROM__MAX };
+
+struct prom_ctx {
+	int family;
+};
+
+static int prom_row(void *arg, const struct stream_row *r)
+{
+	const struct prom_ctx *c = arg;
+
+	switch (c->family) {
+	case PROM_PACKETS: prom_stream("gem_stream_packets_total", r, r->packets); break;
+	case PROM_BYTES: prom_stream("gem_stream_bytes_total", r, r->bytes); break;
+	case PROM_DROPS:
+		if (!r->tx)
+			prom_stream("gem_stream_drops_total", r, r->drops);
+		break;
+	case PROM_KEY_ID:
+		if (r->key_id != GEM_KEY_ID_NONE)
+			prom_stream("gem_stream_key_id", r, r->key_id);
+		break;
+	}
+	return 0;
+}
+
+/* Text exposition format 0.0.4: a scraper (node_exporter's textfile
+ * collector, or a wrapper serving it) reads it as is.  All or nothing: a
+ * counter that cannot be read fails the command (a scraper must not get
+ * a 0 that is not one). */
+static int stats_prometheus(const struct gemctl_opts *o, const struct gem_pins *p)
+{
+	static const struct { const char *name, *type, *help; } fam[PROM__MAX] = {
+		{ "gem_stream_packets_total", "counter", "packets sealed (tx) or opened (rx) per stream" },
+		{ "gem_stream_bytes_total", "counter", "payload bytes sealed (tx) or opened (rx) per stream" },
+		{ "gem_stream_drops_total", "counter", "packets of the stream dropped at ingress" },
+		{ "gem_stream_key_id", "gauge", "current key id of the stream" },
+	};
+	unsigned long long v[GEM_C_MAX];
+	struct prom_ctx c;
+
+	for (unsigned i = 0; i < GEM_C_MAX; i++) {
+		int err = gem_counter_read(p->counters, i, &v[i]);
+
+		if (err) {
+			gemctl_err(o, "cannot read counter %s: %s", gem_counter_names[i],
+				   strerror(-err));
+			return 1;
+		}
+	}
+	fputs("# HELP gem_packets_total GEM data-plane packets by what was done with them "
+	      "(gemctl stats; README: counters), summed over CPUs\n"
+	      "# TYPE gem_packets_total counter\n", stdout);
+	for (unsigned i = 0; i < GEM_C_MAX; i++)
+		printf("gem_packets_total{counter=\"%s\"} %llu\n", gem_counter_names[i], v[i]);
+	for (c.family = 0; c.family < PROM__MAX; c.family++) {
+		printf("# HELP %s %s\n# TYPE %s %s\n", fam[c.family].name, fam[c.family].help,
+		       fam[c.family].name, fam[c.family].type);
+		stream_walk(p, prom_row, &c);
+	}
+	return fflush(stdout) == EOF ? 1 : 0;
+}
+
 int cmd_stats(int argc, char **argv, const struct gemctl_opts *o)
 {
+	static const struct option lo[] = { { "prometheus", no_argument, NULL, 'P' }, { 0 } };
+	json_object *j = NULL;
 	struct gem_pins p;
 	unsigned long long v;
+	bool prom = false;
+	int c, r = 0;
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "usage: gemctl [-j] stats\n");
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c != 'P') {
+			gemctl_err(o, "usage: gemctl [-j|-p] stats [--prometheus]");
+			return 2;
+		}
+		prom = true;
+	}
+	if (optind != argc) {
+		gemctl_err(o, "usage: gemctl [-j|-p] stats [--prometheus]");
 		return 2;
 	}
 	if (open_pins(o, &p))
 		return 1;
+	if (prom) {
+		r = stats_prometheus(o, &p);
+		gem_pins_close(&p);
+		return r;
+	}
 	if (o->json)
-		printf("{");
+		j = json_object_new_object();
 	for (unsigned i = 0; i < GEM_C_MAX; i++) {
-		if (gem_counter_read(p.counters, i, &v)) {
-			if (!o->json)
-				gemctl_err(o, "cannot read counter %s", gem_counter_names[i]);
-			v = 0;
+		r = gem_counter_read(p.counters, i, &v);
+		if (r) {
+			gemctl_err(o, "cannot read counter %s: %s", gem_counter_names[i],
+				   strerror(-r));
+			json_object_put(j);
+			gem_pins_close(&p);
+			return 1;
 		}
 		if (o->json)
-			printf("%s\"%s\": %llu", i ? ", " : "", gem_counter_names[i], v);
+			gem_json_u64(j, gem_counter_names[i], v);
 		else
 			printf("%-18s %llu\n", gem_counter_names[i], v);
 	}
-	if (o->json)
-		printf("}\n");
 	gem_pins_close(&p);
-	return 0;
+	return o->json ? gemctl_json(o, j) : 0;
 }
 
 static volatile sig_atomic_t stop;
@@ -616,10 +842,16 @@ static int on_event(void *ctx, void *data, size_t sz)
 	snprintf(ifn, sizeof(ifn), "%u", ev->ifindex);
 	gem_addr_str(&ev->sg.src, s);
 	gem_addr_str(&ev->sg.grp, g);
-	if (e->o->json)
-		printf("{\"time\": \"%s\", \"event\": \"tx-no-key\", \"source\": \"%s\", "
-		       "\"group\": \"%s\", \"ifindex\": %u}\n", ts, s, g, ev->ifindex);
-	else
+	if (e->o->json) {
+		json_object *j = json_object_new_object();
+
+		gem_json_str(j, "time", ts);
+		gem_json_str(j, "event", "tx-no-key");
+		gem_json_str(j, "source", s);
+		gem_json_str(j, "group", g);
+		gem_json_u64(j, "ifindex", ev->ifindex);
+		gemctl_json(e->o, j);
+	} else
 		printf("%s tx-no-key source %s group %s ifindex %s (packets dropped until a SEK "
 		       "is set)\n", ts, s, g, ifn);
 	fflush(stdout);
@@ -649,7 +881,7 @@ int cmd_events(int argc, char **argv, const struct gemctl_opts *o)
 		else if (c == 't')
 			timeout = strtol(optarg, NULL, 0);
 		else {
-			fprintf(stderr, "usage: gemctl [-j] events [--count N] [--timeout SECONDS]\n");
+			gemctl_err(o, "usage: gemctl [-j|-p] events [--count N] [--timeout SECONDS]");
 			return 2;
 		}
 	}

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "gemctl.h"
 #include "keys/gem_keys.h"
 
@@ -22,6 +24,8 @@
 struct kctx {
 	struct gemctl_opts o;
 	struct gem_keys_cfg cfg;
+	bool have_epoch;	/* --epoch N (import gak, retire gak) */
+	uint32_t epoch;
 };
 
 static void usage(FILE *f)
@@ -32,7 +36,11 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  init                   create the node identity (Ed25519 key pair 'gem-node')\n"
 		"  import bk FILE         import the domain's Bootstrap Key (32 raw bytes)\n"
-		"  import gak GROUP FILE  import GROUP's Group Authorization Key (32 raw bytes)\n"
+		"  import gak GROUP FILE [--epoch N]\n"
+		"                         import GROUP's Group Authorization Key of epoch N\n"
+		"                         (default 0; 32 raw bytes); several epochs may be held\n"
+		"  retire gak GROUP --epoch N\n"
+		"                         destroy GROUP's GAK of epoch N (docs/KEYS.md 2.3)\n"
 		"  list                   token objects: labels, types, attributes (never values)\n"
 		"  pubkey                 the node's public key and node id\n"
 		"  gen-secret FILE        write 32 random bytes to a new FILE (mode 0600)\n"
@@ -46,6 +54,7 @@ static void usage(FILE *f)
 		GEM_KEYS_ENV_PIN_FILE ",\n"
 		"                   else the PIN in $" GEM_KEYS_ENV_PIN "); never on the command line\n"
 		"  -j, --json       JSON on stdout and nothing else\n"
+		"  -p, --pretty     JSON, indented\n"
 		"\n"
 		"One process owns the token at a time (lock in $" GEM_KEYS_ENV_LOCK_DIR
 		", else " GEM_KEYS_DEFAULT_LOCK_DIR ").\n");
@@ -57,21 +66,19 @@ static void hex(const uint8_t *p, size_t n)
 		printf("%02x", p[i]);
 }
 
-static void json_str(const char *s)
+/* bytes as lower-case hex, into j under key */
+static void json_hex(json_object *j, const char *key, const uint8_t *p, size_t n)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = *s;
+	char b[2 * 64 + 1];
 
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			printf("\\u%04x", c);	/* labels: bytes, shown as Latin-1 */
-		else
-			putchar(c);
-	}
-	putchar('"');
+	if (n > 64)
+		n = 64;
+	sodium_bin2hex(b, sizeof(b), p, n);
+	gem_json_str(j, key, b);
 }
+
+/* PKCS#11 labels are bytes: gem_json_str turns what is not UTF-8 into U+FFFD */
+#define json_label gem_json_str
 
 static int fail(const struct kctx *c)
 {
@@ -92,14 +99,14 @@ static int show_node(const struct kctx *c, struct gem_keys *k, const char *what)
 		return fail(c);
 	gem_keys_node_id_of(pk, id);
 	if (c->o.json) {
-		printf("{\"token\": ");
-		json_str(gem_keys_token_label(k));
-		printf(", \"label\": \"" GEM_KEYS_LABEL_NODE "\", \"type\": \"ed25519\", "
-		       "\"public_key\": \"");
-		hex(pk, sizeof(pk));
-		printf("\", \"node_id\": \"");
-		hex(id, sizeof(id));
-		printf("\"}\n");
+		json_object *j = json_object_new_object();
+
+		json_label(j, "token", gem_keys_token_label(k));
+		gem_json_str(j, "label", GEM_KEYS_LABEL_NODE);
+		gem_json_str(j, "type", "ed25519");
+		json_hex(j, "public_key", pk, sizeof(pk));
+		json_hex(j, "node_id", id, sizeof(id));
+		return gemctl_json(&c->o, j);
 	} else {
 		if (what)
 			printf("token '%s': %s\n", gem_keys_token_label(k), what);
@@ -170,29 +177,42 @@ static int do_import(struct kctx *c, int argc, char **argv)
 		file = argv[3];
 		if (gem_keys_group_parse(argv[2], grp))
 			return fail(c);
-		gem_keys_gak_label(grp, label);
+		gem_keys_gak_label(grp, c->epoch, label);
 	} else {
-		gemctl_err(&c->o, "usage: gemctl keys import bk FILE | import gak GROUP FILE");
+		gemctl_err(&c->o, "usage: gemctl keys import bk FILE | import gak GROUP FILE "
+			   "[--epoch N]");
+		return 2;
+	}
+	if (kind == GEM_KEYS_BK && c->have_epoch) {
+		gemctl_err(&c->o, "keys import bk: the Bootstrap Key has no epochs (--epoch is "
+			   "for a GAK)");
 		return 2;
 	}
 	ret = open_token(c, &k);
 	if (ret)
 		goto out;
-	if (gem_keys_import_file(k, kind, kind == GEM_KEYS_GAK ? grp : NULL, file)) {
+	if (gem_keys_import_file(k, kind, kind == GEM_KEYS_GAK ? grp : NULL, c->epoch, file)) {
 		ret = fail(c);
 		goto out;
 	}
 	if (c->o.json) {
-		printf("{\"token\": ");
-		json_str(gem_keys_token_label(k));
-		printf(", \"label\": ");
-		json_str(label);
-		printf(", \"kind\": \"%s\"}\n", kind == GEM_KEYS_BK ? "bk" : "gak");
+		json_object *j = json_object_new_object();
+
+		json_label(j, "token", gem_keys_token_label(k));
+		json_label(j, "label", label);
+		gem_json_str(j, "kind", kind == GEM_KEYS_BK ? "bk" : "gak");
+		if (kind == GEM_KEYS_GAK)
+			gem_json_u64(j, "epoch", c->epoch);
+		else
+			gem_json_null(j, "epoch");
+		ret = gemctl_json(&c->o, j);
+		goto out;
+	} else if (kind == GEM_KEYS_BK) {
+		printf("token '%s': imported the Bootstrap Key as '%s' (sensitive, "
+		       "non-extractable)\n", gem_keys_token_label(k), label);
 	} else {
-		printf("token '%s': imported %s as '%s' (sensitive, non-extractable)\n",
-		       gem_keys_token_label(k),
-		       kind == GEM_KEYS_BK ? "the Bootstrap Key" : "the Group Authorization Key",
-		       label);
+		printf("token '%s': imported the Group Authorization Key of epoch %u as '%s' "
+		       "(sensitive, non-extractable)\n", gem_keys_token_label(k), c->epoch, label);
 	}
 	ret = 0;
 out:
@@ -216,7 +236,10 @@ static int do_list(struct kctx *c, int argc, char **argv)
 {
 	struct gem_keys_obj *v = NULL;
 	struct gem_keys *k = NULL;
+	uint8_t g[GEM_KEYS_GROUP_LEN];
+	char gs[GEM_KEYS_GROUP_STRLEN];
 	size_t n = 0, i, j;
+	uint32_t ep;
 	int ret;
 
 	(void)argv;
@@ -232,37 +255,52 @@ static int do_list(struct kctx *c, int argc, char **argv)
 		goto out;
 	}
 	if (c->o.json) {
-		printf("{\"token\": ");
-		json_str(gem_keys_token_label(k));
-		printf(", \"objects\": [");
+		json_object *arr, *top = gemctl_json_list("objects", &arr);
+
+		json_label(top, "token", gem_keys_token_label(k));
 		for (i = 0; i < n; i++) {
-			printf("%s{\"label\": ", i ? ", " : "");
-			json_str(v[i].label);
-			printf(", \"class\": \"%s\", \"key_type\": \"%s\", \"role\": \"%s\"",
-			       gem_keys_class_name(v[i].cls),
-			       gem_keys_type_name(v[i].key_type), role(&v[i]));
-			if (v[i].value_len)
-				printf(", \"value_len\": %lu", v[i].value_len);
-			printf(", \"id\": \"");
-			hex(v[i].id, v[i].id_len);
-			printf("\", \"attributes\": {");
-			for (j = 0; j < gem_keys_nflags; j++) {
-				if (!(v[i].known & (1u << j)))
-					continue;
-				printf("%s\"%s\": %s", (v[i].known & ((1u << j) - 1)) ? ", " : "",
-				       gem_keys_flags[j].name,
-				       v[i].set & (1u << j) ? "true" : "false");
+			json_object *e = json_object_new_object(), *at = json_object_new_object();
+
+			json_label(e, "label", v[i].label);
+			gem_json_str(e, "class", gem_keys_class_name(v[i].cls));
+			gem_json_str(e, "key_type", gem_keys_type_name(v[i].key_type));
+			gem_json_str(e, "role", role(&v[i]));
+			if (!gem_keys_gak_label_parse(v[i].label, g, &ep)) {
+				gem_keys_group_str(g, gs);
+				gem_json_str(e, "group", gs);
+				gem_json_u64(e, "epoch", ep);
+			} else {
+				gem_json_null(e, "group");
+				gem_json_null(e, "epoch");
 			}
-			printf("}}");
+			if (v[i].value_len)
+				gem_json_u64(e, "value_len", v[i].value_len);
+			else
+				gem_json_null(e, "value_len");
+			json_hex(e, "id", v[i].id, v[i].id_len);
+			for (j = 0; j < gem_keys_nflags; j++)
+				if (v[i].known & (1u << j))
+					gem_json_bool(at, gem_keys_flags[j].name,
+						      v[i].set & (1u << j));
+			if (e && at)
+				json_object_object_add(e, "attributes", at);
+			else
+				json_object_put(at);
+			gemctl_json_append(arr, e);
 		}
-		printf("]}\n");
+		ret = gemctl_json(&c->o, top);
+		goto out;
 	} else {
 		printf("token '%s': %zu object%s\n", gem_keys_token_label(k), n,
 		       n == 1 ? "" : "s");
 		for (i = 0; i < n; i++) {
-			printf("%-24s %-11s %-14s %-23s", v[i].label[0] ? v[i].label : "(no label)",
-			       gem_keys_class_name(v[i].cls), gem_keys_type_name(v[i].key_type),
-			       role(&v[i]));
+			char epoch[16] = "-";
+
+			if (!gem_keys_gak_label_parse(v[i].label, g, &ep))
+				snprintf(epoch, sizeof(epoch), "%u", ep);
+			printf("%-28s %-11s %-14s %-23s %-6s", v[i].label[0] ? v[i].label :
+			       "(no label)", gem_keys_class_name(v[i].cls),
+			       gem_keys_type_name(v[i].key_type), role(&v[i]), epoch);
 			for (j = 0; j < gem_keys_nflags; j++)
 				if (v[i].known & (1u << j))
 					printf(" %s%s", v[i].set & (1u << j) ? "" : "!",
@@ -277,6 +315,61 @@ out:
 	return ret;
 }
 
+static int do_retire(struct kctx *c, int argc, char **argv)
+{
+	uint8_t grp[GEM_KEYS_GROUP_LEN], g2[GEM_KEYS_GROUP_LEN];
+	char label[GEM_KEYS_LABEL_MAX + 1], gs[GEM_KEYS_GROUP_STRLEN];
+	struct gem_keys *k = NULL;
+	uint32_t left[8];
+	int ret, n;
+
+	(void)g2;
+	if (argc != 3 || strcmp(argv[1], "gak") || !c->have_epoch) {
+		gemctl_err(&c->o, "usage: gemctl keys retire gak GROUP --epoch N");
+		return 2;
+	}
+	if (gem_keys_group_parse(argv[2], grp))
+		return fail(c);
+	gem_keys_gak_label(grp, c->epoch, label);
+	gem_keys_group_str(grp, gs);
+	ret = open_token(c, &k);
+	if (ret)
+		goto out;
+	if (gem_keys_gak_retire(k, grp, c->epoch)) {
+		ret = fail(c);
+		goto out;
+	}
+	n = gem_keys_gak_epochs(k, grp, left, sizeof(left) / sizeof(left[0]));
+	if (c->o.json) {
+		json_object *j = json_object_new_object(), *arr = json_object_new_array();
+
+		json_label(j, "token", gem_keys_token_label(k));
+		json_label(j, "label", label);
+		gem_json_str(j, "group", gs);
+		gem_json_u64(j, "epoch", c->epoch);
+		for (int i = 0; i < n && i < 8; i++)
+			gemctl_json_append(arr, json_object_new_uint64(left[i]));
+		if (j && arr && n >= 0)
+			json_object_object_add(j, "epochs_left", arr);
+		else
+			json_object_put(arr);
+		ret = gemctl_json(&c->o, j);
+		goto out;
+	}
+	printf("token '%s': retired the GAK of group %s epoch %u ('%s' destroyed)", 
+	       gem_keys_token_label(k), gs, c->epoch, label);
+	if (n == 0)
+		printf("; no GAK of %s left: this node is no member any more\n", gs);
+	else if (n > 0)
+		printf("; %d epoch%s left\n", n, n == 1 ? "" : "s");
+	else
+		putchar('\n');
+	ret = 0;
+out:
+	gem_keys_close(k);
+	return ret;
+}
+
 static int do_gen_secret(struct kctx *c, int argc, char **argv)
 {
 	if (argc != 2) {
@@ -286,9 +379,12 @@ static int do_gen_secret(struct kctx *c, int argc, char **argv)
 	if (gem_keys_gen_secret_file(argv[1]))
 		return fail(c);
 	if (c->o.json) {
-		printf("{\"file\": ");
-		json_str(argv[1]);
-		printf(", \"bytes\": %d, \"mode\": \"0600\"}\n", GEM_KEYS_ROOT_LEN);
+		json_object *j = json_object_new_object();
+
+		gem_json_str(j, "file", argv[1]);
+		gem_json_u64(j, "bytes", GEM_KEYS_ROOT_LEN);
+		gem_json_str(j, "mode", "0600");
+		return gemctl_json(&c->o, j);
 	} else {
 		printf("wrote %d random bytes to '%s' (mode 0600)\n", GEM_KEYS_ROOT_LEN, argv[1]);
 	}
@@ -301,6 +397,7 @@ static const struct {
 } subs[] = {
 	{ "init", do_init },
 	{ "import", do_import },
+	{ "retire", do_retire },
 	{ "list", do_list },
 	{ "pubkey", do_pubkey },
 	{ "gen-secret", do_gen_secret },
@@ -309,8 +406,10 @@ static const struct {
 static const struct option lo[] = {
 	{ "module", required_argument, NULL, 'm' },
 	{ "token", required_argument, NULL, 't' },
-	{ "pin-file", required_argument, NULL, 'p' },
+	{ "pin-file", required_argument, NULL, 'F' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "pretty", no_argument, NULL, 'p' },
+	{ "epoch", required_argument, NULL, 'e' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -356,12 +455,28 @@ int cmd_keys(int argc, char **argv, const struct gemctl_opts *o)
 		return 2;
 	optind = 0;	/* glibc: full re-initialisation after main's getopt */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":jh", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":jph", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'm': c.cfg.module = optarg; break;
 		case 't': c.cfg.token = optarg; break;
-		case 'p': c.cfg.pin_file = optarg; break;
+		case 'F': c.cfg.pin_file = optarg; break;
 		case 'j': c.o.json = true; break;
+		case 'p': c.o.json = c.o.pretty = true; break;
+		case 'e': {
+			char *end;
+			unsigned long e;
+
+			errno = 0;
+			e = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-' || e > UINT32_MAX) {
+				gemctl_err(&c.o, "keys: epoch '%s' is not a number 0..4294967295",
+					   optarg);
+				return 2;
+			}
+			c.epoch = (uint32_t)e;
+			c.have_epoch = true;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case ':':
 			gemctl_err(&c.o, "keys: option '%s' needs an argument", argv[optind - 1]);

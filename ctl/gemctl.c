@@ -24,6 +24,7 @@ static const struct {
 	{ "routes", cmd_routes, "control plane: Babel routes (gemd)" },
 	{ "control-stats", cmd_control_stats,
 	  "control plane: key record propagation counters, rejects (gemd)" },
+	{ "monitor", cmd_monitor, "control plane: follow gemd's events as they happen" },
 };
 
 void gemctl_err(const struct gemctl_opts *o, const char *fmt, ...)
@@ -35,28 +36,48 @@ void gemctl_err(const struct gemctl_opts *o, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (o && o->json) {
-		fputs("{\"error\": \"", stdout);
-		for (const char *p = buf; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				putchar('\\');
-			if ((unsigned char)*p < 0x20)
-				printf("\\u%04x", *p);
-			else
-				putchar(*p);
-		}
-		fputs("\"}\n", stdout);
+		gem_json_error(buf, o->pretty);
 	} else {
 		fprintf(stderr, "gemctl: %s\n", buf);
 	}
 }
 
+int gemctl_json(const struct gemctl_opts *o, json_object *obj)
+{
+	return gem_json_print(obj, o->pretty) ? 1 : 0;
+}
+
+json_object *gemctl_json_list(const char *name, json_object **arr)
+{
+	json_object *o = json_object_new_object();
+
+	*arr = json_object_new_array();
+	if (o && *arr) {
+		json_object_object_add(o, name, *arr);
+		return o;
+	}
+	json_object_put(*arr);
+	json_object_put(o);
+	*arr = NULL;
+	return NULL;
+}
+
+void gemctl_json_append(json_object *arr, json_object *e)
+{
+	if (arr && e)
+		json_object_array_add(arr, e);
+	else
+		json_object_put(e);
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gemctl [-j] [-v] [--pin-dir DIR] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: gemctl [-j|-p] [-v] [--pin-dir DIR] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(f, "\noptions:\n"
-		"  -j, --json      JSON on stdout and nothing else\n"
+		"  -j, --json      JSON on stdout and nothing else (errors too: {\"error\": ...})\n"
+		"  -p, --pretty    JSON, indented\n"
 		"  -v, --verbose   more detail\n"
 		"  --pin-dir DIR   bpffs directory of the data plane (default " GEM_PIN_DIR ")\n"
 		"  -V, --version   version and map layout of this gemctl\n"
@@ -67,6 +88,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
@@ -81,18 +103,29 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* '+': stop at the first non-option, the subcommand parses the rest */
-	while ((c = getopt_long(argc, argv, "+jvhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jpvhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'V': gem_print_version(stdout, "gemctl"); return 0;
 		case 'j': o.json = true; break;
+		case 'p': o.json = o.pretty = true; break;
 		case 'v': o.verbose = true; break;
 		case 'P': o.pin_dir = optarg; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			if (o.json)
+				gemctl_err(&o, "bad option (see gemctl --help)");
+			else
+				usage(stderr);
+			return 2;
 		}
 	}
+	if (o.json)
+		opterr = 0;	/* getopt's own messages would go to stderr */
 	if (optind >= argc) {
-		usage(stderr);
+		if (o.json)
+			gemctl_err(&o, "no command given (see gemctl --help)");
+		else
+			usage(stderr);
 		return 2;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

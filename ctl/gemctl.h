@@ -4,10 +4,12 @@
 #define GEMCTL_H
 
 #include <stdbool.h>
+#include "gem_json.h"
 #include "gem_pin.h"
 
 struct gemctl_opts {
 	bool json;		/* -j: JSON on stdout and nothing else */
+	bool pretty;		/* -p: -j, indented */
 	bool verbose;		/* -v */
 	const char *pin_dir;	/* --pin-dir, default GEM_PIN_DIR */
 };
@@ -24,9 +26,18 @@ int cmd_events(int argc, char **argv, const struct gemctl_opts *o);
 int cmd_peers(int argc, char **argv, const struct gemctl_opts *o);	/* cmd_cp.c */
 int cmd_routes(int argc, char **argv, const struct gemctl_opts *o);
 int cmd_control_stats(int argc, char **argv, const struct gemctl_opts *o);
+int cmd_monitor(int argc, char **argv, const struct gemctl_opts *o);
 
 /* Print an error: "gemctl: ..." on stderr, or {"error": "..."} on stdout with -j. */
 void gemctl_err(const struct gemctl_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Print a command's JSON answer (-j, -p: lib/gem_json.h) and release it; 0 or 1
+ * (the exit code if stdout failed). */
+int gemctl_json(const struct gemctl_opts *o, json_object *obj);
+/* {"NAME": []}: the object, its array in *arr (both NULL if out of memory). */
+json_object *gemctl_json_list(const char *name, json_object **arr);
+/* Append e to arr (arr NULL: release e). */
+void gemctl_json_append(json_object *arr, json_object *e);
 
 #endif

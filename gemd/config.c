@@ -735,3 +735,63 @@ int gemd_config_load(struct gemd_config *c, const char *path, char *err, size_t 
 	fclose(p.f);
 	return rc;
 }
+
+/* The bytes a key's value occupies in a struct gemd_config (a repeatable
+ * key: its whole array and its count). */
+static bool key_same(const struct key *k, const struct gemd_config *a,
+		     const struct gemd_config *b)
+{
+	const char *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
+
+	switch (k->type) {
+	case K_STR:
+	case K_PATH:
+	case K_CHOICE:
+		return !strcmp(fa, fb);
+	case K_BOOL:
+		return *(const bool *)fa == *(const bool *)fb;
+	case K_UINT:
+		return !memcmp(fa, fb, k->size);
+	case K_SECONDS:
+		return *(const unsigned int *)fa == *(const unsigned int *)fb;
+	case K_PREFIX:
+		return a->naddrs == b->naddrs &&
+		       !memcmp(a->addrs, b->addrs, sizeof(a->addrs[0]) * (size_t)a->naddrs);
+	case K_IFACE:
+	case K_IFACES:
+		return a->nifaces == b->nifaces &&
+		       !memcmp(a->ifaces, b->ifaces, sizeof(a->ifaces[0]) * (size_t)a->nifaces);
+	case K_GROUP:
+		return a->ngroups == b->ngroups &&
+		       !memcmp(a->groups, b->groups, sizeof(a->groups[0]) * (size_t)a->ngroups);
+	case K_STREAM:
+		return a->nstreams == b->nstreams &&
+		       !memcmp(a->streams, b->streams, sizeof(a->streams[0]) * (size_t)a->nstreams);
+	case K_NODE_ID:
+		return a->have_node_id == b->have_node_id &&
+		       !memcmp(a->node_id, b->node_id, sizeof(a->node_id));
+	case K_MCAST_LL:
+		return !memcmp(&a->disc_group, &b->disc_group, sizeof(a->disc_group));
+	}
+	return false;
+}
+
+int gemd_config_diff(const struct gemd_config *a, const struct gemd_config *b,
+		     void (*fn)(void *arg, const char *section, const char *name), void *arg)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		bool dup = false;
+
+		/* [discovery] interface and interfaces fill one list: one change */
+		for (size_t j = 0; j < i; j++)
+			if (keys[j].off == keys[i].off)
+				dup = true;
+		if (dup || key_same(&keys[i], a, b))
+			continue;
+		fn(arg, keys[i].section, keys[i].name);
+		n++;
+	}
+	return n;
+}

@@ -124,6 +124,12 @@ int gemd_config_load(struct gemd_config *c, const char *path, char *err, size_t 
 int gemd_config_parse_string(struct gemd_config *c, const char *name, const char *text,
 			     char *err, size_t errlen);
 
+/* Call fn for every key whose value differs between a and b (a repeatable
+ * key once, by the name of its first table entry); the number of them.
+ * SIGHUP (gemd/reload.c) decides from it what it can apply. */
+int gemd_config_diff(const struct gemd_config *a, const struct gemd_config *b,
+		     void (*fn)(void *arg, const char *section, const char *name), void *arg);
+
 /* "fd00::1/128", "10.0.0.1/32", "fd00::1" (host prefix): -EINVAL if not. */
 int gemd_prefix_parse(const char *text, struct gemd_prefix *p);
 

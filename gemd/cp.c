@@ -41,6 +41,7 @@
 #include <bpf/libbpf.h>
 
 #include "gemd/gemd.h"
+#include "gem_json.h"
 #include "gemd/log.h"
 #include "keys/gem_keys.h"
 #include "gem_addr.h"
@@ -187,6 +188,8 @@ static void load_rx_sek(struct gemd *g, const struct gem_rec *r)
 	struct gem_sg sg;
 	uint8_t sek[GEM_KEYS_SEK_LEN];
 	char desc[200];
+	bool replaced = false;
+	json_object *ev;
 	int err;
 
 	if (member_of(g, r->sek.grp) < 0 || (r->flags & GEM_REC_F_WITHDRAWN))
@@ -212,6 +215,7 @@ static void load_rx_sek(struct gemd *g, const struct gem_rec *r)
 		 * record is signed and HMACed, so take the new SEK; the slot keeps
 		 * its replay window, the new packet numbers start above it */
 		log_info("control: %s: key id held with another SEK; replaced", desc);
+		replaced = true;
 		err = gem_dp_replace_rx_sek(g->cp.pins.ctl, &sg, r->sek.key_id, sek);
 	}
 	sodium_memzero(sek, sizeof(sek));
@@ -225,6 +229,11 @@ static void load_rx_sek(struct gemd *g, const struct gem_rec *r)
 	}
 	g->cp.rx_loaded++;
 	log_info("control: %s: SEK loaded for ingress (age %u ms)", desc, r->age_ms);
+	ev = gemd_mon_event(&g->mon, "sek-loaded");
+	gem_json_str(ev, "dir", "rx");
+	gemd_mon_rec(ev, r);
+	gem_json_bool(ev, "replaced", replaced);
+	gemd_mon_send(&g->mon, ev);
 }
 
 static void cp_on_change(void *ctx, enum gem_db_event ev, const struct gem_rec *r,
@@ -234,6 +243,15 @@ static void cp_on_change(void *ctx, enum gem_db_event ev, const struct gem_rec *
 	char desc[200];
 
 	rec_desc(r, desc, sizeof(desc));
+	if (!(ev == GEM_DB_EV_UPDATED && old && gem_rec_same_content(r, old))) {
+		json_object *m = gemd_mon_event(&g->mon, "record");
+
+		gem_json_str(m, "action", gem_db_event_name(ev));
+		gemd_mon_rec(m, r);
+		if (r->type == GEM_TLV_SEK)
+			gem_json_bool(m, "member", member_of(g, r->sek.grp) >= 0);
+		gemd_mon_send(&g->mon, m);
+	}
 	if (r->type == GEM_TLV_PUBKEY) {
 		if (ev == GEM_DB_EV_NEW)
 			log_info("control: learned the %s", desc);
@@ -267,6 +285,7 @@ static void cp_on_reject(void *ctx, uint32_t nh, const struct gem_rec *r,
 	struct gemd *g = ctx;
 	char desc[200];
 	const char *via = "?";
+	json_object *ev;
 
 	if (nh < g->cfg.max_neighbours && g->peers[nh].used)
 		via = g->peers[nh].id_hex;
@@ -276,6 +295,12 @@ static void cp_on_reject(void *ctx, uint32_t nh, const struct gem_rec *r,
 		snprintf(desc, sizeof(desc), "an unparsable record");
 	log_warn("control: rejected %s (via neighbour %s): %s", desc, via,
 		 gem_db_reason_name(why));
+	ev = gemd_mon_event(&g->mon, "record-rejected");
+	gem_json_str(ev, "reason", gem_db_reason_name(why));
+	gem_json_str(ev, "via", via);
+	if (r)
+		gemd_mon_rec(ev, r);
+	gemd_mon_send(&g->mon, ev);
 }
 
 static const struct gem_db_ops cp_ops = {
@@ -367,6 +392,24 @@ static struct gemd_cp_own *own_add(struct gemd *g, const struct gem_sg *sg, uint
 /* Rotation, first half: announce key id next_id; egress keeps the current
  * key until rotate_tick switches it (receivers load the new one as current
  * and keep the old one as previous, so no packet is lost). */
+/* A monitor event about an own stream: phase/why/from may be absent (NULL, 0). */
+static void mon_stream(struct gemd *g, const char *name, const char *s, const char *gr,
+		       const char *phase, const char *why, uint16_t from, uint16_t to)
+{
+	json_object *ev = gemd_mon_event(&g->mon, name);
+
+	gem_json_str(ev, "source", s);
+	gem_json_str(ev, "group", gr);
+	if (phase)
+		gem_json_str(ev, "phase", phase);
+	if (why)
+		gem_json_str(ev, "why", why);
+	if (from)
+		gem_json_u64(ev, "from_key_id", from);
+	gem_json_u64(ev, "key_id", to);
+	gemd_mon_send(&g->mon, ev);
+}
+
 static void rotate_start(struct gemd *g, struct gemd_cp_own *o, uint64_t now, const char *why)
 {
 	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
@@ -383,6 +426,7 @@ static void rotate_start(struct gemd *g, struct gemd_cp_own *o, uint64_t now, co
 	log_info("control: stream (%s, %s): rotation (%s): SEK key id %u announced, egress "
 		 "stays on key id %u until the announce has propagated", s, gr, why, id,
 		 o->key_id);
+	mon_stream(g, "rotation", s, gr, "announced", why, o->key_id, id);
 }
 
 /* Rotation, second half: load the announced SEK for egress. */
@@ -408,6 +452,7 @@ static void rotate_switch(struct gemd *g, struct gemd_cp_own *o, uint64_t now)
 	log_info("control: stream (%s, %s): egress switched from key id %u to key id %u "
 		 "(%llu ms after the announce)", s, gr, o->key_id, o->next_id,
 		 (unsigned long long)(now - o->announced_ms));
+	mon_stream(g, "rotation", s, gr, "switched", NULL, o->key_id, o->next_id);
 	/* each key id is its own record: withdraw the old one (receivers keep
 	 * the key as their previous one; nothing is unloaded).  -ENOENT after
 	 * a restart: the old key's record is our previous incarnation's and
@@ -574,6 +619,7 @@ static void new_stream(struct gemd *g, const struct gem_sg *sg, uint64_t now)
 	own_add(g, sg, 1, now);
 	log_info("control: new stream (%s, %s): SEK key id 1 loaded for egress and announced "
 		 "(%llu ms)", s, gr, (unsigned long long)(gemd_now_ms() - t0));
+	mon_stream(g, "stream-new", s, gr, NULL, NULL, 0, 1);
 }
 
 /* [groups] stream = SOURCE GROUP: key and announce them now, so receivers
@@ -600,6 +646,15 @@ static int on_dp_event(void *ctx, void *data, size_t len)
 	if (len < sizeof(*ev) || ev->type != GEM_EV_TX_NO_KEY)
 		return 0;
 	g->cp.dp_events++;
+	{
+		char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
+		json_object *m = gemd_mon_event(&g->mon, "tx-no-key");
+
+		gem_json_str(m, "source", gem_addr_str(&ev->sg.src, s));
+		gem_json_str(m, "group", gem_addr_str(&ev->sg.grp, gr));
+		gem_json_u64(m, "ifindex", ev->ifindex);
+		gemd_mon_send(&g->mon, m);
+	}
 	new_stream(g, &ev->sg, gemd_now_ms());
 	return 0;
 }
@@ -699,6 +754,57 @@ static int open_socket(void)
 	return fd;
 }
 
+/* Which of cfg.groups we hold the GAK of; logged for each group not in
+ * old (NULL: every group). */
+static void find_gaks(struct gemd *g, const struct gemd_config *old)
+{
+	bool had[GEMD_MAX_GROUPS];
+
+	memcpy(had, g->cp.have_gak, sizeof(had));	/* in old's order */
+	for (int i = 0; i < g->cfg.ngroups; i++) {
+		uint8_t key[GEM_TLV_CTL_KEY_LEN];
+		char gr[GEM_KEYS_GROUP_STRLEN];
+		int err, was = -1;	/* -1: a new group */
+
+		for (int j = 0; old && j < old->ngroups; j++)
+			if (!memcmp(old->groups[j], g->cfg.groups[i], 16))
+				was = had[j];
+		gem_keys_group_str(g->cfg.groups[i], gr);
+		err = gem_keys_ctl_key(g->keys, g->cfg.groups[i], 0, key);
+		sodium_memzero(key, sizeof(key));
+		if (was != !err)
+			log_info("control: group %s: %s", gr, err ? "no GAK in the token: relay only"
+				 : "GAK held: member (announces and reads its SEKs)");
+		g->cp.have_gak[i] = !err;
+	}
+}
+
+void gemd_cp_reload(struct gemd *g, const struct gemd_config *old, uint64_t now)
+{
+	for (int j = 0; j < old->ngroups; j++) {
+		char gr[GEM_KEYS_GROUP_STRLEN];
+		bool kept = false;
+
+		for (int i = 0; i < g->cfg.ngroups; i++)
+			kept |= !memcmp(g->cfg.groups[i], old->groups[j], 16);
+		if (kept)
+			continue;
+		gem_keys_group_str(old->groups[j], gr);
+		/* fail closed: the data plane keeps protecting it (its packets
+		 * are not sent in clear); no new stream of it is keyed */
+		log_info("control: group %s left the configuration: no new streams keyed; its "
+			 "data-plane policy stays (gemctl group del %s to pass it in clear)", gr, gr);
+	}
+	g->cp.suite = suite_of(g->cfg.group_suite);
+	/* have_gak[] follows cfg.groups' (new) order from here on */
+	find_gaks(g, old);
+	if (!g->cp.pins_open)
+		return;		/* pins_try does the rest when the data plane is there */
+	load_groups(g);
+	gem_db_walk(g->cp.db, now, load_rx_walk, g);
+	declared_streams(g, now);
+}
+
 int gemd_cp_init(struct gemd *g)
 {
 	struct gem_rec r = { .type = GEM_TLV_PUBKEY, .lifetime = GEMD_CP_PK_LIFETIME };
@@ -709,17 +815,7 @@ int gemd_cp_init(struct gemd *g)
 	g->cp.nb = calloc(g->cfg.max_neighbours, sizeof(*g->cp.nb));
 	if (!g->cp.nb)
 		return -ENOMEM;
-	for (int i = 0; i < g->cfg.ngroups; i++) {
-		uint8_t key[GEM_TLV_CTL_KEY_LEN];
-		char gr[GEM_KEYS_GROUP_STRLEN];
-
-		gem_keys_group_str(g->cfg.groups[i], gr);
-		err = gem_keys_ctl_key(g->keys, g->cfg.groups[i], 0, key);
-		sodium_memzero(key, sizeof(key));
-		g->cp.have_gak[i] = !err;
-		log_info("control: group %s: %s", gr, err ? "no GAK in the token: relay only"
-			 : "GAK held: member (announces and reads its SEKs)");
-	}
+	find_gaks(g, NULL);
 	err = gem_db_new(&g->cp.db, g->id, &cp_ops, g, NULL);
 	if (err) {
 		log_err("control: cannot create the record store: %s", strerror(-err));
@@ -788,6 +884,7 @@ static void mcast_membership(struct gemd *g, unsigned int ifindex, bool join)
 static void nb_down(struct gemd *g, uint32_t h)
 {
 	struct gemd_cp_nb *nb = &g->cp.nb[h];
+	json_object *ev;
 
 	if (!nb->up)
 		return;
@@ -795,6 +892,9 @@ static void nb_down(struct gemd *g, uint32_t h)
 	mcast_membership(g, nb->ifindex, false);
 	nb->up = false;
 	log_info("control: neighbour %u down", h);
+	ev = gemd_mon_event(&g->mon, "neighbour-down");
+	gem_json_u64(ev, "slot", h);
+	gemd_mon_send(&g->mon, ev);
 }
 
 void gemd_cp_tick(struct gemd *g, uint64_t now)
@@ -828,6 +928,14 @@ void gemd_cp_tick(struct gemd *g, uint64_t now)
 		nb->peer_gen = p->tun->peer_gen;
 		gem_db_neigh_up(g->cp.db, handle_of(g, p), now);
 		log_info("control: neighbour %u (%s) up on %s", i, p->id_hex, p->tun->ifname);
+		{
+			json_object *ev = gemd_mon_event(&g->mon, "neighbour-up");
+
+			gem_json_u64(ev, "slot", i);
+			gem_json_str(ev, "node", p->id_hex);
+			gem_json_str(ev, "interface", p->tun->ifname);
+			gemd_mon_send(&g->mon, ev);
+		}
 	}
 	pins_try(g, now);
 	if (g->cp.rb)
@@ -933,11 +1041,12 @@ void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
 			"\"records\": %zu, \"pubkeys\": %zu, \"seks\": %zu, \"own\": %zu, "
 			"\"data_plane\": %s, \"dp_events\": %llu, \"own_streams\": %d, "
 			"\"rx_sek_loaded\": %llu, \"rx_foreign\": %llu, \"rotations\": %llu, "
-			"\"counters\": {",
+			"\"monitor_clients\": %d, \"monitor_dropped\": %llu, \"counters\": {",
 			g->id_hex, GEMD_CP_PORT, up, gem_db_count(g->cp.db), cnt[0], cnt[1], cnt[2],
 			g->cp.pins_open ? "true" : "false", (unsigned long long)g->cp.dp_events,
 			g->cp.nown, (unsigned long long)g->cp.rx_loaded,
-			(unsigned long long)g->cp.rx_foreign, (unsigned long long)g->cp.rotations);
+			(unsigned long long)g->cp.rx_foreign, (unsigned long long)g->cp.rotations,
+			g->mon.n, (unsigned long long)g->mon.dropped);
 		for (size_t i = 0; i < gem_db_n_stat_fields; i++)
 			fprintf(f, "%s\"%s\": %llu", i ? ", " : "", gem_db_stat_fields[i].name,
 				(unsigned long long)*(const uint64_t *)((const char *)&st +

@@ -5,6 +5,9 @@
  * gemd closes the connection:
  *
  *   peers json | peers text | routes json | routes text
+ *   control-stats json | control-stats text
+ *   monitor json | monitor text      the connection stays: one line per event
+ *                                    (monitor.c) until the client closes it
  *
  * JSON replies are one object on one line; errors are {"error": "..."} (or
  * "error: ..." in text).  Each client is served to completion, bounded by
@@ -287,10 +290,29 @@ void gemd_ctl_serve(struct gemd *g, int lfd)
 	if (!nl)
 		goto out;
 	*nl = '\0';
+	json = strlen(req) > 5 && !strcmp(req + strlen(req) - 5, " json");
+	if (!strcmp(req, "monitor json") || !strcmp(req, "monitor text")) {
+		int err = gemd_mon_add(&g->mon, fd, json, g->id_hex);
+		char e[128];
+		int n;
+
+		if (!err)
+			return;		/* fd is the monitor's now */
+		if (err == -EBUSY)
+			n = snprintf(e, sizeof(e), json ? "{\"error\": \"%d monitor clients "
+				     "already\"}\n" : "error: %d monitor clients already\n",
+				     GEMD_MON_MAX);
+		else
+			n = snprintf(e, sizeof(e), json ? "{\"error\": \"monitor: %s\"}\n" :
+				     "error: monitor: %s\n", strerror(-err));
+		log_warn("monitor: client refused: %s", err == -EBUSY ? "too many" :
+			 strerror(-err));
+		write_all(fd, e, (size_t)n);
+		goto out;
+	}
 	f = open_memstream(&reply, &len);
 	if (!f)
 		goto out;
-	json = strlen(req) > 5 && !strcmp(req + strlen(req) - 5, " json");
 	if (!strcmp(req, "peers json") || !strcmp(req, "peers text"))
 		gemd_show_peers(g, f, json, gemd_now_ms());
 	else if (!strcmp(req, "routes json") || !strcmp(req, "routes text"))

@@ -55,7 +55,8 @@ static void usage(FILE *f)
 		"GEM control-plane daemon: discovers GEM neighbours on the configured links,\n"
 		"runs an IKEv2/ESP tunnel to each (strongSwan) and Babel over them (babeld).\n"
 		"\n"
-		"  -c, --config FILE   configuration (default " GEMD_DEFAULT_CONFIG ")\n"
+		"  -c, --config FILE   configuration (default " GEMD_DEFAULT_CONFIG "; SIGHUP\n"
+		"                      reloads it: docs/CONTROL.md 2.1)\n"
 		"      --check-config  parse and check the configuration, then exit\n"
 		"  -v, --verbose       debug log\n"
 		"  -V, --version       version and map layout of this gemd\n"
@@ -428,6 +429,11 @@ static void reap(struct gemd *g, uint64_t now)
 	}
 }
 
+int gemd_check_files(const struct gemd_config *c)
+{
+	return check_files(c);
+}
+
 static int run(struct gemd *g, int sfd)
 {
 	struct beacon_out *bo;
@@ -480,8 +486,9 @@ static int run(struct gemd *g, int sfd)
 				if (si.ssi_signo == SIGCHLD) {
 					reap(g, now);
 				} else if (si.ssi_signo == SIGHUP) {
-					log_info("SIGHUP: configuration reload is not supported; restart "
-						 "gemd to apply changes");
+					/* interfaces may have moved: every beacon anew */
+					if (gemd_reload(g, now))
+						memset(bo, 0, GEMD_MAX_IFACES * sizeof(*bo));
 				} else {
 					log_info("%s: shutting down", strsignal(si.ssi_signo));
 					stop = true;
@@ -631,6 +638,7 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < g->ndisc; i++)
 		disc_if_close(&g->disc[i]);
+	gemd_mon_close_all(&g->mon);
 	gemd_ctl_close(g->ctl_fd, g->cfg.socket);
 out_babel:
 	gemd_cp_close(g);

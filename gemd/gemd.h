@@ -8,6 +8,8 @@
  *   tunnel*.c      tunnel backends (strongSwan)
  *   babel.c        babeld: configuration, supervision, local interface
  *   ctlsock.c      UNIX socket for gemctl (peers, routes)
+ *   monitor.c      live events for gemctl monitor
+ *   reload.c       SIGHUP: configuration changes applied while running
  */
 #ifndef GEMD_H
 #define GEMD_H
@@ -20,6 +22,7 @@
 #include "gemd/db.h"
 #include "gemd/config.h"
 #include "gemd/disc.h"
+#include "gemd/monitor.h"
 #include "gemd/tunnel.h"
 #include "gemd/util.h"
 #include "gem_common.h"
@@ -102,6 +105,7 @@ struct gemd {
 
 	struct babel babel;
 	int ctl_fd;
+	struct gemd_mon mon;		/* gemctl monitor clients */
 	struct gemd_cp cp;
 };
 
@@ -119,6 +123,10 @@ struct pollfd;
 int gemd_peers_pollfds(struct gemd *g, struct pollfd *pfd, unsigned int *who, int max);
 void gemd_peers_input(struct gemd *g, unsigned int who, uint64_t now_ms);
 void gemd_peers_close_all(struct gemd *g);
+/* [discovery] interfaces changed (SIGHUP), g->disc still the old list:
+ * map[i] is the new index of old interface i, or -1 if it left the
+ * configuration (its neighbours are forgotten, their tunnels torn down). */
+void gemd_peers_remap_ifaces(struct gemd *g, const int *map);
 struct gemd_peer *gemd_peer_by_ifname(struct gemd *g, const char *ifname);
 uint16_t gemd_peer_port(const struct gemd *g, const struct gemd_peer *p);
 
@@ -132,6 +140,19 @@ int gemd_cp_dp_fd(const struct gemd *g);	/* data-plane events, -1 if none */
 void gemd_cp_dp_input(struct gemd *g);
 void gemd_cp_input(struct gemd *g, uint64_t now_ms);
 void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now_ms);
+/* g->cfg's [groups] changed (SIGHUP; old: the previous configuration):
+ * GAKs looked up again, groups (and the suite) loaded into the data plane,
+ * SEKs of groups that became ours loaded, new declared streams keyed. */
+void gemd_cp_reload(struct gemd *g, const struct gemd_config *old, uint64_t now_ms);
+
+/* reload.c: SIGHUP.  Reads the configuration file again and applies what
+ * can change while running ([groups], [discovery] interfaces and timing),
+ * keeping every tunnel whose settings did not change; a change to anything
+ * else is refused as a whole (logged: needs a restart).  Returns true if
+ * something was applied. */
+bool gemd_reload(struct gemd *g, uint64_t now_ms);
+/* gemd.c: the files and programs a configuration needs (as at start). */
+int gemd_check_files(const struct gemd_config *c);
 
 /* ctlsock.c */
 int gemd_ctl_open(const char *path);

@@ -305,3 +305,21 @@ void gemd_peers_close_all(struct gemd *g)
 	free(g->peers);
 	g->peers = NULL;
 }
+
+void gemd_peers_remap_ifaces(struct gemd *g, const int *map)
+{
+	for (unsigned int i = 0; i < g->cfg.max_neighbours; i++) {
+		struct gemd_peer *p = &g->peers[i];
+
+		if (!p->used)
+			continue;
+		if (map[p->iface] < 0) {
+			log_info("neighbour %s on %s: the interface left the configuration: tunnel "
+				 "torn down", p->id_hex, g->disc[p->iface].name);
+			forget(p);
+			g->full_logged = false;
+			continue;
+		}
+		p->iface = map[p->iface];
+	}
+}

@@ -118,16 +118,19 @@ int gk_derive_group(struct gem_keys *k, const char *purpose,
 		    uint8_t out[32])
 {
 	char gak[GEM_KEYS_LABEL_MAX + 1], g[GEM_KEYS_GROUP_STRLEN];
-	char what[GEM_KEYS_LABEL_MAX + GEM_KEYS_GROUP_STRLEN + 24];
-	char hint[GEM_KEYS_GROUP_STRLEN + 48];
+	char what[GEM_KEYS_LABEL_MAX + GEM_KEYS_GROUP_STRLEN + 48];
+	char hint[GEM_KEYS_GROUP_STRLEN + 64];
 	uint8_t label[LABEL_MAX];
 	size_t n;
 
 	n = group_label(label, purpose, grp, epoch);
-	gem_keys_gak_label(grp, gak);
+	gem_keys_gak_label(grp, epoch, gak);	/* the GAK of that epoch */
 	gem_keys_group_str(grp, g);
-	snprintf(what, sizeof(what), "GAK for group %s ('%s')", g, gak);
-	snprintf(hint, sizeof(hint), "gemctl keys import gak %s FILE", g);
+	snprintf(what, sizeof(what), "GAK for group %s epoch %u ('%s')", g, epoch, gak);
+	if (epoch)
+		snprintf(hint, sizeof(hint), "gemctl keys import gak %s FILE --epoch %u", g, epoch);
+	else
+		snprintf(hint, sizeof(hint), "gemctl keys import gak %s FILE", g);
 	return gk_hmac(k, gak, what, hint, label, n, out);
 }
 

@@ -101,9 +101,13 @@ int gem_keys_group_parse(const char *text, uint8_t grp[GEM_KEYS_GROUP_LEN]);
 /* Canonical text: dotted quad for IPv4-mapped, RFC 5952 for IPv6. */
 void gem_keys_group_str(const uint8_t grp[GEM_KEYS_GROUP_LEN],
 			char buf[GEM_KEYS_GROUP_STRLEN]);
-/* "gem-gak-" + canonical text. */
-void gem_keys_gak_label(const uint8_t grp[GEM_KEYS_GROUP_LEN],
+/* The label of the group's GAK of epoch: "gem-gak-" + canonical text for
+ * epoch 0 (as before epochs), "gem-gak-<group>#<epoch>" for the others. */
+void gem_keys_gak_label(const uint8_t grp[GEM_KEYS_GROUP_LEN], uint32_t epoch,
 			char buf[GEM_KEYS_LABEL_MAX + 1]);
+/* The inverse: label is a GAK's (grp, epoch filled in): 0, else -EINVAL. */
+int gem_keys_gak_label_parse(const char *label, uint8_t grp[GEM_KEYS_GROUP_LEN],
+			     uint32_t *epoch);
 
 /* ---- node identity (Ed25519) ------------------------------------------------- */
 
@@ -122,18 +126,26 @@ int gem_keys_node_sign(struct gem_keys *k, const void *msg, size_t len,
 
 enum gem_keys_root {
 	GEM_KEYS_BK = 1,	/* domain Bootstrap Key, label "gem-bk" */
-	GEM_KEYS_GAK = 2,	/* Group Authorization Key, label "gem-gak-<group>" */
+	GEM_KEYS_GAK = 2,	/* Group Authorization Key of an epoch, label
+				 * "gem-gak-<group>[#<epoch>]" (docs/KEYS.md 2.3) */
 };
 
 /* Create the root object (sensitive, non-extractable, sign-only, not
- * modifiable or copyable) from 32 bytes.  grp: NULL for the BK.
- * -EEXIST if the token already has it. */
+ * modifiable or copyable) from 32 bytes.  grp: NULL for the BK; epoch: the
+ * GAK's (0 for the BK).  -EEXIST if the token already has it. */
 int gem_keys_import(struct gem_keys *k, enum gem_keys_root kind,
-		    const uint8_t grp[GEM_KEYS_GROUP_LEN],
+		    const uint8_t grp[GEM_KEYS_GROUP_LEN], uint32_t epoch,
 		    const uint8_t key[GEM_KEYS_ROOT_LEN]);
 /* Same from a file holding exactly 32 raw bytes. */
 int gem_keys_import_file(struct gem_keys *k, enum gem_keys_root kind,
-			 const uint8_t grp[GEM_KEYS_GROUP_LEN], const char *path);
+			 const uint8_t grp[GEM_KEYS_GROUP_LEN], uint32_t epoch, const char *path);
+/* The epochs of grp's GAKs in the token, ascending, at most max in epochs;
+ * their number (which may exceed max), or -errno. */
+int gem_keys_gak_epochs(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
+			uint32_t *epochs, size_t max);
+/* Destroy grp's GAK of epoch (retired: docs/KEYS.md 2.3): 0, -ENOENT. */
+int gem_keys_gak_retire(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
+			uint32_t epoch);
 /* Read a 32-byte secret file into (caller-mlocked) key. */
 /* Read a key file of exactly len raw bytes (regular file, not all zero). */
 int gem_keys_read_key_file(const char *path, uint8_t *key, size_t len);

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keys_internal.h"
@@ -41,11 +42,45 @@ void gem_keys_group_str(const uint8_t grp[GEM_KEYS_GROUP_LEN],
 		inet_ntop(AF_INET6, grp, buf, GEM_KEYS_GROUP_STRLEN);
 }
 
-void gem_keys_gak_label(const uint8_t grp[GEM_KEYS_GROUP_LEN],
+void gem_keys_gak_label(const uint8_t grp[GEM_KEYS_GROUP_LEN], uint32_t epoch,
 			char buf[GEM_KEYS_LABEL_MAX + 1])
 {
 	char g[GEM_KEYS_GROUP_STRLEN];
 
 	gem_keys_group_str(grp, g);
-	snprintf(buf, GEM_KEYS_LABEL_MAX + 1, GEM_KEYS_LABEL_GAK_PFX "%s", g);
+	if (epoch)
+		snprintf(buf, GEM_KEYS_LABEL_MAX + 1, GEM_KEYS_LABEL_GAK_PFX "%s#%u", g, epoch);
+	else
+		snprintf(buf, GEM_KEYS_LABEL_MAX + 1, GEM_KEYS_LABEL_GAK_PFX "%s", g);
+}
+
+int gem_keys_gak_label_parse(const char *label, uint8_t grp[GEM_KEYS_GROUP_LEN],
+			     uint32_t *epoch)
+{
+	size_t pl = strlen(GEM_KEYS_LABEL_GAK_PFX);
+	char g[GEM_KEYS_GROUP_STRLEN + 16], canon[GEM_KEYS_LABEL_MAX + 1], *h, *end;
+	unsigned long e = 0;
+
+	if (strncmp(label, GEM_KEYS_LABEL_GAK_PFX, pl) || strlen(label + pl) >= sizeof(g))
+		return -EINVAL;
+	snprintf(g, sizeof(g), "%s", label + pl);
+	h = strchr(g, '#');
+	if (h) {
+		*h++ = 0;
+		errno = 0;
+		e = strtoul(h, &end, 10);
+		if (errno || *end || !*h || *h == '0' || e > UINT32_MAX)
+			return -EINVAL;
+	}
+	if (inet_pton(AF_INET6, g, grp) != 1) {
+		memcpy(grp, v4mapped, 12);
+		if (inet_pton(AF_INET, g, grp + 12) != 1)
+			return -EINVAL;
+	}
+	/* only the label gem_keys_gak_label makes: one spelling per key */
+	gem_keys_gak_label(grp, (uint32_t)e, canon);
+	if (strcmp(canon, label))
+		return -EINVAL;
+	*epoch = (uint32_t)e;
+	return 0;
 }

@@ -19,26 +19,29 @@
 
 #include "keys_internal.h"
 
-static int root_label(enum gem_keys_root kind, const uint8_t *grp,
+static int root_label(enum gem_keys_root kind, const uint8_t *grp, uint32_t epoch,
 		      char label[GEM_KEYS_LABEL_MAX + 1])
 {
 	switch (kind) {
 	case GEM_KEYS_BK:
+		if (epoch)
+			return gk_fail(-EINVAL, CKR_OK, "the Bootstrap Key has no epochs");
 		snprintf(label, GEM_KEYS_LABEL_MAX + 1, "%s", GEM_KEYS_LABEL_BK);
 		return 0;
 	case GEM_KEYS_GAK:
 		if (!grp)
 			return gk_fail(-EINVAL, CKR_OK, "a GAK needs a group");
-		gem_keys_gak_label(grp, label);
+		gem_keys_gak_label(grp, epoch, label);
 		return 0;
 	}
 	return gk_fail(-EINVAL, CKR_OK, "unknown root key kind %d", (int)kind);
 }
 
 int gem_keys_import(struct gem_keys *k, enum gem_keys_root kind,
-		    const uint8_t grp[GEM_KEYS_GROUP_LEN],
+		    const uint8_t grp[GEM_KEYS_GROUP_LEN], uint32_t epoch,
 		    const uint8_t key[GEM_KEYS_ROOT_LEN])
 {
+	uint8_t id[GEM_KEYS_GROUP_LEN + 4];
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
 	char label[GEM_KEYS_LABEL_MAX + 1];
@@ -61,15 +64,25 @@ int gem_keys_import(struct gem_keys *k, enum gem_keys_root kind,
 		{ CKA_DERIVE, &gk_false, 1 },	/* no derive-to-extractable path */
 		{ CKA_VALUE, (void *)key, GEM_KEYS_ROOT_LEN },
 		{ CKA_LABEL, label, 0 },
-		{ CKA_ID, (void *)grp, GEM_KEYS_GROUP_LEN },	/* GAK only */
+		{ CKA_ID, id, GEM_KEYS_GROUP_LEN },	/* GAK only: group [|| be32 epoch] */
 	};
 	CK_ULONG nt = sizeof(tmpl) / sizeof(tmpl[0]);
 	CK_RV rv;
 	int err;
 
-	err = root_label(kind, grp, label);
+	err = root_label(kind, grp, epoch, label);
 	if (err)
 		goto out;
+	if (grp) {
+		memcpy(id, grp, GEM_KEYS_GROUP_LEN);
+		if (epoch) {	/* epoch 0 keeps the id it had before epochs */
+			id[16] = (uint8_t)(epoch >> 24);
+			id[17] = (uint8_t)(epoch >> 16);
+			id[18] = (uint8_t)(epoch >> 8);
+			id[19] = (uint8_t)epoch;
+			tmpl[nt - 1].ulValueLen = sizeof(id);
+		}
+	}
 	tmpl[nt - 2].ulValueLen = strlen(label);
 	if (kind == GEM_KEYS_BK)
 		nt--;
@@ -156,7 +169,7 @@ int gem_keys_read_secret_file(const char *path, uint8_t key[GEM_KEYS_ROOT_LEN])
 }
 
 int gem_keys_import_file(struct gem_keys *k, enum gem_keys_root kind,
-			 const uint8_t grp[GEM_KEYS_GROUP_LEN], const char *path)
+			 const uint8_t grp[GEM_KEYS_GROUP_LEN], uint32_t epoch, const char *path)
 {
 	uint8_t *key;
 	int err;
@@ -169,10 +182,63 @@ int gem_keys_import_file(struct gem_keys *k, enum gem_keys_root kind,
 	err = gem_keys_read_secret_file(path, key);
 	if (err)
 		goto out;
-	err = gem_keys_import(k, kind, grp, key);
+	err = gem_keys_import(k, kind, grp, epoch, key);
 out:
 	gk_secfree(key);
 	return err;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int gem_keys_gak_epochs(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
+			uint32_t *epochs, size_t max)
+{
+	struct gem_keys_obj *v = NULL;
+	uint8_t g[GEM_KEYS_GROUP_LEN];
+	size_t n = 0, cnt = 0;
+	uint32_t e;
+	int err;
+
+	err = gem_keys_list(k, &v, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].cls != CKO_SECRET_KEY || gem_keys_gak_label_parse(v[i].label, g, &e) ||
+		    memcmp(g, grp, sizeof(g)))
+			continue;
+		if (cnt < max)
+			epochs[cnt] = e;
+		cnt++;
+	}
+	free(v);
+	if (cnt > INT32_MAX)
+		return -EOVERFLOW;
+	qsort(epochs, cnt < max ? cnt : max, sizeof(*epochs), cmp_u32);
+	return (int)cnt;
+}
+
+int gem_keys_gak_retire(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
+			uint32_t epoch)
+{
+	char label[GEM_KEYS_LABEL_MAX + 1];
+	CK_OBJECT_HANDLE h;
+	CK_RV rv;
+	int err;
+
+	gem_keys_gak_label(grp, epoch, label);
+	err = gem_keys_find(k, CKO_SECRET_KEY, label, &h);
+	if (err)
+		return err;
+	rv = k->f->C_DestroyObject(k->s, h);
+	if (rv != CKR_OK)
+		return gk_fail(gk_errno(rv), rv, "token '%s': cannot destroy '%s' (%s)", k->token,
+			       label, gem_keys_ckr_name(rv));
+	return 0;
 }
 
 /* Write to a fresh temporary file next to path, then link(2) it into place:

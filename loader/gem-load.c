@@ -34,6 +34,7 @@
 
 #include "gem.skel.h"
 #include "gem_common.h"
+#include "gem_json.h"
 #include "gem_nl.h"
 #include "gem_pin.h"
 #include "gem_version.h"
@@ -41,7 +42,7 @@
 #define GEM_TC_HANDLE	0x47
 #define GEM_TC_PRIO	0x4745
 
-static bool verbose, json;
+static bool verbose, json, pretty;
 static const char *pin_dir = GEM_PIN_DIR_DEFAULT;
 
 static const char *const map_pins[] = {
@@ -59,14 +60,29 @@ static void err(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (json) {
-		printf("{\"error\": \"");
-		for (const char *p = buf; *p; p++)
-			printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
-		printf("\"}\n");
-	} else {
+	if (json)
+		gem_json_error(buf, pretty);
+	else
 		fprintf(stderr, "gem-load: %s\n", buf);
-	}
+}
+
+/* A note beside the result: on stdout, or on stderr with -j (stdout holds the
+ * JSON answer and nothing else). */
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("gem-load: ", json ? stderr : stdout);
+	vfprintf(json ? stderr : stdout, fmt, ap);
+	fputc('\n', json ? stderr : stdout);
+	va_end(ap);
+}
+
+static int put_json(json_object *o)
+{
+	return gem_json_print(o, pretty) ? 1 : 0;
 }
 
 static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
@@ -81,7 +97,7 @@ static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: gem-load [-v] [--pin-dir DIR] COMMAND\n"
+		"usage: gem-load [-j|-p] [-v] [--pin-dir DIR] COMMAND\n"
 		"\n"
 		"  attach DEV [--xdp-mode native|generic]\n"
 		"                  load GEM once per node (maps and programs pinned in DIR),\n"
@@ -95,7 +111,8 @@ static void usage(FILE *f)
 		"\n"
 		"options:\n"
 		"  --pin-dir DIR   bpffs directory (default " GEM_PIN_DIR_DEFAULT ")\n"
-		"  -j, --json      JSON output (status)\n"
+		"  -j, --json      JSON on stdout and nothing else (errors: {\"error\": ...})\n"
+		"  -p, --pretty    JSON, indented\n"
 		"  -v, --verbose   libbpf and verifier messages\n"
 		"  -V, --version   version and map layout of this gem-load\n"
 		"\n"
@@ -290,7 +307,7 @@ static int drop_clsact_if_empty(const char *dev, struct bpf_tc_hook *hook)
 		return 0;
 	}
 	if (in || eg) {
-		printf("gem-load: %s: clsact qdisc kept: other filters use it\n", dev);
+		note("%s: clsact qdisc kept: other filters use it", dev);
 		return 0;
 	}
 	hook->attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
@@ -332,7 +349,7 @@ static int cmd_attach(int argc, char **argv)
 	optind = 0;	/* re-initialise getopt: main parsed with "+" */
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (c != 'm') {
-			usage(stderr);
+			err("usage: gem-load attach DEV [--xdp-mode native|generic]");
 			return 2;
 		}
 		if (!strcmp(optarg, "native"))
@@ -447,11 +464,18 @@ static int cmd_attach(int argc, char **argv)
 		err("%s: cannot record the attachment: %s", dev, strerror(errno));
 		goto out;
 	}
-	if (json)
-		printf("{\"attached\": \"%s\", \"xdp_mode\": \"%s\", \"xdp_prog_id\": %u, "
-		       "\"tc_prog_id\": %u}\n", dev, mode == GEM_XDP_GENERIC ? "generic" : "native",
-		       rec.xdp_prog_id, rec.tc_prog_id);
-	else
+	if (json) {
+		json_object *j = json_object_new_object();
+
+		gem_json_str(j, "interface", dev);
+		gem_json_bool(j, "attached", true);
+		gem_json_str(j, "xdp_mode", mode == GEM_XDP_GENERIC ? "generic" : "native");
+		gem_json_u64(j, "xdp_prog_id", rec.xdp_prog_id);
+		gem_json_u64(j, "tc_prog_id", rec.tc_prog_id);
+		gem_json_str(j, "pin_dir", pin_dir);
+		r = put_json(j) ? -EIO : 0;
+		goto out;
+	} else
 		printf("gem-load: %s: attached (xdp %s, ingress prog %u, egress prog %u, maps in %s)\n",
 		       dev, mode == GEM_XDP_GENERIC ? "generic" : "native", rec.xdp_prog_id,
 		       rec.tc_prog_id, pin_dir);
@@ -473,6 +497,16 @@ out:
 	if (lockfd >= 0)
 		close(lockfd);
 	return r ? 1 : 0;
+}
+
+static int put_detached(const char *dev, bool was)
+{
+	json_object *j = json_object_new_object();
+
+	gem_json_str(j, "interface", dev);
+	gem_json_bool(j, "attached", false);
+	gem_json_bool(j, "was_attached", was);
+	return put_json(j);
 }
 
 static int cmd_detach(int argc, char **argv)
@@ -509,7 +543,10 @@ static int cmd_detach(int argc, char **argv)
 	}
 	had = bpf_map_lookup_elem(ifd, &ifindex, &rec) == 0;
 	if (!had) {
-		printf("gem-load: %s: GEM is not attached (nothing to do)\n", dev);
+		if (json)
+			put_detached(dev, false);
+		else
+			printf("gem-load: %s: GEM is not attached (nothing to do)\n", dev);
 		goto out;
 	}
 	if (bpf_xdp_query(ifindex, 0, &xq) == 0 && xq.prog_id && xq.prog_id == rec.xdp_prog_id) {
@@ -532,7 +569,10 @@ static int cmd_detach(int argc, char **argv)
 		r = drop_clsact_if_empty(dev, &hook);
 	if (!r) {
 		bpf_map_delete_elem(ifd, &ifindex);
-		printf("gem-load: %s: detached\n", dev);
+		if (json)
+			r = put_detached(dev, true) ? -EIO : 0;
+		else
+			printf("gem-load: %s: detached\n", dev);
 	}
 out:
 	close(ifd);
@@ -546,27 +586,39 @@ static int cmd_status(void)
 	struct gem_nl_link link;
 	struct gem_stamp st;
 	struct gem_iface rec;
+	json_object *top = NULL, *arr = NULL;
 	int ifd, n = 0, sr;
 	char msg[320];
 
 	if (gem_pin_dir_check(pin_dir, 0) || (ifd = ifaces_fd()) < 0) {
-		if (json)
-			printf("{\"loaded\": false, \"interfaces\": []}\n");
-		else
-			printf("GEM is not loaded (nothing pinned in %s)\n", pin_dir);
+		if (json) {
+			top = json_object_new_object();
+			gem_json_bool(top, "loaded", false);
+			gem_json_str(top, "pin_dir", pin_dir);
+			if (top)
+				json_object_object_add(top, "interfaces", json_object_new_array());
+			return put_json(top);
+		}
+		printf("GEM is not loaded (nothing pinned in %s)\n", pin_dir);
 		return 0;
 	}
 	sr = gem_stamp_check(pin_dir, &st, msg, sizeof(msg));
 	if (sr && !json)
 		printf("%s: %s\n", sr < 0 ? "error" : "warning", msg);
 	if (json) {
-		printf("{\"loaded\": true, \"pin_dir\": \"%s\", \"version\": \"%s\", "
-		       "\"pinned_version\": ", pin_dir, gem_build_version);
-		if (sr >= 0)
-			printf("\"%s\", \"layout_matches\": true, ", st.version);
-		else
-			printf("null, \"layout_matches\": false, ");
-		printf("\"interfaces\": [");
+		top = json_object_new_object();
+		arr = json_object_new_array();
+		gem_json_bool(top, "loaded", true);
+		gem_json_str(top, "pin_dir", pin_dir);
+		gem_json_str(top, "version", gem_build_version);
+		gem_json_str(top, "pinned_version", sr >= 0 ? st.version : NULL);
+		gem_json_bool(top, "layout_matches", sr >= 0);
+		if (top && arr) {
+			json_object_object_add(top, "interfaces", arr);
+		} else {
+			json_object_put(arr);
+			arr = NULL;
+		}
 	} else
 		printf("%-16s %-8s %-8s %-10s %-10s %s\n", "interface", "ifindex", "xdp", "ingress",
 		       "egress", "state");
@@ -587,23 +639,32 @@ static int cmd_status(void)
 			state = "xdp-missing";
 		else if (bpf_tc_query(&hook, &tco) || tco.prog_id != rec.tc_prog_id)
 			state = "tc-missing";
-		if (json)
-			printf("%s{\"name\": \"%s\", \"ifindex\": %u, \"xdp_mode\": \"%s\", "
-			       "\"xdp_prog_id\": %u, \"tc_prog_id\": %u, \"state\": \"%s\"}",
-			       n ? ", " : "", rec.name, key,
-			       rec.xdp_mode == GEM_XDP_GENERIC ? "generic" : "native",
-			       rec.xdp_prog_id, rec.tc_prog_id, state);
-		else
+		if (json) {
+			json_object *e = json_object_new_object();
+
+			rec.name[sizeof(rec.name) - 1] = 0;
+			gem_json_str(e, "name", rec.name);
+			gem_json_u64(e, "ifindex", key);
+			gem_json_str(e, "xdp_mode",
+				     rec.xdp_mode == GEM_XDP_GENERIC ? "generic" : "native");
+			gem_json_u64(e, "xdp_prog_id", rec.xdp_prog_id);
+			gem_json_u64(e, "tc_prog_id", rec.tc_prog_id);
+			gem_json_str(e, "state", state);
+			if (arr && e)
+				json_object_array_add(arr, e);
+			else
+				json_object_put(e);
+		} else
 			printf("%-16s %-8u %-8s %-10u %-10u %s\n", rec.name, key,
 			       rec.xdp_mode == GEM_XDP_GENERIC ? "generic" : "native",
 			       rec.xdp_prog_id, rec.tc_prog_id, state);
 		n++;
 	}
-	if (json)
-		printf("]}\n");
-	else if (!n)
-		printf("(no interface attached; maps pinned in %s)\n", pin_dir);
 	close(ifd);
+	if (json)
+		return put_json(arr ? top : (json_object_put(top), NULL));
+	if (!n)
+		printf("(no interface attached; maps pinned in %s)\n", pin_dir);
 	return 0;
 }
 
@@ -617,6 +678,16 @@ static bool is_mount_point(const char *dir)
 	    stat(dir, &a) || stat(parent, &b))
 		return false;
 	return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
+}
+
+static int put_unloaded(bool dir_removed)
+{
+	json_object *j = json_object_new_object();
+
+	gem_json_bool(j, "loaded", false);
+	gem_json_str(j, "pin_dir", pin_dir);
+	gem_json_bool(j, "pin_dir_removed", dir_removed);
+	return put_json(j);
 }
 
 static int cmd_unload(void)
@@ -647,6 +718,8 @@ static int cmd_unload(void)
 		close(lockfd);
 	if (is_mount_point(pin_dir)) {
 		/* a bpffs mounted right there: the pins are gone, the mount stays */
+		if (json)
+			return put_unloaded(false);
 		printf("gem-load: unloaded (pins removed; %s is a mount point: kept)\n", pin_dir);
 		return 0;
 	}
@@ -654,6 +727,8 @@ static int cmd_unload(void)
 		err("%s: %s (something else is pinned there)", pin_dir, strerror(errno));
 		return 1;
 	}
+	if (json)
+		return put_unloaded(true);
 	printf("gem-load: unloaded (%s removed)\n", pin_dir);
 	return 0;
 }
@@ -663,6 +738,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -670,19 +746,30 @@ int main(int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+jvhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jpvhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'V': gem_print_version(stdout, "gem-load"); return 0;
 		case 'P': pin_dir = optarg; break;
 		case 'j': json = true; break;
+		case 'p': json = pretty = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			if (json)
+				err("bad option (see gem-load --help)");
+			else
+				usage(stderr);
+			return 2;
 		}
 	}
+	if (json)
+		opterr = 0;	/* getopt's own messages would go to stderr */
 	libbpf_set_print(libbpf_print);
 	if (optind >= argc) {
-		usage(stderr);
+		if (json)
+			err("no command given (see gem-load --help)");
+		else
+			usage(stderr);
 		return 2;
 	}
 	argc -= optind;
@@ -692,8 +779,16 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[0], "detach"))
 		return cmd_detach(argc, argv);
 	if (!strcmp(argv[0], "status")) {
-		if (argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json")))
-			json = true;
+		for (int i = 1; i < argc; i++) {
+			if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+				json = true;
+			} else if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--pretty")) {
+				json = pretty = true;
+			} else {
+				err("usage: gem-load [-j|-p] status");
+				return 2;
+			}
+		}
 		return cmd_status();
 	}
 	if (!strcmp(argv[0], "unload"))

@@ -20,9 +20,9 @@
 #   scdoc (man/*.scd -> man pages: make install, selftests/test_docs.sh)
 set -eu
 PKGS="make gcc pkg-config clang-19 llvm-19 libbpf-dev bpftool libelf-dev zlib1g-dev
-libssl-dev libsodium-dev libcriterion-dev libp11-kit-dev libinih-dev libmnl-dev softhsm2
+libssl-dev libsodium-dev libcriterion-dev libp11-kit-dev libinih-dev libmnl-dev libjson-c-dev softhsm2
 strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins
-babeld smcroute tcpdump tshark iproute2 ethtool python3 python3-cryptography procps jq
+babeld smcroute tcpdump tshark iproute2 ethtool python3 python3-cryptography python3-prometheus-client procps jq
 libclang-rt-19-dev iputils-ping scdoc"
 for group in "$@"; do
 	case "$group" in

@@ -232,7 +232,7 @@ stream_end() {
 no_loss() { quiet_jq --argjson n "$2" '.unique == $n and .missing == 0 and .bad == 0 and .other == 0 and .duplicates == 0' "$T/$1.json"; }
 kid() { # kid NODE DIR: key id of ($SRC, $GRP) in NODE's data plane
 	gemctl_in "$1" -j stream list | jq -r --arg d "$2" --arg s "$SRC" \
-		'[.[] | select(.dir == $d and .source == $s)][0].key_id // "-"'
+		'[.streams[] | select(.dir == $d and .source == $s)][0].key_id // "-"'
 }
 nlines() { grep -c "$2" "$T/$1/gemd.log"; }
 
@@ -284,7 +284,7 @@ stream_start ro 10000 1000
 stream_end ro
 R1=$(nlines a "egress switched")
 KID_D2=$(kid d rx)
-echo "  rotations during the stream: $((R1 - R0)); d's ingress key id $KID_D1 -> $KID_D2 (previous $(gemctl_in d -j stream list | jq -r '[.[] | select(.dir == "rx")][0].prev_key_id'))"
+echo "  rotations during the stream: $((R1 - R0)); d's ingress key id $KID_D1 -> $KID_D2 (previous $(gemctl_in d -j stream list | jq -r '[.streams[] | select(.dir == "rx")][0].prev_key_id'))"
 check "a: rotated during the stream (at least 2 egress switches)" test $((R1 - R0)) -ge 2
 # at 1000 packets/s the 2500-packet budget comes before the 4 s lifetime;
 # which of the two fires while the stream runs depends on the machine's

@@ -447,7 +447,7 @@ for g in $PROT; do
 		"$NR [1,2,3] true true"
 	check_eq "mcrB stream $g: current rx key 3, previous 2" \
 		"$(gemctl_in mcrB -j stream list | jq -r --arg g "$g" \
-			'.[] | select(.dir == "rx" and .group == $g) | "\(.key_id)/\(.prev_key_id)"')" "3/2"
+			'.streams[] | select(.dir == "rx" and .group == $g) | "\(.key_id)/\(.prev_key_id)"')" "3/2"
 done
 check_eq "mcrB rx_opened" "$(delta mcrB rx_opened r0 r1)" $((NP * NR))
 for c in rx_key_id rx_bad_tag rx_replay rx_too_old rx_no_key rx_error; do

@@ -210,10 +210,18 @@ static struct gem_keys *open_with_roots(void)
 	seq(sek_v, 16, 0x40);
 	cr_assert_eq(gem_keys_group_parse("239.1.1.1", grp4), 0);
 	cr_assert_eq(gem_keys_group_parse("ff3e::1:1", grp6), 0);
-	cr_assert_eq(gem_keys_import(k, GEM_KEYS_BK, NULL, bk), 0, "%s", gem_keys_errmsg());
-	cr_assert_eq(gem_keys_import(k, GEM_KEYS_GAK, grp4, gak), 0, "%s", gem_keys_errmsg());
-	cr_assert_eq(gem_keys_import(k, GEM_KEYS_GAK, grp6, gak), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_import(k, GEM_KEYS_BK, NULL, 0, bk), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_import(k, GEM_KEYS_GAK, grp4, 0, gak), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_import(k, GEM_KEYS_GAK, grp6, 0, gak), 0, "%s", gem_keys_errmsg());
 	return k;
+}
+
+/* The GAK of another epoch of grp (a GAK per epoch; the vectors of
+ * docs/KEYS.md 6 use epoch 7 with the same bytes). */
+static void import_epoch(struct gem_keys *k, const uint8_t grp[16], uint32_t epoch)
+{
+	cr_assert_eq(gem_keys_import(k, GEM_KEYS_GAK, grp, epoch, gak), 0, "%s",
+		     gem_keys_errmsg());
 }
 
 /* Secret outputs live in sodium_malloc'd (locked) memory, as callers must. */
@@ -270,6 +278,7 @@ Test(kat, group_keys_ipv4)
 	uint8_t *got = sec(32), want[32], doc[32], lab[64];
 	size_t n, len;
 
+	import_epoch(k, grp4, 7);
 	for (size_t i = 0; i < 3; i++) {
 		n = group_label(lab, v[i].purpose, grp4, 7);
 		ossl_hmac(gak, lab, n, want);
@@ -328,6 +337,7 @@ Test(kat, sek_wrap_is_openssl_kwp)
 	uint8_t wk[32], lab[64], want[32], wrapped[24], doc[24], *back = sec(16);
 	size_t n;
 
+	import_epoch(k, grp4, 7);
 	n = group_label(lab, "sek-wrap", grp4, 7);
 	ossl_hmac(gak, lab, n, wk);
 	cr_assert_eq(ossl_kwp(1, wk, sek_v, 16, want), 24);
@@ -355,6 +365,7 @@ Test(kat, sek_generate_roundtrip)
 	cr_assert_eq(gem_keys_sek_generate(k, s2), 0);
 	cr_assert(memcmp(s1, s2, 16), "two SEKs are equal");
 	cr_assert(!sodium_is_zero(s1, 16));
+	import_epoch(k, grp6, 3);
 	cr_assert_eq(gem_keys_sek_wrap(k, grp6, 3, s1, w), 0, "%s", gem_keys_errmsg());
 	cr_assert_eq(gem_keys_sek_unwrap(k, grp6, 3, w, back), 0, "%s", gem_keys_errmsg());
 	assert_bytes(back, s1, 16, "round trip");
@@ -689,6 +700,9 @@ Test(errors, tampered_wrapped_sek)
 	struct gem_keys_obj *v = NULL;
 	size_t n0, n1, n;
 
+	import_epoch(k, grp4, 7);
+	import_epoch(k, grp4, 8);
+	import_epoch(k, grp6, 7);
 	cr_assert_eq(gem_keys_list(k, &v, &n0), 0);
 	free(v);
 	cr_assert_eq(gem_keys_sek_wrap(k, grp4, 7, sek_v, w), 0, "%s", gem_keys_errmsg());
@@ -702,9 +716,12 @@ Test(errors, tampered_wrapped_sek)
 		for (size_t j = 0; j < 16; j++)
 			cr_assert_eq(out[j], 0xaa, "output written on failure");
 	}
-	/* right blob, wrong group or epoch */
+	/* right blob, wrong group or epoch (the same GAK bytes: only the
+	 * derivation label differs) */
 	cr_assert_eq(gem_keys_sek_unwrap(k, grp6, 7, w, out), -EBADMSG);
 	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 8, w, out), -EBADMSG);
+	/* an epoch whose GAK the token lacks: nothing to unwrap with */
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 9, w, out), -ENOENT);
 	/* a well-formed KWP blob of a 15-byte key: integrity fine, length not */
 	n = group_label(lab, "sek-wrap", grp4, 7);
 	ossl_hmac(gak, lab, n, wk);
@@ -754,18 +771,18 @@ Test(errors, import_once_and_whole)
 	/* bad files create nothing */
 	snprintf(f, sizeof(f), "%s/short", dir);
 	write_file(f, key, 31, 0600);
-	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_BK, NULL, f), -EINVAL);
+	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_BK, NULL, 0, f), -EINVAL);
 	assert_msg("31 bytes, expected exactly 32");
 	snprintf(f, sizeof(f), "%s/long", dir);
 	write_file(f, "0123456789abcdef0123456789abcdef\n", 33, 0600);
-	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_GAK, g, f), -EINVAL);
+	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_GAK, g, 0, f), -EINVAL);
 	assert_msg("more than 32 bytes");
 	snprintf(f, sizeof(f), "%s/zero", dir);
 	write_file(f, (uint8_t[32]){ 0 }, 32, 0600);
-	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_GAK, g, f), -EINVAL);
+	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_GAK, g, 0, f), -EINVAL);
 	snprintf(f, sizeof(f), "%s/none", dir);
-	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_BK, NULL, f), -ENOENT);
-	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_BK, NULL, dir), -EINVAL);
+	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_BK, NULL, 0, f), -ENOENT);
+	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_BK, NULL, 0, dir), -EINVAL);
 	cr_assert_eq(gem_keys_list(k, &v, &n), 0);
 	free(v);
 	cr_assert_eq(n, 0, "a failed import left %zu objects", n);
@@ -773,8 +790,8 @@ Test(errors, import_once_and_whole)
 	/* good file once; twice is refused and leaves one object */
 	snprintf(f, sizeof(f), "%s/good", dir);
 	write_file(f, key, 32, 0600);
-	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_GAK, g, f), 0, "%s", gem_keys_errmsg());
-	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_GAK, g, f), -EEXIST);
+	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_GAK, g, 0, f), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_import_file(k, GEM_KEYS_GAK, g, 0, f), -EEXIST);
 	assert_msg("'gem-gak-239.2.2.2' already exists");
 	cr_assert_eq(gem_keys_list(k, &v, &n), 0);
 	cr_assert_eq(n, 1);
@@ -844,6 +861,57 @@ Test(files, gen_secret)
 	assert_bytes(a, b, 32, "read back");
 }
 
+/* docs/KEYS.md 2.3: each epoch of a group has its own GAK; a key of epoch e
+ * is derived from GAK e alone (checked with OpenSSL's HMAC), epochs are
+ * listed in order, and a retired epoch derives nothing any more. */
+Test(kat, gak_epochs)
+{
+	struct gem_keys *k = open_ok();
+	uint8_t g[16], g2[16], gak0[32], gak5[32], lab[64], want[32], *got = sec(32);
+	uint32_t ep[4], e;
+	size_t n;
+
+	seq(gak0, 32, 0x60);
+	seq(gak5, 32, 0x80);
+	cr_assert_eq(gem_keys_group_parse("239.9.9.9", g), 0);
+	cr_assert_eq(gem_keys_import(k, GEM_KEYS_GAK, g, 5, gak5), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_import(k, GEM_KEYS_GAK, g, 0, gak0), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_import(k, GEM_KEYS_GAK, g, 5, gak0), -EEXIST);
+	cr_assert_eq(gem_keys_import(k, GEM_KEYS_BK, NULL, 5, gak0), -EINVAL);
+	cr_assert_eq(gem_keys_gak_epochs(k, g, ep, 4), 2);
+	cr_assert(ep[0] == 0 && ep[1] == 5, "epochs %u %u", ep[0], ep[1]);
+	for (uint32_t i = 0; i < 2; i++) {
+		uint32_t epoch = i ? 5 : 0;
+
+		n = group_label(lab, "ctl-hmac", g, epoch);
+		ossl_hmac(i ? gak5 : gak0, lab, n, want);
+		cr_assert_eq(gem_keys_ctl_key(k, g, epoch, got), 0, "%s", gem_keys_errmsg());
+		assert_bytes(got, want, 32, "ctl-hmac of the epoch's own GAK");
+	}
+	/* no GAK of epoch 4: nothing derived, and the hint names the epoch */
+	cr_assert_eq(gem_keys_ctl_key(k, g, 4, got), -ENOENT);
+	assert_msg("gemctl keys import gak 239.9.9.9 FILE --epoch 4");
+	cr_assert_eq(gem_keys_gak_retire(k, g, 0), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_gak_epochs(k, g, ep, 4), 1);
+	cr_assert_eq(ep[0], 5);
+	cr_assert_eq(gem_keys_ctl_key(k, g, 0, got), -ENOENT);
+	cr_assert_eq(gem_keys_gak_retire(k, g, 0), -ENOENT);
+	/* labels: the one spelling gem_keys_gak_label makes, and back */
+	cr_assert_eq(gem_keys_gak_label_parse("gem-gak-239.9.9.9#5", g2, &e), 0);
+	cr_assert(!memcmp(g, g2, 16) && e == 5);
+	cr_assert_eq(gem_keys_gak_label_parse("gem-gak-239.9.9.9", g2, &e), 0);
+	cr_assert_eq(e, 0);
+	static const char *const bad[] = {
+		"gem-gak-239.9.9.9#0", "gem-gak-239.9.9.9#05", "gem-gak-239.9.9.9#", "gem-gak-239.9.9.9#x",
+		"gem-gak-239.9.9.9#4294967296", "gem-gak-::ffff:239.9.9.9", "gem-gak-FF3E::1",
+		"gem-gak-10.0.0.1x", "gem-bk", "gem-gak-",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(gem_keys_gak_label_parse(bad[i], g2, &e), -EINVAL, "'%s'", bad[i]);
+	sodium_free(got);
+	gem_keys_close(k);
+}
+
 Test(files, group_names)
 {
 	static const struct {
@@ -863,7 +931,7 @@ Test(files, group_names)
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		cr_assert_eq(gem_keys_group_parse(ok[i].in, g), 0, "%s", ok[i].in);
-		gem_keys_gak_label(g, label);
+		gem_keys_gak_label(g, 0, label);
 		cr_assert_str_eq(label, ok[i].label);
 	}
 	cr_assert_eq(gem_keys_group_parse("239.1.1.1", g), 0);

@@ -98,6 +98,35 @@ expect "$tmp/err" "31 bytes, expected exactly 32"
 run 2 "${K[@]}" import gak "$tmp/gak"
 run 2 "${K[@]}" import dek 239.1.1.1 "$tmp/gak"
 
+echo "--- GAK epochs (docs/KEYS.md 2.3)"
+run 0 "$GEMCTL" keys gen-secret "$tmp/gak2"
+run 0 "${K[@]}" import gak 239.1.1.1 "$tmp/gak2" --epoch 2
+expect "$tmp/out" "epoch 2 as 'gem-gak-239.1.1.1#2'"
+run 1 "${K[@]}" import gak 239.1.1.1 "$tmp/gak2" --epoch 2
+expect "$tmp/err" "'gem-gak-239.1.1.1#2' already exists"
+run 2 "${K[@]}" import bk "$tmp/bk" --epoch 1
+expect "$tmp/err" "the Bootstrap Key has no epochs"
+run 2 "${K[@]}" import gak 239.1.1.1 "$tmp/gak2" --epoch -1
+expect "$tmp/err" "epoch '-1' is not a number"
+run 2 "${K[@]}" import gak 239.1.1.1 "$tmp/gak2" --epoch 4294967296
+run 0 "${K[@]}" -j import gak 239.1.1.1 "$tmp/gak2" --epoch 3
+jq -e '.label == "gem-gak-239.1.1.1#3" and .epoch == 3' "$tmp/out" >/dev/null ||
+	fail "import --epoch -j: $(cat "$tmp/out")"
+run 0 "${K[@]}" -j list
+jq -e '[.objects[] | select(.group == "239.1.1.1") | .epoch] | sort == [0, 2, 3]' \
+	"$tmp/out" >/dev/null || fail "list: epochs of 239.1.1.1: $(cat "$tmp/out")"
+run 2 "${K[@]}" retire gak 239.1.1.1
+expect "$tmp/err" "usage: gemctl keys retire gak GROUP --epoch N"
+run 0 "${K[@]}" -j retire gak 239.1.1.1 --epoch 3
+jq -e '.epoch == 3 and .epochs_left == [0, 2]' "$tmp/out" >/dev/null ||
+	fail "retire -j: $(cat "$tmp/out")"
+run 1 "${K[@]}" retire gak 239.1.1.1 --epoch 3
+expect "$tmp/err" "no object 'gem-gak-239.1.1.1#3'"
+run 0 "${K[@]}" retire gak 239.1.1.1 --epoch 2
+expect "$tmp/out" "1 epoch left"
+run 0 "${K[@]}" list
+expect "$tmp/out" "gem-gak-239.1.1.1 .*group-authorization-key *0"
+
 echo "--- list"
 run 0 "${K[@]}" list -j
 jq -e '.objects | length == 5' "$tmp/out" >/dev/null || fail "list: $(cat "$tmp/out")"
