@@ -28,6 +28,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all deps test demo bench fuzz check clean test-pristine demo-pristine
+.PHONY: progs man install uninstall deb deb-pristine FORCE
 
 all:
 
@@ -70,6 +71,20 @@ $(B)/gemd-obj/%.o: gemd/%.c | $(BPF_SKELS)
 $(LIBGEM): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# ---- version (gem-load/gemctl/gemd --version, the pinned gem_stamp) -----------
+# git describe at build time (scripts/version.sh; VERSION in a git archive),
+# and a fingerprint of the map layout: bpf/gem_common.h without comments.
+# $(B)/gem_build.h is rewritten only when one of them changes.
+GEM_BUILD_VERSION := $(shell ./scripts/version.sh)
+GEM_BUILD_LAYOUT := $(shell gcc -fpreprocessed -dD -E -P bpf/gem_common.h 2>/dev/null | \
+		      tr -s ' \t\n' ' ' | sha256sum | cut -c1-8)
+$(B)/gem_build.h: FORCE | $(B)
+	$(Q)printf '#define GEM_BUILD_VERSION "%s"\n#define GEM_BUILD_LAYOUT 0x%sU\n' \
+		'$(GEM_BUILD_VERSION)' '$(GEM_BUILD_LAYOUT)' >$@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(B)/lib/gem_version.o $(B)/fuzz/obj/lib/gem_version.o: $(B)/gem_build.h
+FORCE:
 
 # ---- tests ----------------------------------------------------------------------
 # Each selftests/test_*.c is one criterion binary linked with libgem.
@@ -139,6 +154,77 @@ test-pristine:
 
 demo-pristine:
 	$(Q)./scripts/pristine.sh demo
+
+# ---- install, man pages, Debian package -----------------------------------------
+# `make install` (PREFIX, DESTDIR): the three tools in sbin (the BPF object is
+# inside gem-load: bpftool's skeleton embeds it), man pages (man/*.scd, built
+# with scdoc), bash completion, gemd.service pointing at the installed gemd,
+# the example configuration and the docs.  Configuration stays in /etc/gem.
+PREFIX         ?= /usr/local
+SBINDIR        ?= $(PREFIX)/sbin
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/gem
+BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR     ?= /etc
+SCDOC          ?= scdoc
+
+PROGS := $(B)/gem-load $(B)/gemctl $(B)/gemd
+MAN_SRCS := $(wildcard man/*.scd)
+MANS := $(patsubst man/%.scd,$(B)/man/%,$(MAN_SRCS))
+COMPLETIONS := $(wildcard completion/*)
+DOCS := README.md $(wildcard docs/*.md)
+
+progs: $(PROGS)
+man: $(MANS)
+
+$(B)/man/%: man/%.scd
+	$(call msg,SCDOC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(SCDOC) <$< >$@
+
+# the paths in gemd.service and in the man pages (@DOCDIR@) are set here, at
+# install time: one build serves any PREFIX
+install: $(PROGS) $(MANS)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/gem
+	$(Q)install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
+	$(Q)for m in $(MANS); do sed 's|@DOCDIR@|$(DOCDIR)|g' $$m \
+		>$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} && \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+	$(Q)install -m 0644 $(COMPLETIONS) $(DESTDIR)$(BASHCOMPDIR)/
+	$(Q)sed -e 's|/usr/sbin/gemd|$(SBINDIR)/gemd|g' -e 's|/etc/gem/|$(SYSCONFDIR)/gem/|g' \
+		-e 's|file:///usr/share/doc/gem/|file://$(DOCDIR)/|g' gemd/gemd.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/gemd.service
+	$(Q)chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/gemd.service
+	$(Q)install -m 0644 gemd/gemd.conf.example $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	$(call msg,RM,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(PROGS))) \
+		$(foreach m,$(MANS),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+		$(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(COMPLETIONS))) \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/gemd.service \
+		$(addprefix $(DESTDIR)$(DOCDIR)/,gemd.conf.example $(notdir $(DOCS)))
+	$(Q)rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/gem 2>/dev/null || true
+
+# The Debian package (debian/; scripts/deps.sh deb installs the tools): built
+# in build-deb/, the .deb and its .changes moved from .. into $(B)/deb/.
+deb:
+	$(Q)./scripts/deps.sh deb
+	$(Q)dpkg-buildpackage -us -uc -b
+	$(Q)mkdir -p $(B)/deb
+	$(Q)src=$$(dpkg-parsechangelog -S Source) ver=$$(dpkg-parsechangelog -S Version); \
+		mv ../$${src}_$${ver}_*.changes ../$${src}_$${ver}_*.buildinfo \
+		   ../gem-multicast*_$${ver}_*.deb $(B)/deb/ && ls $(B)/deb
+
+# The package built in one fresh Debian 12 root (only its Build-Depends),
+# installed in another, and the static-keying e2e run against what it
+# installed (scripts/pristine.sh deb-e2e).
+deb-pristine:
+	$(Q)./scripts/pristine.sh deb-e2e
 
 # ---- fuzzing (clang-19 libFuzzer + ASan + UBSan) ------------------------------------
 # The library sources are compiled again with the sanitizers; each fuzz/*.c

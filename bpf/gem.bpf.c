@@ -81,6 +81,14 @@ struct {
 	__type(value, struct gem_iface);
 } gem_ifaces SEC(".maps");
 
+/* What pinned all this (gem_common.h); no program reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gem_stamp);
+} gem_stamp SEC(".maps");
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&gem_counters, &idx);

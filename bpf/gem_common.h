@@ -166,6 +166,20 @@ struct gem_iface {
 	char name[16];
 };
 
+/* gem_stamp (array, one entry): which GEM pinned the objects.  gem-load
+ * writes it when it loads the data plane; gem-load, gemctl and gemd compare
+ * it with their own build before using the pins (lib/gem_pin.c).  layout is
+ * a fingerprint of this header (the Makefile hashes it with the comments
+ * stripped): another layout means the maps' key/value structs may differ.
+ * This struct itself never changes, so any GEM can read any GEM's stamp. */
+#define GEM_STAMP_MAGIC		0x474d5354u	/* "GMST" */
+#define GEM_STAMP_VERSION_LEN	56
+struct gem_stamp {
+	__u32 magic;
+	__u32 layout;
+	char version[GEM_STAMP_VERSION_LEN];	/* git describe, NUL-terminated */
+};
+
 /* Ring-buffer event: a protected group saw a stream with no SEK. */
 #define GEM_EV_TX_NO_KEY	1
 struct gem_event {

@@ -48,13 +48,17 @@ static int open_pins(const struct gemctl_opts *o, struct gem_pins *p)
 {
 	int r = gem_pins_open(o->pin_dir, p);
 
-	if (r == -ENOENT || r == -EMEDIUMTYPE)
+	if (r == -ESTALE)
+		gemctl_err(o, "%s", p->stamp_msg);
+	else if (r == -ENOENT || r == -EMEDIUMTYPE)
 		gemctl_err(o, "GEM is not loaded: no maps pinned in %s (run: gem-load attach DEV)",
 			   o->pin_dir);
 	else if (r == -EPERM || r == -EACCES)
 		gemctl_err(o, "%s: permission denied (run as root)", o->pin_dir);
 	else if (r)
 		gemctl_err(o, "cannot open the maps in %s: %s", o->pin_dir, strerror(-r));
+	else if (p->stamp_msg[0])
+		fprintf(stderr, "gemctl: warning: %s\n", p->stamp_msg);
 	return r;
 }
 
@@ -138,7 +142,7 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 	const char *key_file = NULL;
 	uint8_t *gak = NULL, *key = NULL;
 	struct gem_keys *k = NULL;
-	struct gem_pins p = { -1, -1, -1, -1, -1, -1, -1, -1 };
+	struct gem_pins p = { -1, -1, -1, -1, -1, -1, -1, -1, "" };
 	struct gem_addr g;
 	unsigned long epoch = 0;
 	int c, suite = -1, hsm = 0, fam, r = 1;
@@ -365,7 +369,7 @@ static int sek_set(int argc, char **argv, const struct gemctl_opts *o)
 		{ "dir", required_argument, NULL, 'd' },
 		{ 0 }
 	};
-	struct gem_pins p = { -1, -1, -1, -1, -1, -1, -1, -1 };
+	struct gem_pins p = { -1, -1, -1, -1, -1, -1, -1, -1, "" };
 	struct gem_group gv;
 	const char *file = NULL;
 	struct gem_sg sg;

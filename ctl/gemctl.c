@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "gemctl.h"
+#include "gem_version.h"
 
 static const struct {
 	const char *name;
@@ -71,12 +72,16 @@ void gemctl_json_append(json_object *arr, json_object *e)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gemctl [-j|-p] [-v] [--pin-dir DIR] COMMAND [ARGS]\n\n"
-		"  -j, --json     JSON on stdout and nothing else (errors too: {\"error\": ...})\n"
-		"  -p, --pretty   JSON, indented\n\ncommands:\n");
+	fprintf(f, "usage: gemctl [-j|-p] [-v] [--pin-dir DIR] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
-	fprintf(f, "\n'gemctl COMMAND --help' describes one command.\n");
+	fprintf(f, "\noptions:\n"
+		"  -j, --json      JSON on stdout and nothing else (errors too: {\"error\": ...})\n"
+		"  -p, --pretty    JSON, indented\n"
+		"  -v, --verbose   more detail\n"
+		"  --pin-dir DIR   bpffs directory of the data plane (default " GEM_PIN_DIR ")\n"
+		"  -V, --version   version and map layout of this gemctl\n"
+		"\n'gemctl COMMAND --help' describes one command.\n");
 }
 
 int main(int argc, char **argv)
@@ -87,6 +92,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	struct gemctl_opts o = { .pin_dir = GEM_PIN_DIR };
@@ -97,8 +103,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* '+': stop at the first non-option, the subcommand parses the rest */
-	while ((c = getopt_long(argc, argv, "+jpvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jpvhV", lo, NULL)) != -1) {
 		switch (c) {
+		case 'V': gem_print_version(stdout, "gemctl"); return 0;
 		case 'j': o.json = true; break;
 		case 'p': o.json = o.pretty = true; break;
 		case 'v': o.verbose = true; break;

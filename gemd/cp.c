@@ -702,12 +702,17 @@ static void pins_try(struct gemd *g, uint64_t now)
 	g->cp.pins_retry_ms = now + PINS_RETRY_MS;
 	err = gem_pins_open(g->cfg.pin_dir, &g->cp.pins);
 	if (err) {
-		if (!g->cp.pins_logged)
+		if (!g->cp.pins_logged && err == -ESTALE)	/* another GEM's maps: untouched */
+			log_err("control: %s; retrying every %d s", g->cp.pins.stamp_msg,
+				PINS_RETRY_MS / 1000);
+		else if (!g->cp.pins_logged)
 			log_warn("control: no GEM data plane at %s (%s): run gem-load; retrying "
 				 "every %d s", g->cfg.pin_dir, strerror(-err), PINS_RETRY_MS / 1000);
 		g->cp.pins_logged = true;
 		return;
 	}
+	if (g->cp.pins.stamp_msg[0])
+		log_warn("control: %s", g->cp.pins.stamp_msg);
 	g->cp.rb = ring_buffer__new(g->cp.pins.events, on_dp_event, g, NULL);
 	if (!g->cp.rb) {
 		log_err("control: cannot read the data plane's events: %s", strerror(errno));

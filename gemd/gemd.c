@@ -35,6 +35,7 @@
 #include "gemd/nl.h"
 #include "gemd/proc.h"
 #include "keys/gem_keys.h"
+#include "gem_version.h"
 
 #define TICK_MS		100
 #define DISC_RETRY_MS	2000
@@ -49,7 +50,7 @@ struct beacon_out {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: gemd [-c FILE] [-v] [--check-config]\n"
+		"usage: gemd [-c FILE] [-v] [--check-config] | --version\n"
 		"\n"
 		"GEM control-plane daemon: discovers GEM neighbours on the configured links,\n"
 		"runs an IKEv2/ESP tunnel to each (strongSwan) and Babel over them (babeld).\n"
@@ -58,6 +59,7 @@ static void usage(FILE *f)
 		"                      reloads it: docs/CONTROL.md 2.1)\n"
 		"      --check-config  parse and check the configuration, then exit\n"
 		"  -v, --verbose       debug log\n"
+		"  -V, --version       version and map layout of this gemd\n"
 		"  -h, --help          this text\n"
 		"\n"
 		"Reference: docs/CONTROL.md; example: gemd/gemd.conf.example.\n");
@@ -514,6 +516,7 @@ int main(int argc, char **argv)
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	const char *path = GEMD_DEFAULT_CONFIG;
@@ -525,8 +528,9 @@ int main(int argc, char **argv)
 	int c, err, rc = 1, run_fd = -1, sfd = -1;
 	sigset_t mask;
 
-	while ((c = getopt_long(argc, argv, "c:vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:vhV", lo, NULL)) != -1) {
 		switch (c) {
+		case 'V': gem_print_version(stdout, "gemd"); return 0;
 		case 'c': path = optarg; break;
 		case 'C': check = true; break;
 		case 'v': gemd_log_level = GLOG_DEBUG; break;
@@ -604,9 +608,9 @@ int main(int argc, char **argv)
 	}
 	if (open_hsm(g))
 		goto out_unlock;
-	log_info("starting: node %s%s%s%s, %d interface(s), run_dir %s, backend %s", g->id_hex,
-		 g->cfg.name[0] ? " (" : "", g->cfg.name, g->cfg.name[0] ? ")" : "",
-		 g->cfg.nifaces, g->cfg.run_dir, g->backend->name);
+	log_info("starting: GEM %s, node %s%s%s%s, %d interface(s), run_dir %s, backend %s",
+		 gem_build_version, g->id_hex, g->cfg.name[0] ? " (" : "", g->cfg.name,
+		 g->cfg.name[0] ? ")" : "", g->cfg.nifaces, g->cfg.run_dir, g->backend->name);
 
 	g->tenv = (struct tunnel_env){ .cfg = &g->cfg, .dir = g->tun_dir, .psk = derive_psk,
 				       .arg = g };

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "gem_pin.h"
+#include "gem_version.h"
 
 int gem_pin_dir_check(const char *dir, int create)
 {
@@ -49,6 +51,99 @@ static int get(const char *dir, const char *name, int *fd)
 	return *fd < 0 ? -errno : 0;
 }
 
+int gem_stamp_write(int fd)
+{
+	struct gem_stamp st = { .magic = GEM_STAMP_MAGIC, .layout = gem_build_layout };
+	__u32 k = 0;
+
+	snprintf(st.version, sizeof(st.version), "%s", gem_build_version);
+	return bpf_map_update_elem(fd, &k, &st, BPF_ANY) ? -errno : 0;
+}
+
+static bool stamp_ok(const struct gem_stamp *st)
+{
+	if (st->magic != GEM_STAMP_MAGIC || !memchr(st->version, 0, sizeof(st->version)))
+		return false;
+	/* printed as is, JSON included: printable, no quote or backslash */
+	for (const char *c = st->version; *c; c++)
+		if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
+			return false;
+	return true;
+}
+
+/* The pinned stamp, its shape checked before the lookup (a map of another
+ * value size would have the kernel write past st). */
+static int stamp_read(const char *dir, struct gem_stamp *st)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info), k = 0;
+	int fd = -1, err;
+
+	err = get(dir, "gem_stamp", &fd);
+	if (err)
+		return err;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		err = -errno;
+		goto out;
+	}
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(k) ||
+	    info.value_size != sizeof(*st)) {
+		err = -EPROTO;
+		goto out;
+	}
+	if (bpf_map_lookup_elem(fd, &k, st)) {
+		err = -errno;
+		goto out;
+	}
+	if (!stamp_ok(st))
+		err = -EPROTO;
+out:
+	close(fd);
+	return err;
+}
+
+int gem_stamp_check(const char *dir, struct gem_stamp *out, char *msg, size_t n)
+{
+	static const char redo[] = "detach every interface (gem-load detach DEV), run gem-load "
+				   "unload, and attach again with this version";
+	struct gem_stamp st;
+	int fd = -1, err;
+
+	memset(&st, 0, sizeof(st));
+	if (n)
+		msg[0] = '\0';
+	err = stamp_read(dir, &st);
+	if (err == -ENOENT) {
+		/* no stamp: nothing pinned, or a GEM from before the stamp */
+		if (get(dir, "gem_ifaces", &fd) == -ENOENT)
+			return -ENOENT;
+		if (fd >= 0)
+			close(fd);
+		snprintf(msg, n, "%s was pinned by a GEM without a version stamp (older than "
+			 "this GEM %s): its maps may not match; %s", dir, gem_build_version, redo);
+		return -ESTALE;
+	}
+	if (err) {
+		snprintf(msg, n, "%s: the version stamp gem_stamp is unreadable (%s); %s", dir,
+			 err == -EPROTO ? "not a GEM stamp" : strerror(-err), redo);
+		return -ESTALE;
+	}
+	if (out)
+		*out = st;
+	if (st.layout != gem_build_layout) {
+		snprintf(msg, n, "%s was pinned by GEM %s (map layout %08x), this is GEM %s (map "
+			 "layout %08x): the maps do not match; %s", dir, st.version, st.layout,
+			 gem_build_version, gem_build_layout, redo);
+		return -ESTALE;
+	}
+	if (strcmp(st.version, gem_build_version) != 0) {
+		snprintf(msg, n, "%s was pinned by GEM %s, this is GEM %s (same map layout: "
+			 "going on)", dir, st.version, gem_build_version);
+		return 1;
+	}
+	return 0;
+}
+
 int gem_pins_open(const char *dir, struct gem_pins *p)
 {
 	struct { const char *name; int *fd; } o[] = {
@@ -61,8 +156,12 @@ int gem_pins_open(const char *dir, struct gem_pins *p)
 
 	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++)
 		*o[i].fd = -1;
+	p->stamp_msg[0] = '\0';
 	err = gem_pin_dir_check(dir, 0);
 	if (err)
+		return err;
+	err = gem_stamp_check(dir, NULL, p->stamp_msg, sizeof(p->stamp_msg));
+	if (err < 0)
 		return err;
 	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
 		err = get(dir, o[i].name, o[i].fd);

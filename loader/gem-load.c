@@ -37,6 +37,7 @@
 #include "gem_json.h"
 #include "gem_nl.h"
 #include "gem_pin.h"
+#include "gem_version.h"
 
 #define GEM_TC_HANDLE	0x47
 #define GEM_TC_PRIO	0x4745
@@ -46,7 +47,7 @@ static const char *pin_dir = GEM_PIN_DIR_DEFAULT;
 
 static const char *const map_pins[] = {
 	"gem_groups", "gem_tx", "gem_rx", "gem_counters", "gem_events",
-	"gem_notified", "gem_ifaces",
+	"gem_notified", "gem_ifaces", "gem_stamp",
 };
 static const char *const prog_pins[] = { "prog_egress", "prog_ingress", "prog_ctl" };
 
@@ -112,7 +113,11 @@ static void usage(FILE *f)
 		"  --pin-dir DIR   bpffs directory (default " GEM_PIN_DIR_DEFAULT ")\n"
 		"  -j, --json      JSON on stdout and nothing else (errors: {\"error\": ...})\n"
 		"  -p, --pretty    JSON, indented\n"
-		"  -v, --verbose   libbpf and verifier messages\n");
+		"  -v, --verbose   libbpf and verifier messages\n"
+		"  -V, --version   version and map layout of this gem-load\n"
+		"\n"
+		"Pins of another GEM version: a warning when the map layout is the same,\n"
+		"refused (attach) when it differs (gem-load(8), VERSIONS).\n");
 }
 
 static int path_of(char *buf, size_t n, const char *name)
@@ -202,8 +207,18 @@ static int get_progs(int fds[2])
 	char path[PATH_MAX];
 	struct gem_bpf *skel = NULL;
 	struct bpf_program *progs[3];
+	char msg[320];
 	int r;
 
+	/* another GEM's maps: a warning for the same layout, else refused
+	 * (the structs written into them would be misread) */
+	r = gem_stamp_check(pin_dir, NULL, msg, sizeof(msg));
+	if (r == -ESTALE) {
+		err("%s", msg);
+		return r;
+	}
+	if (r == 1)
+		fprintf(stderr, "gem-load: warning: %s\n", msg);
 	if (!path_of(path, sizeof(path), "prog_ingress") && access(path, F_OK) == 0) {
 		fds[1] = bpf_obj_get(path);
 		path_of(path, sizeof(path), "prog_egress");
@@ -243,6 +258,11 @@ static int get_progs(int fds[2])
 		else
 			err("loading the data plane failed (%s); -v shows the verifier log",
 			    strerror(-r));
+		goto out;
+	}
+	r = gem_stamp_write(bpf_map__fd(skel->maps.gem_stamp));
+	if (r) {
+		err("cannot write the version stamp: %s", strerror(-r));
 		goto out;
 	}
 	progs[0] = skel->progs.gem_egress;
@@ -564,9 +584,11 @@ static int cmd_status(void)
 {
 	__u32 key, next, *prev = NULL;
 	struct gem_nl_link link;
+	struct gem_stamp st;
 	struct gem_iface rec;
 	json_object *top = NULL, *arr = NULL;
-	int ifd, n = 0;
+	int ifd, n = 0, sr;
+	char msg[320];
 
 	if (gem_pin_dir_check(pin_dir, 0) || (ifd = ifaces_fd()) < 0) {
 		if (json) {
@@ -580,11 +602,17 @@ static int cmd_status(void)
 		printf("GEM is not loaded (nothing pinned in %s)\n", pin_dir);
 		return 0;
 	}
+	sr = gem_stamp_check(pin_dir, &st, msg, sizeof(msg));
+	if (sr && !json)
+		printf("%s: %s\n", sr < 0 ? "error" : "warning", msg);
 	if (json) {
 		top = json_object_new_object();
 		arr = json_object_new_array();
 		gem_json_bool(top, "loaded", true);
 		gem_json_str(top, "pin_dir", pin_dir);
+		gem_json_str(top, "version", gem_build_version);
+		gem_json_str(top, "pinned_version", sr >= 0 ? st.version : NULL);
+		gem_json_bool(top, "layout_matches", sr >= 0);
 		if (top && arr) {
 			json_object_object_add(top, "interfaces", arr);
 		} else {
@@ -713,12 +741,14 @@ int main(int argc, char **argv)
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+jpvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jpvhV", lo, NULL)) != -1) {
 		switch (c) {
+		case 'V': gem_print_version(stdout, "gem-load"); return 0;
 		case 'P': pin_dir = optarg; break;
 		case 'j': json = true; break;
 		case 'p': json = pretty = true; break;

@@ -5,6 +5,7 @@
 #   scripts/deps.sh          build, `make test`, `make demo`
 #   scripts/deps.sh check    ... and `make check` (cppcheck, clang-tidy)
 #   scripts/deps.sh bench    ... and `make bench` (iperf, perf)
+#   scripts/deps.sh deb      ... and `make deb` (debhelper, dpkg-dev)
 #
 # The base list is proven, not guessed: `make test-pristine` and
 # `make demo-pristine` run the README's commands in a fresh minimal root where
@@ -16,17 +17,19 @@
 #       them IKE has no AES-GCM and no X25519 and never completes
 #   procps (ps, pgrep), python3-cryptography (selftests/adv_cp.py),
 #   libclang-rt-19-dev (libFuzzer, selftests/test_fuzz_short.sh)
+#   scdoc (man/*.scd -> man pages: make install, selftests/test_docs.sh)
 set -eu
 PKGS="make gcc pkg-config clang-19 llvm-19 libbpf-dev bpftool libelf-dev zlib1g-dev
 libssl-dev libsodium-dev libcriterion-dev libp11-kit-dev libinih-dev libmnl-dev libjson-c-dev softhsm2
 strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins
 babeld smcroute tcpdump tshark iproute2 ethtool python3 python3-cryptography python3-prometheus-client procps jq
-libclang-rt-19-dev iputils-ping"
+libclang-rt-19-dev iputils-ping scdoc"
 for group in "$@"; do
 	case "$group" in
 	check) PKGS="$PKGS cppcheck clang-tidy" ;;
 	bench) PKGS="$PKGS iperf linux-perf" ;;
-	*) echo "deps: unknown group '$group' (check, bench)" >&2; exit 2 ;;
+	deb) PKGS="$PKGS debhelper dpkg-dev" ;;
+	*) echo "deps: unknown group '$group' (check, bench, deb)" >&2; exit 2 ;;
 	esac
 done
 missing=""

@@ -6,6 +6,14 @@
 # a package that deps.sh forgets to name fails here, not on a user's machine.
 #
 #   scripts/pristine.sh [options] [MAKE-TARGET...]    (default target: test)
+#   scripts/pristine.sh [options] deb-e2e
+#
+# deb-e2e (make deb-pristine): the Debian package is built in one fresh root
+# that gets only build-essential, dpkg-dev and the package's Build-Depends
+# (apt-get build-dep), then installed with apt in a second fresh root, which
+# gets besides it only the e2e test's own tools (DEB_E2E_TOOLS below), and
+# selftests/test_e2e.sh and test_version.sh run there against the installed
+# /usr/sbin binaries (GEM_LOAD, GEMCTL, GEMD).
 #
 #   --rev REV     tree to test (default HEAD; uncommitted changes are NOT in it)
 #   --fresh       rebuild the cached base root first
@@ -108,12 +116,64 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-mkdir "$ROOT"
-tar -x -C "$ROOT" -f "$base"
-mkdir -p "$ROOT/root"
-git -C "$REPO" archive --format=tar --prefix=gem/ "$commit" | tar -x -C "$ROOT/root"
-cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
-echo "pristine: tree $(git -C "$REPO" rev-parse --short "$commit") in $ROOT/root/gem"
+# new_root DIR: the base system and the tree (git archive) in /root/gem
+new_root() {
+	mkdir "$1"
+	tar -x -C "$1" -f "$base"
+	mkdir -p "$1/root"
+	git -C "$REPO" archive --format=tar --prefix=gem/ "$commit" | tar -x -C "$1/root"
+	cp /etc/resolv.conf "$1/etc/resolv.conf" 2>/dev/null || true
+	echo "pristine: tree $(git -C "$REPO" rev-parse --short "$commit") in $1/root/gem"
+}
+# in_root DIR CMD...: CMD as root in DIR, in /root/gem, with a clean environment
+in_root() {
+	local r=$1
+	shift
+	local bw=(bwrap --bind "$r" / --dev-bind /dev /dev --proc /proc --bind /sys /sys
+	    --tmpfs /run --perms 1777 --tmpfs /tmp --bind "$CACHE/debs" /var/cache/apt/archives
+	    --cap-add ALL --unshare-pid --die-with-parent --chdir /root/gem
+	    /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}"
+	    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+	[ -n "${CI:-}" ] && bw+=(CI="$CI")
+	"${bw[@]}" "$@"
+}
+
+if [ "${TARGETS[*]}" = deb-e2e ]; then
+	# what the e2e test itself runs, beyond the package and its Depends
+	DEB_E2E_TOOLS="smcroute tcpdump tshark jq python3 iproute2 ethtool procps bpftool"
+	APT="apt-get -y -qq --no-install-recommends"
+	ROOT=$WORK/build
+	new_root "$ROOT"
+	t0=$(now)
+	echo "pristine: deb-e2e: building the package (Build-Depends only)"
+	in_root "$ROOT" sh -c "export DEBIAN_FRONTEND=noninteractive && apt-get update -qq &&
+		$APT install build-essential dpkg-dev >/dev/null && $APT build-dep ./ >/dev/null &&
+		dpkg-buildpackage -us -uc -b >/root/build.log 2>&1 || { tail -n 40 /root/build.log; exit 1; }" ||
+		die "deb-e2e: the package did not build (root kept: --keep)"
+	t1=$(now)
+	echo "pristine: deb-e2e: built in $((t1 - t0)) s: $(cd "$ROOT/root" && ls ./*.deb | tr '\n' ' ')"
+	debs=$(cd "$ROOT/root" && ls gem-multicast_*.deb)
+	ROOT=$WORK/run
+	new_root "$ROOT"
+	cp "$WORK/build/root/$debs" "$ROOT/root/"
+	rm -rf --one-file-system "$WORK/build"
+	set +e
+	in_root "$ROOT" sh -c "export DEBIAN_FRONTEND=noninteractive &&
+		echo 'wireshark-common wireshark-common/install-setuid boolean false' |
+			debconf-set-selections && apt-get update -qq &&
+		$APT install ../$debs >/dev/null && echo 'pristine: installed ../$debs' &&
+		$APT install $DEB_E2E_TOOLS >/dev/null && dpkg -L gem-multicast | grep /sbin/ &&
+		gem-load --version && gemctl --version && gemd --version &&
+		GEM_LOAD=/usr/sbin/gem-load GEMCTL=/usr/sbin/gemctl GEMD=/usr/sbin/gemd \
+			bash selftests/test_version.sh &&
+		GEM_LOAD=/usr/sbin/gem-load GEMCTL=/usr/sbin/gemctl bash selftests/test_e2e.sh"
+	rc=$?
+	set -e
+	echo "pristine: deb-e2e exited $rc: build $((t1 - t0)) s, install and e2e $(( $(now) - t1 )) s"
+	exit $rc
+fi
+
+new_root "$ROOT"
 
 # The README's command for each target: a fresh Debian has no make, so
 # deps.sh (plain sh) comes first.
@@ -130,17 +190,11 @@ else
 	done
 	cmd=(sh -c "$line")
 fi
-bw=(bwrap --bind "$ROOT" / --dev-bind /dev /dev --proc /proc --bind /sys /sys
-    --tmpfs /run --perms 1777 --tmpfs /tmp --bind "$CACHE/debs" /var/cache/apt/archives
-    --cap-add ALL --unshare-pid --die-with-parent --chdir /root/gem
-    /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}"
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
-[ -n "${CI:-}" ] && bw+=(CI="$CI")
 
 t0=$(now)
 echo "pristine: running '${cmd[*]: -1}' in the root (CI=${CI:-unset})"
 set +e
-"${bw[@]}" "${cmd[@]}"
+in_root "$ROOT" "${cmd[@]}"
 rc=$?
 set -e
 echo "pristine: '${cmd[*]: -1}' exited $rc after $(( $(now) - t0 )) s"
