@@ -403,3 +403,33 @@ cp_line4() {
 	for n in $NODES; do nsx "$n" sysctl -qw net.ipv4.ip_forward=1; done
 	declare -gA FROM=([a]=lan0 [b]=e-a [c]=e-b [d]=e-c) TO=([a]=e-b [b]=e-c [c]=e-d [d]=lan0)
 }
+
+# cp_line4_dataplane: after cp_line4, multicast routing for (SRC, GRP) along
+# hostA -> a -> b -> c -> d -> hostD (smcrouted, one per node) and GEM
+# (gem-load, native XDP) on every inter-node link; skips (77) on a kernel
+# without the crypto kfuncs.
+cp_line4_dataplane() {
+	local n ifc
+	for n in $NODES; do
+		{
+			echo "phyint ${FROM[$n]} enable ttl-threshold 1"
+			echo "phyint ${TO[$n]} enable ttl-threshold 1"
+			echo "mroute from ${FROM[$n]} source $SRC group $GRP to ${TO[$n]}"
+		} >"$T/$n.smc.conf"
+		gem_bg "$n" "smcrouted-$n" smcrouted -n -N -i "gem-$n" -f "$T/$n.smc.conf" \
+			-P "$T/$n.smc.pid" -u "$T/$n.smc.sock"
+	done
+	for n in $NODES; do
+		gem_mroute_wait "$n" 4 "$SRC" "$GRP" ||
+			gem_die "$n: no multicast route: $(cat "$T/smcrouted-$n.log")"
+		for ifc in $(cat "$T/$n/ifaces"); do
+			if ! nsx "$n" "$GEM_LOAD" --pin-dir "$GEM_BPFFS/$n" attach "$ifc" \
+				--xdp-mode native >"$T/attach.log" 2>&1; then
+				grep -q "lacks the BPF crypto kfuncs" "$T/attach.log" &&
+					gem_skip "$(cat "$T/attach.log")"
+				gem_die "gem-load attach $ifc on $n: $(cat "$T/attach.log")"
+			fi
+		done
+	done
+}
+
