@@ -91,7 +91,7 @@ static const struct key keys[] = {
 
 	{ "groups", "group", OFF(groups), 0, 0, 0, NULL, K_GROUP, true },
 	{ "groups", "stream", OFF(streams), 0, 0, 0, NULL, K_STREAM, true },
-	{ "groups", "suite", OFF(group_suite), SZ(group_suite), 0, 0, "hmac-sha256 cmac poly1305",
+	{ "groups", "suite", OFF(group_suite), SZ(group_suite), 0, 0, GEMD_SUITE_CHOICES,
 	  K_CHOICE, false },
 	{ "groups", "sek_lifetime", OFF(sek_lifetime_ms), 0, 1000, 604800000, NULL, K_SECONDS,
 	  false },
@@ -412,15 +412,38 @@ static int set_key(struct pctx *p, const struct key *k, const char *v)
 		}
 		return 0;
 	}
-	case K_GROUP:
+	case K_GROUP: {
+		char addr[64], opt[64], extra[2];
+		int n;
+
 		if (c->ngroups >= GEMD_MAX_GROUPS) {
 			perr(p, "[%s] %s: more than %d groups", k->section, k->name, GEMD_MAX_GROUPS);
 			return -E2BIG;
 		}
-		if (gem_keys_group_parse(v, c->groups[c->ngroups])) {
-			perr(p, "[%s] %s: '%s' is not a multicast group address", k->section, k->name,
-			     v);
+		n = sscanf(v, "%63s %63s %1s", addr, opt, extra);
+		if (n < 1 || n > 2) {
+			perr(p, "[%s] %s: '%s': expected GROUP [suite=SUITE]", k->section, k->name, v);
 			return -EINVAL;
+		}
+		if (gem_keys_group_parse(addr, c->groups[c->ngroups])) {
+			perr(p, "[%s] %s: '%s' is not a multicast group address", k->section, k->name,
+			     addr);
+			return -EINVAL;
+		}
+		c->group_suites[c->ngroups][0] = 0;
+		if (n == 2) {
+			const char *name = opt + strlen("suite=");
+
+			if (strncmp(opt, "suite=", strlen("suite=")) ||
+			    !has_choice(GEMD_SUITE_CHOICES, name)) {
+				perr(p, "[%s] %s: '%s': the group's option is suite=SUITE, SUITE one of: "
+				     "%s", k->section, k->name, opt, GEMD_SUITE_CHOICES);
+				return -EINVAL;
+			}
+			/* a choice: shorter than the field */
+			memcpy(c->group_suites[c->ngroups], name,
+			       strnlen(name, GEMD_SUITE_NAME_MAX - 1));
+			c->group_suites[c->ngroups][strnlen(name, GEMD_SUITE_NAME_MAX - 1)] = 0;
 		}
 		for (int i = 0; i < c->ngroups; i++) {
 			if (!memcmp(c->groups[i], c->groups[c->ngroups], 16)) {
@@ -430,6 +453,7 @@ static int set_key(struct pctx *p, const struct key *k, const char *v)
 		}
 		c->ngroups++;
 		return 0;
+	}
 	case K_STREAM: {
 		char src[64], grp[64], extra[2];
 		struct gem_addr sa;
@@ -763,7 +787,9 @@ static bool key_same(const struct key *k, const struct gemd_config *a,
 		       !memcmp(a->ifaces, b->ifaces, sizeof(a->ifaces[0]) * (size_t)a->nifaces);
 	case K_GROUP:
 		return a->ngroups == b->ngroups &&
-		       !memcmp(a->groups, b->groups, sizeof(a->groups[0]) * (size_t)a->ngroups);
+		       !memcmp(a->groups, b->groups, sizeof(a->groups[0]) * (size_t)a->ngroups) &&
+		       !memcmp(a->group_suites, b->group_suites,
+			       sizeof(a->group_suites[0]) * (size_t)a->ngroups);
 	case K_STREAM:
 		return a->nstreams == b->nstreams &&
 		       !memcmp(a->streams, b->streams, sizeof(a->streams[0]) * (size_t)a->nstreams);

@@ -40,6 +40,10 @@
 #define GEMD_DEFAULT_CHARON_PLUGINS "random nonce openssl aes sha1 sha2 hmac gcm kdf " \
 	"kernel-libipsec kernel-netlink socket-default vici"
 
+/* Data-plane suites a group may have ([groups] suite, group = G suite=S). */
+#define GEMD_SUITE_CHOICES	"hmac-sha256 cmac poly1305"
+#define GEMD_SUITE_NAME_MAX	24
+
 /* Discovery defaults (docs/CONTROL.md section 3). */
 #define GEMD_DISC_GROUP		"ff02::6d:6"
 #define GEMD_DISC_PORT		6767
@@ -103,13 +107,15 @@ struct gemd_config {
 
 	/* [groups] */
 	uint8_t groups[GEMD_MAX_GROUPS][16];
+	/* group = G suite=S: that group's suite; "" takes group_suite */
+	char group_suites[GEMD_MAX_GROUPS][GEMD_SUITE_NAME_MAX];
 	int ngroups;
 	/* [groups] stream = SOURCE GROUP: streams this node sources, keyed and
 	 * announced at start instead of at their first packet */
 	uint8_t streams[GEMD_MAX_STREAMS][2][16];	/* source, group */
 	int nstreams;
-	char group_suite[16];		/* data-plane suite of every group:
-					 * hmac-sha256 | cmac | poly1305 */
+	char group_suite[GEMD_SUITE_NAME_MAX];	/* data-plane suite of the groups
+						 * without their own (GEMD_SUITE_CHOICES) */
 	unsigned int sek_lifetime_ms;	/* own SEKs: rotate after this long */
 	uint64_t sek_packets;		/* ... or after this many packets */
 	unsigned int rotate_delay_ms;	/* next SEK announced this long before use */

@@ -66,6 +66,13 @@ static uint32_t handle_of(const struct gemd *g, const struct gemd_peer *p)
 	return (uint32_t)(p - g->peers);
 }
 
+/* The data-plane suite of configured group i: its own (group = G suite=S),
+ * else [groups] suite. */
+static unsigned int suite_of_group(const struct gemd *g, int i)
+{
+	return suite_of(g->cfg.group_suites[i][0] ? g->cfg.group_suites[i] : g->cfg.group_suite);
+}
+
 /* Index of grp in the configuration if this node holds its GAK, else -1. */
 static int member_of(const struct gemd *g, const uint8_t grp[16])
 {
@@ -153,7 +160,7 @@ static int cp_verify(void *ctx, uint32_t nh, const struct gem_rec *r)
 		if (err)
 			return -EIO;
 	}
-	if (r->sek.suite != g->cp.suite)
+	if (r->sek.suite != suite_of_group(g, gi))
 		return GEM_DB_REJECT(GEM_DB_R_POLICY);
 	return GEM_DB_VERIFIED_GROUP;	/* checked with the group key: binds */
 }
@@ -336,7 +343,10 @@ static int announce_sek(struct gemd *g, const struct gem_sg *sg, uint16_t key_id
 
 	gem_addr_str(&sg->src, s);
 	gem_addr_str(&sg->grp, gr);
-	r.sek.suite = g->cp.suite;
+	r.sek.suite = suite_of(g->cfg.group_suite);
+	for (int i = 0; i < g->cfg.ngroups; i++)
+		if (!memcmp(g->cfg.groups[i], sg->grp.a, 16))
+			r.sek.suite = suite_of_group(g, i);
 	memcpy(r.sek.src, sg->src.a, 16);
 	memcpy(r.sek.grp, sg->grp.a, 16);
 	r.sek.key_id = key_id;
@@ -663,7 +673,8 @@ static void load_groups(struct gemd *g)
 {
 	for (int i = 0; i < g->cfg.ngroups; i++) {
 		uint8_t key[GEM_MAC_KEY_LEN];
-		size_t klen = gem_suite_key_len(g->cp.suite);
+		unsigned int suite = suite_of_group(g, i);
+		size_t klen = gem_suite_key_len(suite);
 		char gr[GEM_KEYS_GROUP_STRLEN];
 		struct gem_addr a;
 		int err = 0;
@@ -673,16 +684,16 @@ static void load_groups(struct gemd *g)
 			continue;
 		memcpy(a.a, g->cfg.groups[i], 16);
 		if (klen)
-			err = gem_keys_dp_key(g->keys, a.a, 0, g->cp.suite, key, klen);
+			err = gem_keys_dp_key(g->keys, a.a, 0, suite, key, klen);
 		if (!err)
-			err = gem_dp_set_group(g->cp.pins.ctl, &a, g->cp.suite, key, klen);
+			err = gem_dp_set_group(g->cp.pins.ctl, &a, suite, key, klen);
 		sodium_memzero(key, sizeof(key));
 		if (err)
 			log_err("control: cannot load group %s into the data plane: %s", gr,
 				err == -EIO ? gem_keys_errmsg() : strerror(-err));
 		else
 			log_info("control: group %s loaded into the data plane (suite %s, key "
-				 "derived in the HSM)", gr, suite_names[g->cp.suite]);
+				 "derived in the HSM)", gr, suite_names[suite]);
 	}
 }
 
@@ -795,7 +806,6 @@ void gemd_cp_reload(struct gemd *g, const struct gemd_config *old, uint64_t now)
 		log_info("control: group %s left the configuration: no new streams keyed; its "
 			 "data-plane policy stays (gemctl group del %s to pass it in clear)", gr, gr);
 	}
-	g->cp.suite = suite_of(g->cfg.group_suite);
 	/* have_gak[] follows cfg.groups' (new) order from here on */
 	find_gaks(g, old);
 	if (!g->cp.pins_open)
@@ -811,7 +821,6 @@ int gemd_cp_init(struct gemd *g)
 	int err;
 
 	g->cp.fd = -1;
-	g->cp.suite = suite_of(g->cfg.group_suite);
 	g->cp.nb = calloc(g->cfg.max_neighbours, sizeof(*g->cp.nb));
 	if (!g->cp.nb)
 		return -ENOMEM;

@@ -49,7 +49,6 @@ struct gemd_cp_nb {
 struct gemd_cp {
 	struct gem_db *db;
 	int fd;
-	unsigned int suite;		/* [groups] suite */
 	bool have_gak[GEMD_MAX_GROUPS];	/* per cfg.groups[] */
 	struct gemd_cp_nb *nb;		/* per peer slot = db neighbour handle */
 	struct gem_pins pins;

@@ -407,21 +407,25 @@ cp_line4() {
 # cp_line4_dataplane: after cp_line4, multicast routing for (SRC, GRP) along
 # hostA -> a -> b -> c -> d -> hostD (smcrouted, one per node) and GEM
 # (gem-load, native XDP) on every inter-node link; skips (77) on a kernel
-# without the crypto kfuncs.
+# without the crypto kfuncs.  GRP2, if set: routed as well.
 cp_line4_dataplane() {
-	local n ifc
+	local n ifc g
 	for n in $NODES; do
 		{
 			echo "phyint ${FROM[$n]} enable ttl-threshold 1"
 			echo "phyint ${TO[$n]} enable ttl-threshold 1"
-			echo "mroute from ${FROM[$n]} source $SRC group $GRP to ${TO[$n]}"
+			for g in $GRP ${GRP2:-}; do
+				echo "mroute from ${FROM[$n]} source $SRC group $g to ${TO[$n]}"
+			done
 		} >"$T/$n.smc.conf"
 		gem_bg "$n" "smcrouted-$n" smcrouted -n -N -i "gem-$n" -f "$T/$n.smc.conf" \
 			-P "$T/$n.smc.pid" -u "$T/$n.smc.sock"
 	done
 	for n in $NODES; do
-		gem_mroute_wait "$n" 4 "$SRC" "$GRP" ||
-			gem_die "$n: no multicast route: $(cat "$T/smcrouted-$n.log")"
+		for g in $GRP ${GRP2:-}; do
+			gem_mroute_wait "$n" 4 "$SRC" "$g" ||
+				gem_die "$n: no multicast route: $(cat "$T/smcrouted-$n.log")"
+		done
 		for ifc in $(cat "$T/$n/ifaces"); do
 			if ! nsx "$n" "$GEM_LOAD" --pin-dir "$GEM_BPFFS/$n" attach "$ifc" \
 				--xdp-mode native >"$T/attach.log" 2>&1; then

@@ -337,3 +337,25 @@ Test(config, streams)
 	bad(MIN "[groups]\ngroup = 239.1.1.1\nstream = fd00::2 239.1.1.1\n",
 	    "t.conf:7: [groups] stream: 'fd00::2 239.1.1.1': source and group of different address families");
 }
+
+/* group = G suite=S: a group's own suite, the others take [groups] suite. */
+Test(config, group_suites)
+{
+	cr_assert_eq(parse(MIN "[groups]\nsuite = cmac\ngroup = 239.1.1.1 suite=poly1305\n"
+			   "group = 239.1.1.2\ngroup = ff3e::1 suite=hmac-sha256\n"), 0, "%s", err);
+	cr_assert_eq(c.ngroups, 3);
+	cr_assert_str_eq(c.group_suites[0], "poly1305");
+	cr_assert_str_eq(c.group_suites[1], "");
+	cr_assert_str_eq(c.group_suites[2], "hmac-sha256");
+	cr_assert_str_eq(c.group_suite, "cmac");
+	bad(MIN "[groups]\ngroup = 239.1.1.1 suite=aes\n",
+	    "t.conf:6: [groups] group: 'suite=aes': the group's option is suite=SUITE, SUITE one of: "
+	    GEMD_SUITE_CHOICES);
+	bad(MIN "[groups]\ngroup = 239.1.1.1 cipher=cmac\n",
+	    "t.conf:6: [groups] group: 'cipher=cmac': the group's option is suite=SUITE, SUITE one of: "
+	    GEMD_SUITE_CHOICES);
+	bad(MIN "[groups]\ngroup = 239.1.1.1 suite=cmac extra\n",
+	    "t.conf:6: [groups] group: '239.1.1.1 suite=cmac extra': expected GROUP [suite=SUITE]");
+	bad(MIN "[groups]\ngroup = 239.1.1.1 suite=cmac\ngroup = 239.1.1.1 suite=poly1305\n",
+	    "t.conf:7: [groups] group: group '239.1.1.1 suite=poly1305' listed twice");
+}
