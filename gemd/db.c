@@ -91,18 +91,9 @@ struct gem_db {
 /* ---- names ------------------------------------------------------------------------ */
 
 static const char *const reason_names[GEM_DB_R__MAX] = {
-	[GEM_DB_R_MALFORMED] = "malformed",
-	[GEM_DB_R_BAD_NODE_ID] = "bad_node_id",
-	[GEM_DB_R_BAD_SIG] = "bad_signature",
-	[GEM_DB_R_BAD_HMAC] = "bad_hmac",
-	[GEM_DB_R_UNWRAP] = "unwrap_failed",
-	[GEM_DB_R_POLICY] = "policy",
-	[GEM_DB_R_KEY_CONFLICT] = "key_conflict",
-	[GEM_DB_R_ADDR_CONFLICT] = "address_conflict",
-	[GEM_DB_R_STREAM_CONFLICT] = "stream_conflict",
-	[GEM_DB_R_TABLE_FULL] = "table_full",
-	[GEM_DB_R_CLOCK] = "clock_skew",
-	[GEM_DB_R_ORIGIN_FULL] = "origin_full",
+#define GEM_DB_X(e, name) [GEM_DB_R_##e] = #name,
+	GEM_DB_REASONS(GEM_DB_X)
+#undef GEM_DB_X
 };
 
 const char *gem_db_reason_name(enum gem_db_reason why)
@@ -130,36 +121,17 @@ const char *gem_db_event_name(enum gem_db_event ev)
 static uint64_t *rej_counter(struct gem_db_stats *st, enum gem_db_reason why)
 {
 	switch (why) {
-	case GEM_DB_R_MALFORMED:
-		return &st->rej.malformed;
-	case GEM_DB_R_BAD_NODE_ID:
-		return &st->rej.bad_node_id;
-	case GEM_DB_R_BAD_SIG:
-		return &st->rej.bad_sig;
-	case GEM_DB_R_BAD_HMAC:
-		return &st->rej.bad_hmac;
-	case GEM_DB_R_UNWRAP:
-		return &st->rej.unwrap;
-	case GEM_DB_R_POLICY:
-		return &st->rej.policy;
-	case GEM_DB_R_KEY_CONFLICT:
-		return &st->rej.key_conflict;
-	case GEM_DB_R_ADDR_CONFLICT:
-		return &st->rej.addr_conflict;
-	case GEM_DB_R_STREAM_CONFLICT:
-		return &st->rej.stream_conflict;
-	case GEM_DB_R_CLOCK:
-		return &st->rej.clock_skew;
-	case GEM_DB_R_ORIGIN_FULL:
-		return &st->rej.origin_full;
-	case GEM_DB_R_TABLE_FULL:
-	default:
-		return &st->rej.table_full;
+#define GEM_DB_X(e, name) case GEM_DB_R_##e: return &st->rej.name;
+	GEM_DB_REASONS(GEM_DB_X)
+#undef GEM_DB_X
+	case GEM_DB_R__MAX:
+		break;
 	}
+	return &st->rej.table_full;
 }
 
 #define F(x)	{ #x, offsetof(struct gem_db_stats, x) }
-#define R(x, n)	{ "rejected_" n, offsetof(struct gem_db_stats, rej.x) }
+#define R(x)	{ "rejected_" #x, offsetof(struct gem_db_stats, rej.x) }
 const struct gem_db_stat_field gem_db_stat_fields[] = {
 	F(rx_packets), F(rx_bad_packets), F(rx_truncated), F(rx_not_neighbour),
 	F(rx_unknown_tlvs), F(rx_records), F(rx_new), F(rx_updated),
@@ -169,12 +141,9 @@ const struct gem_db_stat_field gem_db_stat_fields[] = {
 	F(tx_retransmits), F(tx_acks), F(tx_requests), F(tx_gave_up),
 	F(tx_errors), F(own_originated), F(own_refreshed), F(own_seqno_jumps),
 	F(sign_errors), F(expired), F(withdrawn), F(tombstones_dropped),
-	R(malformed, "malformed"), R(bad_node_id, "bad_node_id"),
-	R(bad_sig, "bad_signature"), R(bad_hmac, "bad_hmac"),
-	R(unwrap, "unwrap_failed"), R(policy, "policy"),
-	R(key_conflict, "key_conflict"), R(addr_conflict, "address_conflict"),
-	R(stream_conflict, "stream_conflict"), R(table_full, "table_full"),
-	R(clock_skew, "clock_skew"), R(origin_full, "origin_full"),
+#define GEM_DB_X(e, name) R(name),
+	GEM_DB_REASONS(GEM_DB_X)
+#undef GEM_DB_X
 };
 #undef F
 #undef R

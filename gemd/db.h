@@ -43,24 +43,31 @@
 
 struct gem_db;
 
-/* Why a record was refused.  Counted per reason (struct gem_db_rejects),
+/* Why a record was refused: the one list of the reasons, as
+ * X(ENUM, name) where name is the counter's (control-stats:
+ * "rejected_<name>").  Counted per reason (struct gem_db_rejects),
  * reported through ops->on_reject; a refused record is acknowledged (the
  * sender need not retransmit it) and neither stored nor forwarded. */
+#define GEM_DB_REASONS(X)						\
+	X(MALFORMED, malformed)		/* a GEM TLV with a wrong length or value */ \
+	X(BAD_NODE_ID, bad_node_id)	/* Public Key: origin != node id of the key */ \
+	X(BAD_SIG, bad_signature)	/* origin's Ed25519 signature */	\
+	X(BAD_HMAC, bad_hmac)		/* SEK Announce: ctl-hmac (GAK holders) */ \
+	X(UNWRAP, unwrap_failed)	/* SEK Announce: KWP integrity (GAK holders) */ \
+	X(POLICY, policy)		/* caller's policy: suite, address family, ... */ \
+	X(KEY_CONFLICT, key_conflict)	/* node id bound to another public key */ \
+	X(ADDR_CONFLICT, address_conflict) /* address claimed by another node */ \
+	X(STREAM_CONFLICT, stream_conflict) /* (source, group) bound to another origin */ \
+	X(TABLE_FULL, table_full)	/* params.max_records reached */	\
+	X(CLOCK, clock_skew)		/* origin time ahead of our clock by more than \
+					 * params.max_skew_ms */		\
+	X(ORIGIN_FULL, origin_full)	/* params.max_per_origin SEK Announce keys of \
+					 * that origin stored */
+
 enum gem_db_reason {
-	GEM_DB_R_MALFORMED,		/* a GEM TLV with a wrong length or value */
-	GEM_DB_R_BAD_NODE_ID,		/* Public Key: origin != node id of the key */
-	GEM_DB_R_BAD_SIG,		/* origin's Ed25519 signature */
-	GEM_DB_R_BAD_HMAC,		/* SEK Announce: ctl-hmac (GAK holders) */
-	GEM_DB_R_UNWRAP,		/* SEK Announce: KWP integrity (GAK holders) */
-	GEM_DB_R_POLICY,		/* caller's policy: suite, address family, ... */
-	GEM_DB_R_KEY_CONFLICT,		/* node id bound to another public key */
-	GEM_DB_R_ADDR_CONFLICT,		/* address claimed by another node */
-	GEM_DB_R_STREAM_CONFLICT,	/* (source, group) announced by another origin */
-	GEM_DB_R_TABLE_FULL,		/* params.max_records reached */
-	GEM_DB_R_CLOCK,			/* origin time ahead of our clock by more
-					 * than params.max_skew_ms */
-	GEM_DB_R_ORIGIN_FULL,		/* params.max_per_origin SEK Announce keys
-					 * of that origin stored */
+#define GEM_DB_X(e, name) GEM_DB_R_##e,
+	GEM_DB_REASONS(GEM_DB_X)
+#undef GEM_DB_X
 	GEM_DB_R__MAX
 };
 
@@ -137,18 +144,9 @@ struct gem_db_params {
 };
 
 struct gem_db_rejects {
-	uint64_t malformed;
-	uint64_t bad_node_id;
-	uint64_t bad_sig;
-	uint64_t bad_hmac;
-	uint64_t unwrap;
-	uint64_t policy;
-	uint64_t key_conflict;
-	uint64_t addr_conflict;
-	uint64_t stream_conflict;
-	uint64_t table_full;
-	uint64_t clock_skew;
-	uint64_t origin_full;
+#define GEM_DB_X(e, name) uint64_t name;
+	GEM_DB_REASONS(GEM_DB_X)
+#undef GEM_DB_X
 };
 
 struct gem_db_stats {

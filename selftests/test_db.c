@@ -1591,13 +1591,13 @@ Test(db, reject_counters)
 	}
 
 	st = stats(&s, 0);
-	cr_assert_eq(st.rej.bad_sig, 1);
+	cr_assert_eq(st.rej.bad_signature, 1);
 	cr_assert_eq(st.rej.bad_node_id, 1);
 	cr_assert_eq(st.rej.bad_hmac, 1);
-	cr_assert_eq(st.rej.unwrap, 1);
+	cr_assert_eq(st.rej.unwrap_failed, 1);
 	cr_assert_eq(st.rej.policy, 1);
 	cr_assert_eq(st.rej.key_conflict, 1);
-	cr_assert_eq(st.rej.addr_conflict, 2);
+	cr_assert_eq(st.rej.address_conflict, 2);
 	cr_assert_eq(st.rej.stream_conflict, 1);
 	cr_assert_eq(st.rej.malformed, 1);
 	cr_assert_eq(st.rx_rejected, 10);
