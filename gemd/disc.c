@@ -7,30 +7,7 @@
 #include <unistd.h>
 
 #include "gemd/disc.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)p[0] << 8 | p[1];
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+#include "gem_be.h"
 
 int gem_beacon_encode(const struct gem_beacon *b, uint8_t *buf, size_t len)
 {
@@ -47,7 +24,7 @@ int gem_beacon_encode(const struct gem_beacon *b, uint8_t *buf, size_t len)
 	for (int i = 0; i < 4; i++)
 		buf[i] = GEM_BEACON_MAGIC[i];
 	buf[4] = GEM_BEACON_VERSION;
-	put16(buf + 6, hold);
+	gem_put_be16(buf + 6, hold);
 	memcpy(buf + 8, b->id, 8);
 	buf[16] = b->n;
 	buf[17] = m;
@@ -55,9 +32,9 @@ int gem_beacon_encode(const struct gem_beacon *b, uint8_t *buf, size_t len)
 		uint8_t *e = buf + GEM_BEACON_HDR_LEN + (size_t)GEM_BEACON_ENTRY_LEN * i;
 
 		memcpy(e, b->e[i].id, 8);
-		put16(e + 8, b->e[i].port);
+		gem_put_be16(e + 8, b->e[i].port);
 		e[10] = b->e[i].flags;
-		put32(e + 12, b->e[i].gen);
+		gem_put_be32(e + 12, b->e[i].gen);
 	}
 	memcpy(buf + GEM_BEACON_HDR_LEN + (size_t)GEM_BEACON_ENTRY_LEN * b->n, b->name, m);
 	return need;
@@ -79,19 +56,19 @@ int gem_beacon_decode(const uint8_t *buf, size_t len, struct gem_beacon *b)
 		return -EBADMSG;
 	if (len < GEM_BEACON_HDR_LEN + (size_t)GEM_BEACON_ENTRY_LEN * n + m)
 		return -EBADMSG;
-	if (get16(buf + 6) == 0 || !memcmp(buf + 8, zero, 8))
+	if (gem_get_be16(buf + 6) == 0 || !memcmp(buf + 8, zero, 8))
 		return -EBADMSG;
 	memset(b, 0, sizeof(*b));
 	memcpy(b->id, buf + 8, 8);
-	b->hold_ms = get16(buf + 6) * 100u;
+	b->hold_ms = gem_get_be16(buf + 6) * 100u;
 	b->n = n;
 	for (unsigned int i = 0; i < n; i++) {
 		const uint8_t *e = buf + GEM_BEACON_HDR_LEN + (size_t)GEM_BEACON_ENTRY_LEN * i;
 
 		memcpy(b->e[i].id, e, 8);
-		b->e[i].port = get16(e + 8);
+		b->e[i].port = gem_get_be16(e + 8);
 		b->e[i].flags = e[10];
-		b->e[i].gen = get32(e + 12);
+		b->e[i].gen = gem_get_be32(e + 12);
 	}
 	name = buf + GEM_BEACON_HDR_LEN + (size_t)GEM_BEACON_ENTRY_LEN * n;
 	for (unsigned int i = 0; i < m; i++)

@@ -640,10 +640,9 @@ out_babel:
 	gemd_cp_close(g);
 	/* babeld first, while the tunnels still carry its last retractions */
 	babel_stop(&g->babel);
-	gemd_peers_close_all(g);
-	del_addresses(g, added);
 out_peers:
 	gemd_peers_close_all(g);
+	del_addresses(g, added);	/* only those this gemd added (none yet: no-op) */
 out_hsm:
 	gem_keys_close(g->keys);	/* its lock file stays, as gemctl keys leaves it */
 out_unlock:

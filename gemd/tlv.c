@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "gemd/tlv.h"
+#include "gem_be.h"
 #include "keys/gem_keys.h"
 
 /* Record body offsets (docs/PROTOCOL.md 10.3-10.5). */
@@ -49,41 +50,6 @@ _Static_assert(sizeof(pfx_sek_sig) + SEK_OFF_SIG - SIGNED_OFF <= GEM_TLV_AUTH_IN
 	       "auth input");
 _Static_assert(OFF_FLAGS + 1 == GEM_TLV_REC_HDR_LEN, "record header");
 
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static inline void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
 /* ---- records ------------------------------------------------------------------ */
 
 bool gem_tlv_is_rec(unsigned int type)
@@ -111,7 +77,7 @@ void gem_rec_key_of(const struct gem_rec *r, struct gem_rec_key *k)
 	if (r->type == GEM_TLV_SEK) {
 		memcpy(k->subj, r->sek.src, GEM_TLV_ADDR_LEN);
 		memcpy(k->subj + 16, r->sek.grp, GEM_TLV_ADDR_LEN);
-		put16(k->subj + 32, r->sek.key_id);
+		gem_put_be16(k->subj + 32, r->sek.key_id);
 		k->subj_len = GEM_REC_SUBJ_MAX;
 	}
 }
@@ -163,7 +129,7 @@ int gem_tlv_pkt_parse(const void *buf, size_t len, struct gem_tlv_iter *it)
 		return -EBADMSG;
 	if (p[1] != GEM_TLV_VERSION)
 		return -EPROTONOSUPPORT;
-	blen = get16(p + 2);
+	blen = gem_get_be16(p + 2);
 	if (blen > len - GEM_TLV_HDR_LEN)
 		return -EBADMSG;
 	it->body = p + GEM_TLV_HDR_LEN;
@@ -212,9 +178,9 @@ int gem_tlv_rec_decode(const struct gem_tlv *t, struct gem_rec *r)
 	memset(r, 0, sizeof(*r));
 	r->type = t->type;
 	memcpy(r->origin, b + OFF_ORIGIN, GEM_TLV_ID_LEN);
-	r->seqno = get32(b + OFF_SEQNO);
-	r->time_ms = get64(b + OFF_TIME);
-	r->lifetime = get32(b + OFF_LIFETIME);
+	r->seqno = gem_get_be32(b + OFF_SEQNO);
+	r->time_ms = gem_get_be64(b + OFF_TIME);
+	r->lifetime = gem_get_be32(b + OFF_LIFETIME);
 	r->flags = b[OFF_FLAGS];
 	if (r->lifetime == 0 || r->lifetime > GEM_REC_LIFETIME_MAX)
 		return -EBADMSG;
@@ -226,8 +192,8 @@ int gem_tlv_rec_decode(const struct gem_tlv *t, struct gem_rec *r)
 		r->sek.suite = b[SEK_OFF_SUITE];
 		memcpy(r->sek.src, b + SEK_OFF_SRC, GEM_TLV_ADDR_LEN);
 		memcpy(r->sek.grp, b + SEK_OFF_GRP, GEM_TLV_ADDR_LEN);
-		r->sek.key_id = get16(b + SEK_OFF_KEYID);
-		r->sek.epoch = get32(b + SEK_OFF_EPOCH);
+		r->sek.key_id = gem_get_be16(b + SEK_OFF_KEYID);
+		r->sek.epoch = gem_get_be32(b + SEK_OFF_EPOCH);
 		memcpy(r->sek.wrapped, b + SEK_OFF_WRAPPED, GEM_TLV_WRAPPED_LEN);
 		memcpy(r->sek.hmac, b + SEK_OFF_HMAC, GEM_TLV_HMAC_LEN);
 		memcpy(r->sig, b + SEK_OFF_SIG, GEM_TLV_SIG_LEN);
@@ -239,9 +205,9 @@ int gem_tlv_rec_decode(const struct gem_tlv *t, struct gem_rec *r)
 static void rec_body(const struct gem_rec *r, uint8_t *b)
 {
 	memcpy(b + OFF_ORIGIN, r->origin, GEM_TLV_ID_LEN);
-	put32(b + OFF_SEQNO, r->seqno);
-	put64(b + OFF_TIME, r->time_ms);
-	put32(b + OFF_LIFETIME, r->lifetime);
+	gem_put_be32(b + OFF_SEQNO, r->seqno);
+	gem_put_be64(b + OFF_TIME, r->time_ms);
+	gem_put_be32(b + OFF_LIFETIME, r->lifetime);
 	b[OFF_FLAGS] = r->flags;
 	if (r->type == GEM_TLV_PUBKEY) {
 		memcpy(b + PK_OFF_ADDR, r->pk.addr, GEM_TLV_ADDR_LEN);
@@ -251,8 +217,8 @@ static void rec_body(const struct gem_rec *r, uint8_t *b)
 		b[SEK_OFF_SUITE] = r->sek.suite;
 		memcpy(b + SEK_OFF_SRC, r->sek.src, GEM_TLV_ADDR_LEN);
 		memcpy(b + SEK_OFF_GRP, r->sek.grp, GEM_TLV_ADDR_LEN);
-		put16(b + SEK_OFF_KEYID, r->sek.key_id);
-		put32(b + SEK_OFF_EPOCH, r->sek.epoch);
+		gem_put_be16(b + SEK_OFF_KEYID, r->sek.key_id);
+		gem_put_be32(b + SEK_OFF_EPOCH, r->sek.epoch);
 		memcpy(b + SEK_OFF_WRAPPED, r->sek.wrapped, GEM_TLV_WRAPPED_LEN);
 		memcpy(b + SEK_OFF_HMAC, r->sek.hmac, GEM_TLV_HMAC_LEN);
 		memcpy(b + SEK_OFF_SIG, r->sig, GEM_TLV_SIG_LEN);
@@ -309,10 +275,10 @@ int gem_tlv_ack_decode(const struct gem_tlv *t, struct gem_tlv_ack *a, size_t ma
 		memset(x, 0, sizeof(*x));
 		x->key.type = e[0];
 		if (e[0] == GEM_TLV_REQUEST) {
-			x->seqno = get32(e + 1);
+			x->seqno = gem_get_be32(e + 1);
 		} else {
 			memcpy(x->key.origin, e + 1, GEM_TLV_ID_LEN);
-			x->seqno = get32(e + 1 + GEM_TLV_ID_LEN);
+			x->seqno = gem_get_be32(e + 1 + GEM_TLV_ID_LEN);
 			x->key.subj_len = (uint8_t)(elen - 13);
 			memcpy(x->key.subj, e + 13, x->key.subj_len);
 		}
@@ -325,7 +291,7 @@ int gem_tlv_request_decode(const struct gem_tlv *t, uint32_t *nonce)
 {
 	if (t->type != GEM_TLV_REQUEST || t->len != GEM_TLV_REQUEST_LEN)
 		return -EBADMSG;
-	*nonce = get32(t->body);
+	*nonce = gem_get_be32(t->body);
 	return 0;
 }
 
@@ -342,7 +308,7 @@ int gem_tlv_pkt_init(struct gem_tlv_pkt *p, void *buf, size_t cap)
 	p->cap = cap;
 	p->buf[0] = GEM_TLV_MAGIC;
 	p->buf[1] = GEM_TLV_VERSION;
-	put16(p->buf + 2, 0);
+	gem_put_be16(p->buf + 2, 0);
 	p->len = GEM_TLV_HDR_LEN;
 	return 0;
 }
@@ -364,7 +330,7 @@ int gem_tlv_pkt_add_request(struct gem_tlv_pkt *p, uint32_t nonce)
 		return -ENOSPC;
 	p->buf[p->len] = GEM_TLV_REQUEST;
 	p->buf[p->len + 1] = GEM_TLV_REQUEST_LEN;
-	put32(p->buf + p->len + 2, nonce);
+	gem_put_be32(p->buf + p->len + 2, nonce);
 	p->len += 2 + GEM_TLV_REQUEST_LEN;
 	p->ack_off = 0;
 	return 0;
@@ -393,10 +359,10 @@ int gem_tlv_pkt_add_ack(struct gem_tlv_pkt *p, const struct gem_tlv_ack *a)
 	e = p->buf + p->len;
 	e[0] = a->key.type;
 	if (a->key.type == GEM_TLV_REQUEST) {
-		put32(e + 1, a->seqno);
+		gem_put_be32(e + 1, a->seqno);
 	} else {
 		memcpy(e + 1, a->key.origin, GEM_TLV_ID_LEN);
-		put32(e + 1 + GEM_TLV_ID_LEN, a->seqno);
+		gem_put_be32(e + 1 + GEM_TLV_ID_LEN, a->seqno);
 		memcpy(e + 13, a->key.subj, a->key.subj_len);
 	}
 	p->len += elen;
@@ -429,7 +395,7 @@ bool gem_tlv_pkt_empty(const struct gem_tlv_pkt *p)
 
 size_t gem_tlv_pkt_finish(struct gem_tlv_pkt *p)
 {
-	put16(p->buf + 2, (uint16_t)(p->len - GEM_TLV_HDR_LEN));
+	gem_put_be16(p->buf + 2, (uint16_t)(p->len - GEM_TLV_HDR_LEN));
 	return p->len;
 }
 

@@ -17,18 +17,10 @@
 #include <sodium.h>
 
 #include "keys_internal.h"
+#include "gem_be.h"
 
 #define LABEL_PREFIX	"GEM v1 "
 #define LABEL_MAX	64
-
-static size_t put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-	return 4;
-}
 
 /* "GEM v1 " purpose 0x00; returns the length written. */
 static size_t label_start(uint8_t *buf, const char *purpose)
@@ -96,7 +88,8 @@ int gem_keys_ipsec_psk(struct gem_keys *k, const uint8_t a[GEM_KEYS_NODE_ID_LEN]
 	n += GEM_KEYS_NODE_ID_LEN;
 	memcpy(label + n, hi, GEM_KEYS_NODE_ID_LEN);
 	n += GEM_KEYS_NODE_ID_LEN;
-	n += put_be32(label + n, epoch);
+	gem_put_be32(label + n, epoch);
+	n += 4;
 	return gk_hmac(k, GEM_KEYS_LABEL_BK, "Bootstrap Key ('" GEM_KEYS_LABEL_BK "')",
 		       "gemctl keys import bk FILE", label, n, psk);
 }
@@ -109,7 +102,8 @@ static size_t group_label(uint8_t *label, const char *purpose,
 
 	memcpy(label + n, grp, GEM_KEYS_GROUP_LEN);
 	n += GEM_KEYS_GROUP_LEN;
-	n += put_be32(label + n, epoch);
+	gem_put_be32(label + n, epoch);
+	n += 4;
 	return n;
 }
 

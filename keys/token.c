@@ -3,8 +3,8 @@
  * Opening the token: configuration, owner lock, module, slot, PIN, login.
  *
  * One process owns a token at a time.  SoftHSMv2 fails at random with
- * CKR_GENERAL_ERROR when several processes log in to one token (see
- * /work/shared/PLATFORM.md), and a daemon holding derived state should not
+ * CKR_GENERAL_ERROR when several processes log in to one token (measured
+ * with SoftHSMv2 2.6.1; docs/KEYS.md 7), and a daemon holding derived state should not
  * race an operator's gemctl anyway, so gem_keys_open() takes an exclusive
  * flock(2) on <lock dir>/hsm-<token label>.lock for the handle's lifetime.
  * The kernel drops the lock when the process exits, however it exits.
