@@ -17,4 +17,14 @@ extern int bpf_dynptr_adjust(const struct bpf_dynptr *p, __u32 start,
 			     __u32 end) __ksym;
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
+/* Suite 4 uses only these (no kernel crypto): open-coded number iterators
+ * (6.4+) and program-allocated objects (6.2+). */
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __ksym;
+extern void *bpf_obj_new_impl(__u64 local_type_id__k, void *meta__ign) __ksym;
+extern void bpf_obj_drop_impl(void *kptr, void *meta__ign) __ksym;
+#define bpf_obj_new(type) ((type *)bpf_obj_new_impl(bpf_core_type_id_local(type), NULL))
+#define bpf_obj_drop(kptr) bpf_obj_drop_impl(kptr, NULL)
+
 #endif
