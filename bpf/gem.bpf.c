@@ -718,6 +718,15 @@ drop:
 
 /* ---- key loading ---------------------------------------------------------- */
 
+/* Suites this object can load here (bit s: suite s): suite 4 always,
+ * suites 1-3 only with the crypto kfuncs. */
+static __always_inline __u32 gem_suites(void)
+{
+	if (gem_have_crypto())
+		return ((1u << (GEM_SUITE_MAX + 1)) - 1) & ~1u;
+	return GEM_SUITES_NO_KFUNCS;
+}
+
 static const struct gem_group zero_group;
 static const struct gem_tx_stream empty_tx = { .key_id = { GEM_KEY_ID_NONE, GEM_KEY_ID_NONE } };
 static const struct gem_rx_stream empty_rx = { .key_id = { GEM_KEY_ID_NONE, GEM_KEY_ID_NONE } };
@@ -731,6 +740,8 @@ static __noinline int ctl_set_group(struct gem_ctl_req *req)
 
 	if (req->suite < 1 || req->suite > GEM_SUITE_MAX)
 		return -22;
+	if (!(gem_suites() & (1u << req->suite)))
+		return -95;	/* EOPNOTSUPP: the suite needs the crypto kfuncs */
 	if (req->suite == GEM_SUITE_CMAC) {
 		ctx = gem_aes_ctx(req->cmac_key, "cbc(aes)", &err);
 		if (!ctx)
@@ -743,7 +754,7 @@ static __noinline int ctl_set_group(struct gem_ctl_req *req)
 		g = bpf_map_lookup_elem(&gem_groups, &grp);
 	}
 	if (!g) {
-		if (ctx)
+		if (ctx && gem_have_crypto())
 			bpf_crypto_ctx_release(ctx);
 		return -12;
 	}
@@ -753,9 +764,12 @@ static __noinline int ctl_set_group(struct gem_ctl_req *req)
 	__builtin_memcpy(g->hmac_ostate, req->hmac_ostate, 32);
 	__builtin_memcpy(g->cmac_k1, req->cmac_k1, 16);
 	__builtin_memcpy(g->cmac_k2, req->cmac_k2, 16);
-	old = bpf_kptr_xchg(&g->cmac, ctx);
-	if (old)
-		bpf_crypto_ctx_release(old);
+	if (gem_have_crypto()) {
+		/* without the kfuncs no context exists to swap or release */
+		old = bpf_kptr_xchg(&g->cmac, ctx);
+		if (old)
+			bpf_crypto_ctx_release(old);
+	}
 	return 0;
 }
 
@@ -790,14 +804,17 @@ static __noinline int ctl_set_group(struct gem_ctl_req *req)
 		struct bpf_crypto_ctx *__oc;					\
 		struct gem_chacha_key *__ok;					\
 										\
-		if (slot) {							\
+		if (!gem_have_crypto())						\
+			__oc = NULL;	/* no context can exist */		\
+		else if (slot)							\
 			__oc = bpf_kptr_xchg(&(st)->ctx1, ctx);			\
-			__ok = bpf_kptr_xchg(&(st)->ck1, ck);			\
-		} else {							\
+		else								\
 			__oc = bpf_kptr_xchg(&(st)->ctx0, ctx);			\
+		if (slot)							\
+			__ok = bpf_kptr_xchg(&(st)->ck1, ck);			\
+		else								\
 			__ok = bpf_kptr_xchg(&(st)->ck0, ck);			\
-		}								\
-		if (__oc)							\
+		if (__oc && gem_have_crypto())					\
 			bpf_crypto_ctx_release(__oc);				\
 		if (__ok) {							\
 			__builtin_memset(__ok->k, 0, sizeof(__ok->k));		\
@@ -852,7 +869,7 @@ static __noinline int ctl_set_tx(struct gem_ctl_req *req)
 	nslot = c ^ 1;		/* egress reads only slot `cur`: fill the other */
 	ctl_make_key(req, ctx, ck, err);
 	if (err) {
-		if (ctx)
+		if (ctx && gem_have_crypto())
 			bpf_crypto_ctx_release(ctx);
 		if (ck)
 			bpf_obj_drop(ck);
@@ -958,7 +975,7 @@ static __noinline int ctl_set_rx(struct gem_ctl_req *req)
 
 	ctl_make_key(req, ctx, ck, err);
 	if (err) {
-		if (ctx)
+		if (ctx && gem_have_crypto())
 			bpf_crypto_ctx_release(ctx);
 		if (ck)
 			bpf_obj_drop(ck);
@@ -996,6 +1013,8 @@ int gem_ctl(struct gem_ctl_req *req)
 		return ctl_set_tx(req);
 	case GEM_OP_SET_RX_SEK:
 		return ctl_set_rx(req);
+	case GEM_OP_SUITES:
+		return (int)gem_suites();
 	}
 	return -95;	/* EOPNOTSUPP */
 }

@@ -233,7 +233,7 @@ enum gem_ctl_op {
 	GEM_OP_SET_GROUP = 1,	/* upsert group policy (+ CMAC context) */
 	GEM_OP_SET_TX_SEK = 2,	/* install a SEK for egress, make it current */
 	GEM_OP_SET_RX_SEK = 3,	/* install a SEK for ingress; the two newest key ids kept */
-	GEM_OP_PROBE = 4,	/* fill gem_info (suites this kernel supports) */
+	GEM_OP_SUITES = 4,	/* returns the suites loadable here (bit s: suite s) */
 };
 
 /* sek_flags of GEM_OP_SET_RX_SEK: the key id is held with another SEK:
@@ -264,11 +264,5 @@ struct gem_ctl_req {
 	__u32 pad;
 };
 
-/* gem_info (array, one entry): what this object offers, for gem-load status
- * and gemctl group add.  Filled by gem_ctl's GEM_OP_PROBE. */
-struct gem_info {
-	__u32 suites;		/* bit s: suite s can be loaded */
-	__u32 kfuncs;		/* 1: the BPF crypto kfuncs resolved */
-};
 
 #endif /* GEM_COMMON_H */

@@ -96,6 +96,10 @@ static __always_inline struct bpf_crypto_ctx *gem_aes_ctx_(const __u8 *key, cons
 	};
 	struct bpf_crypto_ctx *ctx;
 
+	if (!gem_have_crypto()) {
+		*err = -95;	/* EOPNOTSUPP: no crypto kfuncs in this kernel */
+		return NULL;
+	}
 	__builtin_memcpy(params.algo, algo, algo_size);
 	__builtin_memcpy(params.key, key, 16);
 	ctx = bpf_crypto_ctx_create(&params, sizeof(params), err);
@@ -151,6 +155,8 @@ static __always_inline int gem_keystream(struct bpf_crypto_ctx *ctx,
 	nb = gem_bounded(nb, GEM_MAX_BLOCKS);
 	if (nb == 0)
 		return 0;
+	if (!gem_have_crypto())
+		return -1;
 	if (bpf_loop((nb + 3) / 4, gem_cb_chunk, &lc, 0) < 0)
 		return -1;
 	bpf_dynptr_from_mem(s->cb, sizeof(s->cb), 0, &src);
@@ -341,7 +347,7 @@ static __noinline int gem_cmac(struct gem_scratch *s, const struct gem_group *g,
 	const __u8 *key;
 
 	n = gem_bounded(n, GEM_AAD_LEN + GEM_MAX_PT);
-	if (n < 32)
+	if (n < 32 || !gem_have_crypto())
 		return -1;
 	np = (n + 15) & ~15ull;
 	first = np - 16;

@@ -146,6 +146,13 @@ static int run_ctl(int ctl_fd, struct gem_ctl_req *req)
 	return (int)opts.retval;
 }
 
+int gem_dp_suites(int ctl_fd)
+{
+	struct gem_ctl_req req = { .op = GEM_OP_SUITES };
+
+	return run_ctl(ctl_fd, &req);
+}
+
 int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
 		     const uint8_t *key, size_t key_len)
 {

@@ -31,6 +31,11 @@ size_t gem_suite_sek_len(unsigned suite);
 const char *gem_suite_name(unsigned suite);
 int gem_suite_parse(const char *name);
 
+/* Suites the loaded data plane offers (bit s: suite s): all four with the
+ * kernel's BPF crypto kfuncs, only suite 4 without them.  -errno on failure
+ * (-EOPNOTSUPP: an object older than suite 4). */
+int gem_dp_suites(int ctl_fd);
+
 /* Install or replace group `grp` with `suite` and its MAC key (32 bytes for
  * suite 1, 16 for suite 2, none for suite 3).  ctl_fd: the gem_ctl program.
  * 0 or -errno. */

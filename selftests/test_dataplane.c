@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "gem.skel.h"
+#include "gem_test_nokf.skel.h"
 #include "gem_dp.h"
 #include "gem_pkt.h"
 #include "gem_ref.h"
@@ -346,6 +347,52 @@ Test(dataplane, chacha20_rfc8439_2_4_2_ciphertext)
 	cr_assert_eq(run(in_fd, out, on, back, &bn), XDP_PASS);
 	cr_assert_eq(bn, n);
 	cr_assert_eq(memcmp(back, in, n), 0);
+}
+
+/* This kernel has the crypto kfuncs: every suite is offered. */
+Test(dataplane, suites_with_kfuncs)
+{
+	cr_assert_eq(gem_dp_suites(ctl_fd), 0x1e);
+}
+
+/* The object built with kfunc names no kernel has (bpf/gem_test_nokf.bpf.c):
+ * it loads, offers suite 4 only, refuses suites 1-3 and 16-byte SEKs, and
+ * suite 4 seals and opens as the reference does. */
+Test(dataplane, no_kfuncs_offers_suite4_only)
+{
+	struct gem_test_nokf_bpf *nk = gem_test_nokf_bpf__open_and_load();
+	int c, e, i;
+	struct stream s;
+	uint64_t pn;
+
+	cr_assert_not_null(nk, "the object with missing kfuncs does not load");
+	c = bpf_program__fd(nk->progs.gem_ctl);
+	cr_assert_eq(gem_dp_suites(c), 1 << GEM_SUITE_CHACHA20_POLY1305);
+	mkstream_default(&s, AF_INET);
+	for (unsigned su = 1; su <= 3; su++)
+		cr_assert_eq(set_group_key(c, &s.sg.grp, su, &K), -EOPNOTSUPP, "suite %u", su);
+	cr_assert_eq(set_group_key(c, &s.sg.grp, 4, &K), 0);
+	cr_assert_eq(gem_dp_set_sek(c, &s.sg, 1, 1, K.sek), -EOPNOTSUPP);
+	cr_assert_eq(gem_dp_set_sek(c, &s.sg, 0, 1, K.sek), -EOPNOTSUPP);
+	cr_assert_eq(gem_dp_set_sek_len(c, &s.sg, 1, 1, K.sek256, 32), 0);
+	cr_assert_eq(gem_dp_set_sek_len(c, &s.sg, 0, 1, K.sek256, 32), 0);
+	/* the round trip against the reference, through this object's programs */
+	e = eg_fd;
+	i = in_fd;
+	eg_fd = bpf_program__fd(nk->progs.gem_egress);
+	in_fd = bpf_program__fd(nk->progs.gem_ingress);
+	{
+		struct gem_tx_stream v;
+		int fd = bpf_map__fd(nk->maps.gem_tx);
+
+		cr_assert_eq(bpf_map_lookup_elem_flags(fd, &s.sg, &v, BPF_F_LOCK), 0);
+		pn = v.next_pn;
+	}
+	for (size_t L = 0; L <= 1400; L += 175)
+		roundtrip(&s, 4, 1, pn++, L, 1);
+	eg_fd = e;
+	in_fd = i;
+	gem_test_nokf_bpf__destroy(nk);
 }
 
 /* A suite-4 group needs a 32-byte SEK: a stream loaded with a 16-byte one
