@@ -183,6 +183,15 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 			goto out;
 		}
 	}
+	/* a kernel without the crypto kfuncs offers suite 4 only */
+	r = gem_dp_suites(p.ctl);
+	if (r > 0 && !(r & (1 << suite))) {
+		gemctl_err(o, "group %s: suite %s needs the kernel's BPF crypto kfuncs (Linux >= "
+			   "6.10), which this kernel lacks (gem-load status lists the suites it "
+			   "offers: chacha20-poly1305)", argv[optind], suite_name((unsigned)suite));
+		r = 1;
+		goto out;
+	}
 	r = gem_dp_set_group(p.ctl, &g, (unsigned)suite, key, klen);
 	if (r) {
 		gemctl_err(o, "group %s: loading the key failed: %s", argv[optind], strerror(-r));

@@ -34,6 +34,7 @@
 
 #include "gem.skel.h"
 #include "gem_common.h"
+#include "gem_dp.h"
 #include "gem_nl.h"
 #include "gem_pin.h"
 
@@ -198,11 +199,10 @@ static int get_progs(int fds[2])
 		}
 		return 0;
 	}
-	if (!have_crypto_kfuncs()) {
-		err("this kernel lacks the BPF crypto kfuncs (bpf_crypto_ctx_create/"
-		    "bpf_crypto_encrypt, Linux >= 6.10 with CONFIG_CRYPTO_ECB/CBC built in)");
-		return -EOPNOTSUPP;
-	}
+	/* the object loads without them (weak kfuncs): suite 4 only */
+	if (!have_crypto_kfuncs())
+		fprintf(stderr, "gem-load: this kernel lacks the BPF crypto kfuncs (Linux >= 6.10 "
+			"with CONFIG_CRYPTO_ECB/CBC): only suite chacha20-poly1305 is available\n");
 	skel = gem_bpf__open();
 	if (!skel) {
 		err("cannot open the BPF object: %s", strerror(errno));
@@ -224,7 +224,8 @@ static int get_progs(int fds[2])
 			err("loading the data plane failed: pinned maps in %s may be from another "
 			    "GEM version (gem-load unload, then attach again); -v shows why", pin_dir);
 		else
-			err("loading the data plane failed (%s); -v shows the verifier log",
+			err("loading the data plane failed (%s); -v shows the verifier log "
+			    "(suite 4 needs bpf_iter_num and bpf_obj_new: Linux >= 6.4)",
 			    strerror(-r));
 		goto out;
 	}
@@ -520,6 +521,39 @@ out:
 	return r ? 1 : 0;
 }
 
+/* The suites the loaded data plane offers on this kernel (gem_ctl). */
+static void print_suites(void)
+{
+	char path[PATH_MAX];
+	int fd = -1, m = -ENOENT, k = 0;
+
+	if (!path_of(path, sizeof(path), "prog_ctl"))
+		fd = bpf_obj_get(path);
+	if (fd >= 0)
+		m = gem_dp_suites(fd);
+	if (fd >= 0)
+		close(fd);
+	if (json)
+		printf(", \"suites\": [");
+	else
+		printf("suites:");
+	for (unsigned s = 1; m > 0 && s <= GEM_SUITE_MAX; s++) {
+		if (!(m & (1 << s)))
+			continue;
+		if (json)
+			printf("%s\"%s\"", k ? ", " : "", gem_suite_name(s));
+		else
+			printf(" %s", gem_suite_name(s));
+		k++;
+	}
+	if (json)
+		printf("]");
+	else if (m < 0)
+		printf(" unknown (%s)\n", strerror(-m));
+	else
+		printf("%s\n", m == GEM_SUITES_NO_KFUNCS ? " (no BPF crypto kfuncs in this kernel)" : "");
+}
+
 static int cmd_status(void)
 {
 	__u32 key, next, *prev = NULL;
@@ -569,9 +603,12 @@ static int cmd_status(void)
 		n++;
 	}
 	if (json)
-		printf("]}\n");
+		printf("]");
 	else if (!n)
 		printf("(no interface attached; maps pinned in %s)\n", pin_dir);
+	print_suites();
+	if (json)
+		printf("}\n");
 	close(ifd);
 	return 0;
 }
