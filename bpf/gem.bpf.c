@@ -395,12 +395,17 @@ int gem_egress(struct __sk_buff *skb)
 	if (aead) {
 		/* RFC 8439 2.8: block 0's first 32 bytes key Poly1305, the
 		 * payload is encrypted from block 1 */
-		r = gem_chacha_ks(s, 0, 1 + (L + 63) / 64);
+		if (n && bpf_skb_load_bytes(skb, p->l4 + 8, &s->msg[GEM_AAD_LEN], n)) {
+			gem_chacha_wipe(s);
+			goto drop;
+		}
+		r = gem_chacha_ks(s, 0, 1);
+		if (!r)
+			r = gem_chacha_xor(s, (L + 63) / 64, L, &sum);
 		gem_chacha_wipe(s);
-		if (r || (n && bpf_skb_load_bytes(skb, p->l4 + 8, &s->msg[GEM_AAD_LEN], n)))
+		if (r)
 			goto drop;
 		__builtin_memcpy(s->otk, s->ks, 32);
-		sum = gem_xor_sum_off(s, L, 64);
 	} else if (n && bpf_skb_load_bytes(skb, p->l4 + 8, &s->msg[GEM_AAD_LEN], n)) {
 		goto drop;
 	} else if (g->suite == GEM_SUITE_POLY1305) {
@@ -652,11 +657,10 @@ int gem_ingress(struct xdp_md *xdp)
 	/* 3. decrypt */
 	why = GEM_C_RX_ERROR;
 	if (aead) {
-		r = gem_chacha_ks(s, 1, (L + 63) / 64);
+		r = gem_chacha_xor(s, (L + 63) / 64, L, &sum);
 		gem_chacha_wipe(s);
 		if (r)
 			goto drop_stream;
-		sum = gem_xor_sum_off(s, L, 64);
 	} else {
 		if (!ctx || gem_keystream(ctx, s, pn, kid, GEM_CTR_FIRST_PAYLOAD_BLOCK,
 					  (L + 15) / 16))

@@ -155,9 +155,14 @@ static __always_inline int gem_keystream(struct bpf_crypto_ctx *ctx,
 	nb = gem_bounded(nb, GEM_MAX_BLOCKS);
 	if (nb == 0)
 		return 0;
-	if (!gem_have_crypto())
-		return -1;
 	if (bpf_loop((nb + 3) / 4, gem_cb_chunk, &lc, 0) < 0)
+		return -1;
+	/* the guard after the counter blocks, not before: without the crypto
+	 * kfuncs gem_cb_chunk then stays live code, and the 6.18 verifier does
+	 * not have to remove it together with the (then dead) XOR callback
+	 * next to it, which fails with "verifier bug: No program to jit ...
+	 * (subprog < 0)" */
+	if (!gem_have_crypto())
 		return -1;
 	bpf_dynptr_from_mem(s->cb, sizeof(s->cb), 0, &src);
 	if (bpf_dynptr_adjust(&src, 0, nb * 16))
@@ -584,6 +589,80 @@ static __always_inline int gem_chacha_ks(struct gem_scratch *s, __u32 first, __u
 		o[14] = x14 + s->cst[14]; o[15] = x15 + s->cst[15];
 	}
 	bpf_iter_num_destroy(&it);
+	return 0;
+}
+
+/* s->msg[AAD .. AAD+len) ^= ChaCha20 blocks 1 .. nb (the payload's), in the
+ * block loop itself, and *sum = the 32-bit-word sum of the result below len
+ * (for the UDP checksum, as gem_xor_sum): no keystream buffer and no second
+ * pass.  Bytes of the last block past len get garbage; nothing reads them
+ * (gem_poly1305 pads from len, the tag is written at len). */
+static __always_inline int gem_chacha_xor(struct gem_scratch *s, __u32 nb, __u64 len,
+					  __u64 *sum)
+{
+	struct bpf_iter_num it;
+	__u64 acc = 0;
+	int *ip;
+
+	if (nb >= GEM_CHACHA_MAX_BLOCKS || len > GEM_MAX_PT)
+		return -1;
+	bpf_iter_num_new(&it, 1, (int)nb + 1);
+	while ((ip = bpf_iter_num_next(&it))) {
+		__u32 x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15;
+		__u32 b = *ip, r;
+		__u64 off;
+		__u32 *m;
+
+		if (b < 1 || b >= GEM_CHACHA_MAX_BLOCKS)
+			break;
+		off = gem_bounded((__u64)(b - 1) * 64, GEM_MAX_PT - 64);
+		x0 = s->cst[0]; x1 = s->cst[1]; x2 = s->cst[2]; x3 = s->cst[3];
+		x4 = s->cst[4]; x5 = s->cst[5]; x6 = s->cst[6]; x7 = s->cst[7];
+		x8 = s->cst[8]; x9 = s->cst[9]; x10 = s->cst[10]; x11 = s->cst[11];
+		x12 = b; x13 = s->cst[13]; x14 = s->cst[14]; x15 = s->cst[15];
+#pragma clang loop unroll(disable)
+		for (r = 0; r < 10; r++) {
+			GEM_QR(x0, x4, x8, x12);
+			GEM_QR(x1, x5, x9, x13);
+			GEM_QR(x2, x6, x10, x14);
+			GEM_QR(x3, x7, x11, x15);
+			GEM_QR(x0, x5, x10, x15);
+			GEM_QR(x1, x6, x11, x12);
+			GEM_QR(x2, x7, x8, x13);
+			GEM_QR(x3, x4, x9, x14);
+		}
+		m = (__u32 *)&s->msg[GEM_AAD_LEN + off];
+		m[0] ^= x0 + s->cst[0]; m[1] ^= x1 + s->cst[1];
+		m[2] ^= x2 + s->cst[2]; m[3] ^= x3 + s->cst[3];
+		m[4] ^= x4 + s->cst[4]; m[5] ^= x5 + s->cst[5];
+		m[6] ^= x6 + s->cst[6]; m[7] ^= x7 + s->cst[7];
+		m[8] ^= x8 + s->cst[8]; m[9] ^= x9 + s->cst[9];
+		m[10] ^= x10 + s->cst[10]; m[11] ^= x11 + s->cst[11];
+		m[12] ^= x12 + b; m[13] ^= x13 + s->cst[13];
+		m[14] ^= x14 + s->cst[14]; m[15] ^= x15 + s->cst[15];
+		acc += (__u64)m[0] + m[1] + m[2] + m[3] + m[4] + m[5] + m[6] + m[7] +
+		       m[8] + m[9] + m[10] + m[11] + m[12] + m[13] + m[14] + m[15];
+	}
+	bpf_iter_num_destroy(&it);
+	/* the last block's bytes at and past len were summed too: take them
+	 * out here, not in the loop (a data-dependent branch per word inside
+	 * the iterator body makes the verifier's states diverge) */
+	if (len & 63) {
+		/* compare against rem, a new value, never against len: a branch
+		 * on len narrows its range, and len (a helper size elsewhere)
+		 * is tracked precisely, so every path would be a new state */
+		__u32 rem = len & 63, k;
+		__u64 off = gem_bounded((len & ~63ull), GEM_MAX_PT - 64);
+		const __u32 *m = (const __u32 *)&s->msg[GEM_AAD_LEN + off];
+
+		for (k = 0; k < 16; k++) {
+			if (k * 4 >= rem)
+				acc -= m[k];
+			else if (rem - k * 4 < 4)
+				acc -= m[k] & ~((1u << ((rem - k * 4) * 8)) - 1);
+		}
+	}
+	*sum = acc;
 	return 0;
 }
 

@@ -494,8 +494,9 @@ Test(dataplane, egress_key_id_rules)
 	/* the current key id again would restart nothing, but is refused */
 	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), -EEXIST);
 	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 2, K.sek), 0);
-	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 4, K.mac_key, 32), -EPROTONOSUPPORT);
+	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 5, K.mac_key, 32), -EPROTONOSUPPORT);
 	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 3, K.mac_key, 32), -EINVAL);
+	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 4, K.mac_key, 32), -EINVAL);
 	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 1, K.mac_key, 16), -EINVAL);
 }
 
@@ -974,6 +975,7 @@ Test(dataplane, tx_first_pn_needs_a_set_clock)
 	set_group(&s, 1);
 	req.sg = s.sg;
 	memcpy(req.sek, K.sek, 16);
+	req.sek_len = 16;
 	req.first_pn = 1000;	/* 1970 */
 	cr_assert_eq(bpf_prog_test_run_opts(ctl_fd, &o), 0);
 	cr_assert_eq((int)o.retval, -ERANGE);
