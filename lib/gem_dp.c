@@ -64,9 +64,9 @@ size_t gem_suite_key_len(unsigned suite)
 	switch (suite) {
 	case GEM_SUITE_HMAC_SHA256: return GEM_MAC_KEY_LEN;
 	case GEM_SUITE_CMAC: return GEM_CMAC_KEY_LEN;
-	case GEM_SUITE_POLY1305: return 0;	/* keyed per packet from the SEK */
-	case GEM_SUITE_CHACHA20_POLY1305: return 0;	/* the AEAD's own Poly1305 key */
 	}
+	/* suite 3 keys its MAC per packet from the SEK, suite 4 is an AEAD
+	 * with its own per-packet Poly1305 key: neither has a group key */
 	return 0;
 }
 
