@@ -88,7 +88,7 @@ static void usage(FILE *f)
 		"                  attach XDP ingress and TC egress to DEV; idempotent\n"
 		"  detach DEV      remove GEM's programs from DEV (and the clsact qdisc GEM\n"
 		"                  created, unless other filters use it)\n"
-		"  status [-j]     attached interfaces, XDP mode, program ids\n"
+		"  status [-j]     attached interfaces, XDP mode, program ids, suites offered\n"
 		"  unload          remove the pinned maps and programs (keys are lost) and the\n"
 		"                  pin dir (unless it is a mount point); refused while an\n"
 		"                  interface is attached\n"
