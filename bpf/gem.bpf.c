@@ -4,7 +4,8 @@
  *   gem_egress  (TC, clsact egress of the WAN device): seal protected streams.
  *   gem_ingress (XDP on the WAN device): verify, replay-check, decrypt, restore.
  *   gem_ctl     (SEC("syscall"), run by user space): load group keys and SEKs;
- *               SEKs only ever exist in the kernel as crypto contexts.
+ *               SEKs only ever exist in the kernel behind kptrs: crypto
+ *               contexts (suites 1-3), ChaCha20 key objects (suite 4).
  * Wire format: docs/PROTOCOL.md.  Shared layouts: gem_common.h.
  */
 #include "vmlinux.h"

@@ -2,8 +2,8 @@
 /*
  * GEM's per-packet cryptography inside BPF: AES-128-CTR keystream through the
  * ecb(aes) kfunc, HMAC-SHA-256 in plain BPF (the kernel has no hash kfunc),
- * AES-CMAC through the cbc(aes) kfunc, and the RFC 1071 sums the checksum
- * fix-ups need.  Included by gem.bpf.c (and the benchmark's floor program),
+ * AES-CMAC through the cbc(aes) kfunc, Poly1305 and ChaCha20 (suite 4, no
+ * kfunc) in plain BPF, and the RFC 1071 sums the checksum fix-ups need.  Included by gem.bpf.c (and the benchmark's floor program),
  * so the floor and the product run the very same code.
  *
  * Everything works on the per-CPU scratch buffer, never on packet memory:
