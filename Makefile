@@ -22,7 +22,10 @@ endif
 CFLAGS    += $(WARN) -MMD -MP -D_GNU_SOURCE -I. -Ibpf -Ilib -I$(B) \
 	     -I/usr/include/p11-kit-1
 LDLIBS    := -lbpf -lelf -lz -lcrypto -lsodium -linih -lmnl -ljson-c
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
+# -mcpu=v3: 32-bit ALU ops and jumps (clang-19 defaults to v1); the 32-bit
+# ciphers (ChaCha20, SHA-256) gain most (docs/PERFORMANCE.md).  Kernel 5.1+.
+BPF_MCPU  ?= v3
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=$(BPF_MCPU) -D__TARGET_ARCH_x86 $(WARN) \
 	      -Wno-unused-function -I. -Ibpf
 
 .DELETE_ON_ERROR:

@@ -49,17 +49,23 @@
 #define MAX_ROUNDS	64
 #define NSIZES		3
 #define NFAM		2
-#define NSUITE		BENCH_SUITES	/* GEM suites 1..3 */
+#define NSUITE		BENCH_SUITES	/* GEM suites 1..4 */
 
 static const size_t sizes[NSIZES] = { 64, 512, 1400 };
 static const char *const fam_name[NFAM] = { "IPv4", "IPv6" };
-static const char *const suite_name[NSUITE] = { "1 HMAC", "2 CMAC", "3 Poly1305" };
+static const char *const suite_name[NSUITE] = { "1 HMAC", "2 CMAC", "3 Poly1305",
+						 "4 ChaCha20-Poly1305" };
+#define SU_AEAD		3	/* index of suite 4: no AES */
 
 static const uint8_t SEK[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
 				 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
 static const uint8_t MAC_KEY[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
 				     17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
 				     31, 32 };
+static const uint8_t SEK256[32] = { 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
+				    0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f, 0x90, 0x91, 0x92, 0x93,
+				    0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d,
+				    0x9e, 0x9f };
 static const uint8_t CMAC_KEY[16] = { 0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6,
 				      0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c };
 
@@ -184,6 +190,7 @@ static void bench_keys(unsigned suite, int generic)
 	req->generic = generic;
 	memcpy(req->sek, SEK, 16);
 	memcpy(req->cmac_key, CMAC_KEY, 16);
+	memcpy(req->sek256, SEK256, 32);
 	gem_hmac_states(MAC_KEY, req->hmac_istate, req->hmac_ostate);
 	if (gem_cmac_subkeys(CMAC_KEY, req->cmac_k1, req->cmac_k2))
 		die("CMAC subkeys failed");
@@ -199,7 +206,8 @@ static void setup_once(void)
 	static const char *const src[NFAM] = { "10.0.0.1", "fd00::1" };
 	static const char *const grp[NSUITE][NFAM] = { { "239.1.1.1", "ff3e::1:1" },
 						       { "239.1.1.2", "ff3e::1:2" },
-						       { "239.1.1.3", "ff3e::1:3" } };
+						       { "239.1.1.3", "ff3e::1:3" },
+						       { "239.1.1.4", "ff3e::1:4" } };
 	static const char *const mgrp[NFAM] = { "239.9.9.9", "ff3e::9:9" };
 	static const char *const ucast[NFAM] = { "10.0.0.2", "fd00::2" };
 	int fam[NFAM] = { AF_INET, AF_INET6 };
@@ -244,11 +252,14 @@ static void load(void)
 			struct stream *s = &prot_s[su][f];
 			int r;
 
+			const uint8_t *sek = su == SU_AEAD ? SEK256 : SEK;
+			size_t sl = gem_suite_sek_len((unsigned)su + 1);
+
 			r = su == 0 ? gem_dp_set_group(ctl_fd, &s->sg.grp, 1, MAC_KEY, 32)
 			  : su == 1 ? gem_dp_set_group(ctl_fd, &s->sg.grp, 2, CMAC_KEY, 16)
-				    : gem_dp_set_group(ctl_fd, &s->sg.grp, 3, NULL, 0);
-			if (r || gem_dp_set_sek(ctl_fd, &s->sg, 1, 1, SEK) ||
-			    gem_dp_set_sek(ctl_fd, &s->sg, 0, 1, SEK))
+				    : gem_dp_set_group(ctl_fd, &s->sg.grp, (unsigned)su + 1, NULL, 0);
+			if (r || gem_dp_set_sek_len(ctl_fd, &s->sg, 1, 1, sek, sl) ||
+			    gem_dp_set_sek_len(ctl_fd, &s->sg, 0, 1, sek, sl))
 				die("loading GEM keys failed");
 		}
 	}
@@ -475,6 +486,7 @@ static void measure_openssl(int r, int z)
 	int iters = npkt < 10000 ? npkt : 10000, outl;
 	uint8_t iv[16] = { 0 };
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new(), *gcm = EVP_CIPHER_CTX_new();
+	EVP_CIPHER_CTX *cp4 = EVP_CIPHER_CTX_new();
 	EVP_MAC *hm = EVP_MAC_fetch(NULL, "HMAC", NULL), *cm = EVP_MAC_fetch(NULL, "CMAC", NULL);
 	EVP_MAC *pm = EVP_MAC_fetch(NULL, "POLY1305", NULL);
 	EVP_MAC_CTX *h = hm ? EVP_MAC_CTX_new(hm) : NULL, *cc = cm ? EVP_MAC_CTX_new(cm) : NULL;
@@ -486,13 +498,26 @@ static void measure_openssl(int r, int z)
 			    OSSL_PARAM_construct_end() };
 	double t0;
 
-	if (!c || !gcm || !h || !cc || !pc ||
+	if (!c || !gcm || !cp4 || !h || !cc || !pc ||
+	    EVP_EncryptInit_ex(cp4, EVP_chacha20_poly1305(), NULL, SEK256, iv + 4) != 1 ||
 	    EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, SEK, iv) != 1 ||
 	    EVP_EncryptInit_ex(gcm, EVP_aes_128_gcm(), NULL, SEK, iv) != 1 ||
 	    !EVP_MAC_init(h, MAC_KEY, 32, hp) || !EVP_MAC_init(cc, CMAC_KEY, 16, cp))
 		die("OpenSSL setup failed");
 	memset(buf, 0x5a, sizeof(buf));
-	for (int su = 0; su < NSUITE; su++) {
+	/* suite 4: the RFC 8439 AEAD, 48 bytes of AAD */
+	t0 = now_ns();
+	for (int i = 0; i < iters; i++) {
+		iv[15] = (uint8_t)i;
+		if (EVP_EncryptInit_ex(cp4, NULL, NULL, NULL, iv + 4) != 1 ||
+		    EVP_EncryptUpdate(cp4, NULL, &outl, buf, 48) != 1 ||
+		    EVP_EncryptUpdate(cp4, ct, &outl, buf + 48, (int)L) != 1 ||
+		    EVP_EncryptFinal_ex(cp4, ct + outl, &outl) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(cp4, EVP_CTRL_AEAD_GET_TAG, 16, tag) != 1)
+			die("OpenSSL ChaCha20-Poly1305 failed");
+	}
+	O[r][z].suite[SU_AEAD] = (now_ns() - t0) / iters;
+	for (int su = 0; su < SU_AEAD; su++) {
 		EVP_MAC_CTX *m = su == 0 ? h : su == 1 ? cc : pc;
 		int otk = su == 2 ? 32 : 0;
 
@@ -528,6 +553,7 @@ static void measure_openssl(int r, int z)
 	EVP_MAC_free(pm);
 	EVP_CIPHER_CTX_free(c);
 	EVP_CIPHER_CTX_free(gcm);
+	EVP_CIPHER_CTX_free(cp4);
 }
 
 /* ---- statistics and tables --------------------------------------------------------- */
@@ -656,14 +682,17 @@ static void print_tables(void)
 
 	printf("\n#### Where the crypto floor's time goes (egress floor, IPv4, one part at a "
 	       "time, repeat=%d, empty program subtracted)\n\n", prepeat / 5 ? prepeat / 5 : 1);
-	printf("| suite | payload B | load bytes ns | keystream: counter blocks + ecb(aes) ns | "
+	printf("| suite | payload B | load bytes ns | keystream: counter blocks + ecb(aes) "
+	       "(suite 4: ChaCha20 in BPF) ns | "
 	       "XOR + sum (BPF) ns | MAC ns | sum of parts ns | whole floor ns | "
 	       "keystream ns/B | MAC ns/B |\n");
 	printf("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
 	for (int su = 0; su < NSUITE; su++)
 		for (int z = 0; z < NSIZES; z++) {
 			struct st x[NPARTS], sum;
-			size_t L = sizes[z], nb = (L + 15) / 16 * 16;
+			size_t L = sizes[z], nb = su == SU_AEAD ? ((L + 63) / 64 + 1) * 64
+						 : su == 2 ? ((L + 15) / 16 + 2) * 16
+							   : (L + 15) / 16 * 16;
 
 			for (int k = 0; k < NPARTS; k++)
 				x[k] = STATS(B[r][su][z][k]);
@@ -679,7 +708,7 @@ static void print_tables(void)
 	       "vs `aes-generic` (table-based, not constant-time)\n\n");
 	printf("| suite | payload B | floor, aes ns | floor, aes-generic ns | generic/aes |\n");
 	printf("|---|--:|--:|--:|--:|\n");
-	for (int su = 0; su < NSUITE; su++)
+	for (int su = 0; su < SU_AEAD; su++)	/* suite 4 uses no AES */
 		for (int z = 0; z < NSIZES; z++) {
 			struct st a = STATS(P[r][su][0][z].floor[EG]);
 			struct st g = STATS(P[r][su][0][z].floor_generic);

@@ -9,8 +9,9 @@
 # arrives.  Compared in one run, interleaved repetition by repetition:
 #
 #   plain    multicast forwarded mcrA -> wan1 -> mcrB (no BPF anywhere): the ceiling
-#   gem1-3   multicast forwarded over wan0, sealed by mcrA (TC egress) and
-#            opened by mcrB (XDP), suites 1 (HMAC-SHA-256), 2 (CMAC), 3 (Poly1305)
+#   gem1-4   multicast forwarded over wan0, sealed by mcrA (TC egress) and
+#            opened by mcrB (XDP), suites 1 (HMAC-SHA-256), 2 (CMAC), 3 (Poly1305),
+#            4 (ChaCha20-Poly1305)
 #   ipsec    the same stream as unicast hostA -> hostB through a strongSwan
 #            IKEv2 tunnel mcrA <-> mcrB (kernel-libipsec: ESP AES-GCM-128 in
 #            user space, ESP-in-UDP over wan1); pushed at full rate it drops
@@ -63,7 +64,7 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 log() { echo "e2e [$((SECONDS - START)) s] $*" >&2; }
 
 S4=10.1.0.2 D4=10.2.0.2
-declare -A SUITE=([1]=hmac-sha256 [2]=cmac [3]=poly1305)
+declare -A SUITE=([1]=hmac-sha256 [2]=cmac [3]=poly1305 [4]=chacha20-poly1305)
 # group of stream k (1, 2) of a path: 239.1.S.k, S = 0 (plain) or the suite
 group() { echo "239.1.$1.$2"; }
 
@@ -117,7 +118,7 @@ for n in mcrA mcrB; do
 		echo "phyint lan0 enable ttl-threshold 1"
 		echo "phyint wan0 enable ttl-threshold 1"
 		echo "phyint wan1 enable ttl-threshold 1"
-		for s in 0 1 2 3; do
+		for s in 0 1 2 3 4; do
 			w=wan0
 			[ $s = 0 ] && w=wan1
 			for k in 1 2; do
@@ -133,7 +134,7 @@ for n in mcrA mcrB; do
 		-P "$T/$n.smc.pid" -u "$T/$n.smc.sock"
 done
 for n in mcrA mcrB; do
-	for s in 0 1 2 3; do
+	for s in 0 1 2 3 4; do
 		for k in 1 2; do
 			gem_mroute_wait $n 4 $S4 "$(group $s $k)" ||
 				gem_die "$n: no route ($S4, $(group $s $k)): $(cat "$T/smcrouted-$n.log")"
@@ -151,12 +152,14 @@ for n in mcrA mcrB; do
 	fi
 done
 head -c 32 /dev/urandom >"$T/gak"
-for s in 1 2 3; do
+for s in 1 2 3 4; do
 	gak=(--key-file "$T/gak")
-	[ $s = 3 ] && gak=()	# suite 3 has no group key
+	[ $s -ge 3 ] && gak=()	# suites 3 and 4 have no group key
+	seklen=16
+	[ $s = 4 ] && seklen=32	# suite 4: a 256-bit ChaCha20 SEK
 	for k in 1 2; do
 		g=$(group $s $k)
-		head -c 16 /dev/urandom >"$T/sek-$s-$k"
+		head -c $seklen /dev/urandom >"$T/sek-$s-$k"
 		for n in mcrA mcrB; do
 			gemctl_in $n group add "$g" --suite "${SUITE[$s]}" "${gak[@]}" >"$T/key.log" 2>&1 ||
 				gem_die "$n: group add $g: $(cat "$T/key.log")"
@@ -272,7 +275,7 @@ log "receivers (iperf 2 servers on hostB)"
 # source port (iperf's server connects its socket to its first client)
 gem_bg hostA anchorA sleep 100000	# hostA's /proc/PID/net/snmp
 RCV_PIDS=""
-for s in 0 1 2 3; do
+for s in 0 1 2 3 4; do
 	for k in 1 2; do
 		gem_bg hostB "srv-$s-$k" iperf -s -u -B "$(group $s $k)" -l 1500
 		RCV_PIDS="$RCV_PIDS $(gem_pid "srv-$s-$k")"
@@ -401,7 +404,7 @@ targets() {
 loss_ok() { [ "$LAST_SENT" -gt 0 ] && [ $(((LAST_SENT - LAST_DELIVERED) * 100)) -lt $((LAST_SENT * LOSS_OK)) ]; }
 
 log "probes: every path delivers"
-for cfg in plain gem1 gem2 gem3 ipsec; do
+for cfg in plain gem1 gem2 gem3 gem4 ipsec; do
 	for dst in $(targets $cfg 2); do
 		SECS_SAVE=$SECS SECS=0.3
 		measure probe 0 $cfg 1352 2000pps "$dst"
@@ -429,10 +432,10 @@ done
 
 CFGS=()
 for size in $SIZES; do
-	for cfg in plain gem1 gem2 gem3 ipsec ipsecpeak; do CFGS+=("$cfg:$size:1"); done
+	for cfg in plain gem1 gem2 gem3 gem4 ipsec ipsecpeak; do CFGS+=("$cfg:$size:1"); done
 done
-for cfg in plain gem1 gem2 gem3; do CFGS+=("$cfg:1400:2"); done
-for cfg in gem1n gem2n gem3n; do CFGS+=("$cfg:1400:1"); done
+for cfg in plain gem1 gem2 gem3 gem4; do CFGS+=("$cfg:1400:2"); done
+for cfg in gem1n gem2n gem3n gem4n; do CFGS+=("$cfg:1400:1"); done
 # napi_threaded on|off: mcrB's wan0 NAPI in kthreads (created anew each time
 # it is switched on), pinned to the last CPU; their pids in NAPI_PIDS
 napi_threaded() {
@@ -578,8 +581,9 @@ def rate_of(rs):
 
 NAME = {"plain": "no GEM (plain multicast forwarding): the ceiling",
         "gem1": "GEM suite 1 (HMAC-SHA-256)", "gem2": "GEM suite 2 (AES-CMAC)",
-        "gem3": "GEM suite 3 (Poly1305)"}
-SHORT = {"plain": "no GEM", "gem1": "GEM suite 1", "gem2": "GEM suite 2", "gem3": "GEM suite 3"}
+        "gem3": "GEM suite 3 (Poly1305)", "gem4": "GEM suite 4 (ChaCha20-Poly1305)"}
+SHORT = {"plain": "no GEM", "gem1": "GEM suite 1", "gem2": "GEM suite 2", "gem3": "GEM suite 3",
+         "gem4": "GEM suite 4"}
 out = []
 p = out.append
 reps, secs = int(E["E2E_REPS"]), E["E2E_SECS_RUN"]
@@ -642,12 +646,12 @@ for size in (1400, 1352):
     p("| path | sent /s | arrived /s | Mbit/s | loss %: network / socket | CPU %: busy · softirq · charon · other | µs/pkt | × ceiling | × IPsec sustained | × IPsec peak |")
     p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     row(NAME["plain"], plain, None, sus, peak)
-    for s in (1, 2, 3):
+    for s in (1, 2, 3, 4):
         rs = sel("main", "gem%d" % s, size)
         row(NAME["gem%d" % s], rs, plain, sus, peak)
         cpu = [1.0 / x for x in ratio(rs, sus, "us_pkt")]	# IPsec's CPU per packet / GEM's
         verdict.append((size, "suite %d" % s, ratio(rs, sus), ratio(rs, peak), cpu))
-    for s in (1, 2, 3):
+    for s in (1, 2, 3, 4):
         rs = sel("main", "gem%dn" % s, size)
         if not rs:
             continue
@@ -671,7 +675,7 @@ p("")
 p("| path | 1 stream: arrived /s | 2 streams: arrived /s | 2 / 1 | target | | softirq % 1 → 2 | other % 1 → 2 | µs/pkt 1 → 2 | 2 / 1 per softirq CPU-second |")
 p("|---|--:|--:|--:|--:|---|--:|--:|--:|--:|")
 scal = []
-for cfg in ("plain", "gem1", "gem2", "gem3"):
+for cfg in ("plain", "gem1", "gem2", "gem3", "gem4"):
     one, two = sel("main", cfg, 1400, 1), sel("main", cfg, 1400, 2)
     rat = ratio(two, one)
     # packets per softirq CPU-second, two streams over one (1.00: as efficient)

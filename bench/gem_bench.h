@@ -7,7 +7,7 @@
 /* Key sets of the floor programs: index = (suite - 1) + BENCH_SUITES * driver,
  * driver 0 = "aes" (the kernel's default AES, aes-fixed-time here),
  * 1 = "aes-generic". */
-#define BENCH_SUITES	3
+#define BENCH_SUITES	4	/* suite 4 has no AES: its "generic" slot is the same floor */
 #define BENCH_SLOTS	(2 * BENCH_SUITES)
 
 /* What the next floor run works on (the programs' .bss, written by user
@@ -23,7 +23,7 @@ struct bench_cfg {
 
 /* Parts of the egress floor, run alone to see where its time goes. */
 #define BENCH_P_LOAD	1	/* bpf_skb_load_bytes of the payload */
-#define BENCH_P_KS	2	/* counter blocks + ecb(aes) kfunc */
+#define BENCH_P_KS	2	/* counter blocks + ecb(aes) kfunc; suite 4: ChaCha20 blocks in BPF */
 #define BENCH_P_XOR	4	/* XOR + checksum sum, in BPF */
 #define BENCH_P_MAC	8	/* HMAC-SHA-256 or Poly1305 in BPF, or CMAC via cbc(aes) */
 
@@ -39,6 +39,7 @@ struct bench_setup_req {
 	__u8 cmac_k2[16];
 	__u32 hmac_istate[8];
 	__u32 hmac_ostate[8];
+	__u8 sek256[32];	/* suite 4 */
 };
 
 #endif

@@ -15,8 +15,8 @@ BIN=build/bench/bench_prog
 PACKETS=${PACKETS:-200000}
 FREQ=20000
 cells=("$@")
-[ ${#cells[@]} -gt 0 ] || cells=(egress:1:4:64 egress:2:4:64 egress:3:4:64
-				   ingress:1:4:64 ingress:2:4:64 ingress:3:4:64)
+[ ${#cells[@]} -gt 0 ] || cells=(egress:1:4:64 egress:2:4:64 egress:3:4:64 egress:4:4:64
+				   ingress:1:4:64 ingress:2:4:64 ingress:3:4:64 ingress:4:4:64)
 
 command -v perf >/dev/null || { echo "bench/profile.sh: perf not found" >&2; exit 77; }
 tmp=$(mktemp -d)
@@ -30,7 +30,7 @@ function cat(s) {
 	if (s ~ /(_gem_sha_cb$|_gem_poly_chunk$)/) return "3 MAC blocks in BPF (SHA-256 / Poly1305 bpf_loop callbacks)";
 	if (s ~ /(_gem_cb_chunk$|_gem_xor_chunk$|^bpf_loop)/) return "4 counter blocks + XOR/sum in BPF";
 	if (s ~ /_gem_cmac$/) return "5 CMAC subprogram in BPF";
-	if (s ~ /(_gem_egress$|_gem_ingress$|_bench_floor_tc$|_bench_floor_xdp$)/) return "6 program body (incl. inlined HMAC outer block / Poly1305 set-up and final)";
+	if (s ~ /(_gem_egress$|_gem_ingress$|_bench_floor_tc$|_bench_floor_xdp$)/) return "6 program body (incl. inlined HMAC outer block / Poly1305 set-up and final; suite 4: ChaCha20 and its XOR)";
 	if (s ~ /(htab|lookup_nulls|jhash|spin|bpf_map|percpu|array_map)/) return "7 maps, spin lock, counters";
 	if (s ~ /(skb|xdp|memcpy|memset|memmove|csum|kmalloc|kfree|kmem_cache|slab|page|folio|bpf_l3)/) return "8 packet data: load/store/resize (helpers, copies, skb reallocation)";
 	return "9 other";

@@ -4,7 +4,8 @@
  *   gem_egress  (TC, clsact egress of the WAN device): seal protected streams.
  *   gem_ingress (XDP on the WAN device): verify, replay-check, decrypt, restore.
  *   gem_ctl     (SEC("syscall"), run by user space): load group keys and SEKs;
- *               SEKs only ever exist in the kernel as crypto contexts.
+ *               SEKs only ever exist in the kernel behind kptrs: crypto
+ *               contexts (suites 1-3), ChaCha20 key objects (suite 4).
  * Wire format: docs/PROTOCOL.md.  Shared layouts: gem_common.h.
  */
 #include "vmlinux.h"
@@ -301,9 +302,10 @@ int gem_egress(struct __sk_buff *skb)
 	struct gem_group *g = NULL;
 	struct gem_tx_stream *st;
 	struct bpf_crypto_ctx *ctx;
+	struct gem_chacha_key *ck;
 	struct gem_scratch *s;
 	struct gem_pkt *p;
-	__u32 why = GEM_C_TX_MALFORMED, L, mtu = 0, kid, c;
+	__u32 why = GEM_C_TX_MALFORMED, L, mtu = 0, kid, c, aead, have;
 	__u64 n;
 	__u64 pn, sum;
 	__u16 ulen, csum, tlen;
@@ -358,7 +360,10 @@ int gem_egress(struct __sk_buff *skb)
 		why = GEM_C_TX_NO_KEY;
 		goto drop;
 	}
-	/* (key id, context, packet number) from one slot, atomically */
+	/* (key id, key, packet number) from one slot, atomically; suite 4's
+	 * key words are copied under the lock, so a key load may wipe the
+	 * object it replaces (ctl_put_key) */
+	aead = g->suite == GEM_SUITE_CHACHA20_POLY1305;
 	bpf_spin_lock(&st->lock);
 	c = st->cur & 1;
 	kid = st->key_id[c];
@@ -366,13 +371,25 @@ int gem_egress(struct __sk_buff *skb)
 	if (kid <= 0xffff && pn < GEM_PN_LIMIT)
 		st->next_pn = pn + 1;
 	ctx = c ? st->ctx1 : st->ctx0;
+	ck = c ? st->ck1 : st->ck0;
+	have = 0;
+	if (aead && ck) {
+		gem_chacha_setup(s, ck, pn, kid);
+		have = 1;
+	} else if (!aead && ctx) {
+		have = 1;
+	}
 	bpf_spin_unlock(&st->lock);
-	if (kid > 0xffff || !ctx) {
+	if (kid > 0xffff || !have) {
+		if (aead)
+			gem_chacha_wipe(s);
 		notify_no_key(skb, &p->sg);
 		why = GEM_C_TX_NO_KEY;
 		goto drop;
 	}
 	if (pn >= GEM_PN_LIMIT) {
+		if (aead)
+			gem_chacha_wipe(s);
 		why = GEM_C_TX_PN_EXHAUSTED;
 		goto drop;
 	}
@@ -384,16 +401,32 @@ int gem_egress(struct __sk_buff *skb)
 	*(__u16 *)&s->msg[38] = bpf_htons(kid);
 	*(__u64 *)&s->msg[40] = __builtin_bswap64(pn);
 	n = gem_bounded(L, GEM_MAX_PT);
-	if (n && bpf_skb_load_bytes(skb, p->l4 + 8, &s->msg[GEM_AAD_LEN], n))
+	if (aead) {
+		/* RFC 8439 2.8: block 0's first 32 bytes key Poly1305, the
+		 * payload is encrypted from block 1 */
+		if (n && bpf_skb_load_bytes(skb, p->l4 + 8, &s->msg[GEM_AAD_LEN], n)) {
+			gem_chacha_wipe(s);
+			goto drop;
+		}
+		r = gem_chacha_ks(s, 0, 1);
+		if (!r)
+			r = gem_chacha_xor(s, (L + 63) / 64, L, &sum);
+		gem_chacha_wipe(s);
+		if (r)
+			goto drop;
+		__builtin_memcpy(s->otk, s->ks, 32);
+	} else if (n && bpf_skb_load_bytes(skb, p->l4 + 8, &s->msg[GEM_AAD_LEN], n)) {
 		goto drop;
-	if (g->suite == GEM_SUITE_POLY1305) {
+	} else if (g->suite == GEM_SUITE_POLY1305) {
 		/* one kfunc call: blocks 0-1 (the one-time key) and the payload's */
-		if (gem_keystream(ctx, s, pn, kid, 0, (L + 15) / 16 + GEM_CTR_FIRST_PAYLOAD_BLOCK))
+		if (!ctx || gem_keystream(ctx, s, pn, kid, 0,
+					  (L + 15) / 16 + GEM_CTR_FIRST_PAYLOAD_BLOCK))
 			goto drop;
 		__builtin_memcpy(s->otk, s->ks, 32);
 		sum = gem_xor_sum_off(s, L, 32);
 	} else {
-		if (gem_keystream(ctx, s, pn, kid, GEM_CTR_FIRST_PAYLOAD_BLOCK, (L + 15) / 16))
+		if (!ctx || gem_keystream(ctx, s, pn, kid, GEM_CTR_FIRST_PAYLOAD_BLOCK,
+					  (L + 15) / 16))
 			goto drop;
 		sum = gem_xor_sum(s, L);
 	}
@@ -509,9 +542,10 @@ int gem_ingress(struct xdp_md *xdp)
 	struct gem_group *g = NULL;
 	struct gem_rx_stream *st;
 	struct bpf_crypto_ctx *ctx = NULL;
+	struct gem_chacha_key *ck = NULL;
 	struct gem_scratch *s;
 	struct gem_pkt *p;
-	__u32 why = GEM_C_RX_MALFORMED, L, frame, slot = 0;
+	__u32 why = GEM_C_RX_MALFORMED, L, frame, slot = 0, aead, have = 0;
 	__u64 n;
 	__u64 pn, sum, diff;
 	__u16 kid, ulen, tlen, csum;
@@ -562,16 +596,25 @@ int gem_ingress(struct xdp_md *xdp)
 		why = GEM_C_RX_NO_KEY;
 		goto drop;
 	}
+	aead = g->suite == GEM_SUITE_CHACHA20_POLY1305;
 	bpf_spin_lock(&st->lock);
 	if (st->key_id[0] == kid) {
 		slot = 0;
 		ctx = st->ctx0;
+		ck = st->ck0;
 	} else if (st->key_id[1] == kid) {
 		slot = 1;
 		ctx = st->ctx1;
+		ck = st->ck1;
+	}
+	if (aead && ck) {
+		gem_chacha_setup(s, ck, pn, kid);	/* under the lock: see egress */
+		have = 1;
+	} else if (!aead && ctx) {
+		have = 1;
 	}
 	bpf_spin_unlock(&st->lock);
-	if (!ctx) {
+	if (!have) {
 		why = GEM_C_RX_KEY_ID;
 		goto drop_stream;
 	}
@@ -583,9 +626,16 @@ int gem_ingress(struct xdp_md *xdp)
 	}
 
 	/* 1. tag, constant time (suite 3: its key is keystream blocks 0-1,
-	 * so a forgery costs two AES blocks, not the whole packet) */
-	if (g->suite == GEM_SUITE_POLY1305) {
-		if (gem_keystream(ctx, s, pn, kid, 0, 2)) {
+	 * suite 4: ChaCha20 block 0, so a forgery costs one or two blocks,
+	 * not the whole packet) */
+	if (aead) {
+		if (gem_chacha_ks(s, 0, 1)) {
+			why = GEM_C_RX_ERROR;
+			goto drop_stream;
+		}
+		__builtin_memcpy(s->otk, s->ks, 32);
+	} else if (g->suite == GEM_SUITE_POLY1305) {
+		if (!ctx || gem_keystream(ctx, s, pn, kid, 0, 2)) {
 			why = GEM_C_RX_ERROR;
 			goto drop_stream;
 		}
@@ -615,9 +665,17 @@ int gem_ingress(struct xdp_md *xdp)
 	}
 	/* 3. decrypt */
 	why = GEM_C_RX_ERROR;
-	if (gem_keystream(ctx, s, pn, kid, GEM_CTR_FIRST_PAYLOAD_BLOCK, (L + 15) / 16))
-		goto drop_stream;
-	sum = gem_xor_sum(s, L);
+	if (aead) {
+		r = gem_chacha_xor(s, (L + 63) / 64, L, &sum);
+		gem_chacha_wipe(s);
+		if (r)
+			goto drop_stream;
+	} else {
+		if (!ctx || gem_keystream(ctx, s, pn, kid, GEM_CTR_FIRST_PAYLOAD_BLOCK,
+					  (L + 15) / 16))
+			goto drop_stream;
+		sum = gem_xor_sum(s, L);
+	}
 
 	/* 4. restore: plaintext right after the UDP header, cut 28 bytes */
 	n = gem_bounded(L, GEM_MAX_PT);
@@ -664,6 +722,7 @@ int gem_ingress(struct xdp_md *xdp)
 	count(GEM_C_RX_OPENED);
 	return XDP_PASS;
 drop_stream:
+	gem_chacha_wipe(s);
 	__sync_fetch_and_add(&st->drops, 1);
 drop:
 	count(why);
@@ -672,11 +731,20 @@ drop:
 
 /* ---- key loading ---------------------------------------------------------- */
 
+/* Suites this object can load here (bit s: suite s): suite 4 always,
+ * suites 1-3 only with the crypto kfuncs. */
+static __always_inline __u32 gem_suites(void)
+{
+	if (gem_have_crypto())
+		return ((1u << (GEM_SUITE_MAX + 1)) - 1) & ~1u;
+	return GEM_SUITES_NO_KFUNCS;
+}
+
 static const struct gem_group zero_group;
 static const struct gem_tx_stream empty_tx = { .key_id = { GEM_KEY_ID_NONE, GEM_KEY_ID_NONE } };
 static const struct gem_rx_stream empty_rx = { .key_id = { GEM_KEY_ID_NONE, GEM_KEY_ID_NONE } };
 
-static __always_inline int ctl_set_group(struct gem_ctl_req *req)
+static __noinline int ctl_set_group(struct gem_ctl_req *req)
 {
 	struct bpf_crypto_ctx *ctx = NULL, *old;
 	struct gem_addr grp;
@@ -685,6 +753,8 @@ static __always_inline int ctl_set_group(struct gem_ctl_req *req)
 
 	if (req->suite < 1 || req->suite > GEM_SUITE_MAX)
 		return -22;
+	if (!(gem_suites() & (1u << req->suite)))
+		return -95;	/* EOPNOTSUPP: the suite needs the crypto kfuncs */
 	if (req->suite == GEM_SUITE_CMAC) {
 		ctx = gem_aes_ctx(req->cmac_key, "cbc(aes)", &err);
 		if (!ctx)
@@ -697,7 +767,7 @@ static __always_inline int ctl_set_group(struct gem_ctl_req *req)
 		g = bpf_map_lookup_elem(&gem_groups, &grp);
 	}
 	if (!g) {
-		if (ctx)
+		if (ctx && gem_have_crypto())
 			bpf_crypto_ctx_release(ctx);
 		return -12;
 	}
@@ -707,11 +777,63 @@ static __always_inline int ctl_set_group(struct gem_ctl_req *req)
 	__builtin_memcpy(g->hmac_ostate, req->hmac_ostate, 32);
 	__builtin_memcpy(g->cmac_k1, req->cmac_k1, 16);
 	__builtin_memcpy(g->cmac_k2, req->cmac_k2, 16);
-	old = bpf_kptr_xchg(&g->cmac, ctx);
-	if (old)
-		bpf_crypto_ctx_release(old);
+	if (gem_have_crypto()) {
+		/* without the kfuncs no context exists to swap or release */
+		old = bpf_kptr_xchg(&g->cmac, ctx);
+		if (old)
+			bpf_crypto_ctx_release(old);
+	}
 	return 0;
 }
+
+/* The kernel objects of a SEK: an ecb(aes) context for a 16-byte SEK
+ * (suites 1-3), a ChaCha20 key object for a 32-byte one (suite 4).  Exactly
+ * one of *ctx, *ck is set on success.  A macro, not a function: the
+ * verifier tracks the acquired references in the caller's registers. */
+#define ctl_make_key(req, ctx, ck, err) do {					\
+		(ctx) = NULL;							\
+		(ck) = NULL;							\
+		(err) = -22;							\
+		if ((req)->sek_len == GEM_SEK_AES_LEN) {			\
+			(err) = 0;						\
+			(ctx) = gem_aes_ctx((req)->sek, "ecb(aes)", &(err));	\
+			if (!(ctx) && !(err))					\
+				(err) = -22;					\
+			else if (ctx)						\
+				(err) = 0;					\
+		} else if ((req)->sek_len == GEM_SEK_CHACHA_LEN) {		\
+			(ck) = bpf_obj_new(struct gem_chacha_key);		\
+			(err) = (ck) ? 0 : -12;					\
+			if (ck)							\
+				__builtin_memcpy((ck)->k, (req)->sek, 32);	\
+		}								\
+	} while (0)
+
+/* Put (ctx, ck) into slot `slot` of stream st, releasing what it held.  The
+ * ChaCha20 key replaced is wiped first: packets copy key words only under
+ * the stream's lock, and the slot is not readable there now (egress: not
+ * `cur`; ingress: key id NONE). */
+#define ctl_put_key(st, slot, ctx, ck) do {					\
+		struct bpf_crypto_ctx *__oc;					\
+		struct gem_chacha_key *__ok;					\
+										\
+		if (!gem_have_crypto())						\
+			__oc = NULL;	/* no context can exist */		\
+		else if (slot)							\
+			__oc = bpf_kptr_xchg(&(st)->ctx1, ctx);			\
+		else								\
+			__oc = bpf_kptr_xchg(&(st)->ctx0, ctx);			\
+		if (slot)							\
+			__ok = bpf_kptr_xchg(&(st)->ck1, ck);			\
+		else								\
+			__ok = bpf_kptr_xchg(&(st)->ck0, ck);			\
+		if (__oc && gem_have_crypto())					\
+			bpf_crypto_ctx_release(__oc);				\
+		if (__ok) {							\
+			__builtin_memset(__ok->k, 0, sizeof(__ok->k));		\
+			bpf_obj_drop(__ok);					\
+		}								\
+	} while (0)
 
 /* End a stream's key load that changed nothing (`loading` set by it). */
 #define load_done(st) do {				\
@@ -720,15 +842,17 @@ static __always_inline int ctl_set_group(struct gem_ctl_req *req)
 		bpf_spin_unlock(&(st)->lock);		\
 	} while (0)
 
-static __always_inline int ctl_set_tx(struct gem_ctl_req *req)
+static __noinline int ctl_set_tx(struct gem_ctl_req *req)
 {
-	struct bpf_crypto_ctx *ctx, *old;
+	struct bpf_crypto_ctx *ctx;
+	struct gem_chacha_key *ck;
 	struct gem_tx_stream *st;
 	struct gem_sg sg;
 	__u32 c, nslot, busy, same;
 	int err = 0, created = 0;
 
-	if (req->key_id > 0xffff)
+	if (req->key_id > 0xffff ||
+	    (req->sek_len != GEM_SEK_AES_LEN && req->sek_len != GEM_SEK_CHACHA_LEN))
 		return -22;
 	sg = req->sg;
 	st = bpf_map_lookup_elem(&gem_tx, &sg);
@@ -756,17 +880,16 @@ static __always_inline int ctl_set_tx(struct gem_ctl_req *req)
 	if (same)
 		return -17;	/* EEXIST: re-loading the current key id */
 	nslot = c ^ 1;		/* egress reads only slot `cur`: fill the other */
-	ctx = gem_aes_ctx(req->sek, "ecb(aes)", &err);
-	if (!ctx) {
+	ctl_make_key(req, ctx, ck, err);
+	if (err) {
+		if (ctx && gem_have_crypto())
+			bpf_crypto_ctx_release(ctx);
+		if (ck)
+			bpf_obj_drop(ck);
 		load_done(st);
-		return err ? err : -22;
+		return err;
 	}
-	if (nslot)
-		old = bpf_kptr_xchg(&st->ctx1, ctx);
-	else
-		old = bpf_kptr_xchg(&st->ctx0, ctx);
-	if (old)
-		bpf_crypto_ctx_release(old);
+	ctl_put_key(st, nslot, ctx, ck);
 	bpf_spin_lock(&st->lock);
 	st->key_id[nslot] = req->key_id;
 	st->cur = nslot;
@@ -803,24 +926,29 @@ static __always_inline int fp_equal(const __u8 *a, const __u8 *b)
  *   - a key id older than both held: -ESTALE, nothing changes.
  * The slot is disabled while its context changes, so no packet pairs one
  * key id with another key. */
-static __always_inline int ctl_set_rx(struct gem_ctl_req *req)
+static __noinline int ctl_set_rx(struct gem_ctl_req *req)
 {
-	struct bpf_crypto_ctx *ctx, *old;
+	struct bpf_crypto_ctx *ctx;
+	struct gem_chacha_key *ck;
 	struct gem_rx_stream *st;
-	struct gem_sg sg;
 	__u32 c, t, k = req->key_id, newcur;
 	int err = 0, reset = 1;
 
-	if (k > 0xffff)
+	if (k > 0xffff ||
+	    (req->sek_len != GEM_SEK_AES_LEN && req->sek_len != GEM_SEK_CHACHA_LEN))
 		return -22;
-	sg = req->sg;
-	st = bpf_map_lookup_elem(&gem_rx, &sg);
-	if (!st) {
-		bpf_map_update_elem(&gem_rx, &sg, &empty_rx, BPF_NOEXIST);
+	{
+		/* scoped: its stack slot is reused for the crypto params */
+		struct gem_sg sg = req->sg;
+
 		st = bpf_map_lookup_elem(&gem_rx, &sg);
-		if (!st)
-			return -12;
+		if (!st) {
+			bpf_map_update_elem(&gem_rx, &sg, &empty_rx, BPF_NOEXIST);
+			st = bpf_map_lookup_elem(&gem_rx, &sg);
+		}
 	}
+	if (!st)
+		return -12;
 	bpf_spin_lock(&st->lock);
 	if (st->loading) {
 		bpf_spin_unlock(&st->lock);
@@ -858,20 +986,19 @@ static __always_inline int ctl_set_rx(struct gem_ctl_req *req)
 	st->loading = 1;
 	bpf_spin_unlock(&st->lock);
 
-	ctx = gem_aes_ctx(req->sek, "ecb(aes)", &err);
-	if (!ctx) {
+	ctl_make_key(req, ctx, ck, err);
+	if (err) {
+		if (ctx && gem_have_crypto())
+			bpf_crypto_ctx_release(ctx);
+		if (ck)
+			bpf_obj_drop(ck);
 		load_done(st);
-		return err ? err : -22;
+		return err;
 	}
 	bpf_spin_lock(&st->lock);
 	st->key_id[t & 1] = GEM_KEY_ID_NONE;
 	bpf_spin_unlock(&st->lock);
-	if (t)
-		old = bpf_kptr_xchg(&st->ctx1, ctx);
-	else
-		old = bpf_kptr_xchg(&st->ctx0, ctx);
-	if (old)
-		bpf_crypto_ctx_release(old);
+	ctl_put_key(st, t, ctx, ck);
 	bpf_spin_lock(&st->lock);
 	t &= 1;
 	st->key_id[t] = k;
@@ -899,6 +1026,8 @@ int gem_ctl(struct gem_ctl_req *req)
 		return ctl_set_tx(req);
 	case GEM_OP_SET_RX_SEK:
 		return ctl_set_rx(req);
+	case GEM_OP_SUITES:
+		return (int)gem_suites();
 	}
 	return -95;	/* EOPNOTSUPP */
 }

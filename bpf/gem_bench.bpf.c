@@ -28,6 +28,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 struct bench_sek {
 	struct bpf_crypto_ctx __kptr *ecb;
+	struct gem_chacha_key ck;	/* suite 4: the benchmark's fixed test key */
 };
 
 struct {
@@ -90,6 +91,7 @@ int bench_setup(void *ctx)
 	old = bpf_kptr_xchg(&sk->ecb, ecb);
 	if (old)
 		bpf_crypto_ctx_release(old);
+	__builtin_memcpy(sk->ck.k, req->sek256, 32);
 	if (req->suite == GEM_SUITE_CMAC) {
 		cbc = bench_ctx(req->cmac_key, 1, req->generic, &err);
 		if (!cbc)
@@ -107,8 +109,9 @@ int bench_setup(void *ctx)
 	return 0;
 }
 
-/* The slot's group and keystream context, or NULL. */
-static __always_inline struct gem_group *bench_keys(struct bpf_crypto_ctx **ctx)
+/* The slot's group, keystream context and suite-4 key, or NULL. */
+static __always_inline struct gem_group *bench_keys(struct bpf_crypto_ctx **ctx,
+						    struct gem_chacha_key **ck)
 {
 	__u32 slot = cfg.slot;
 	struct bench_sek *sk;
@@ -119,6 +122,7 @@ static __always_inline struct gem_group *bench_keys(struct bpf_crypto_ctx **ctx)
 	if (!g || !sk)
 		return NULL;
 	*ctx = sk->ecb;
+	*ck = &sk->ck;
 	return g;
 }
 
@@ -126,13 +130,14 @@ SEC("tc")
 int bench_floor_tc(struct __sk_buff *skb)
 {
 	struct bpf_crypto_ctx *ctx = NULL;
+	struct gem_chacha_key *ck = NULL;
 	struct gem_scratch *s;
 	struct gem_group *g;
 	__u64 L = cfg.len, n, pn = floor_pn++;
 	__u32 parts = cfg.parts ? cfg.parts : ~0u;
 
 	s = gem_scratch_get();
-	g = bench_keys(&ctx);
+	g = bench_keys(&ctx, &ck);
 	if (!s || !g || !ctx)
 		goto err;
 	__builtin_memcpy(s->msg, cfg.aad, 36);
@@ -142,7 +147,23 @@ int bench_floor_tc(struct __sk_buff *skb)
 	if ((parts & BENCH_P_LOAD) &&
 	    bpf_skb_load_bytes(skb, cfg.off, &s->msg[GEM_AAD_LEN], n))
 		goto err;
-	if (g->suite == GEM_SUITE_POLY1305) {
+	if (g->suite == GEM_SUITE_CHACHA20_POLY1305) {
+		/* as gem_egress: ChaCha20 block 0 (Poly1305 key) and the
+		 * payload's blocks in one loop, in BPF */
+		if (parts & BENCH_P_KS) {
+			if (!ck)
+				goto err;
+			__u64 sum;
+
+			gem_chacha_setup(s, ck, pn, 1);
+			/* keystream and XOR in one loop, as gem_egress: the
+			 * parts table's XOR column is 0 for suite 4 */
+			if (gem_chacha_ks(s, 0, 1) || gem_chacha_xor(s, (n + 63) / 64, n, &sum))
+				goto err;
+			__builtin_memcpy(s->otk, s->ks, 32);
+			s->nblk = (__u32)sum;
+		}
+	} else if (g->suite == GEM_SUITE_POLY1305) {
 		/* as gem_egress: blocks 0-1 (one-time key) and the payload's
 		 * in one call */
 		if (parts & BENCH_P_KS) {
@@ -171,13 +192,15 @@ SEC("xdp")
 int bench_floor_xdp(struct xdp_md *xdp)
 {
 	struct bpf_crypto_ctx *ctx = NULL;
+	struct gem_chacha_key *ck = NULL;
 	struct gem_scratch *s;
 	struct gem_group *g;
 	__u64 L = cfg.len, n, pn, diff;
 	__u16 kid;
+	int aead;
 
 	s = gem_scratch_get();
-	g = bench_keys(&ctx);
+	g = bench_keys(&ctx, &ck);
 	if (!s || !g || !ctx)
 		goto err;
 	__builtin_memcpy(s->msg, cfg.aad, 36);
@@ -188,7 +211,16 @@ int bench_floor_xdp(struct xdp_md *xdp)
 		goto err;
 	kid = __builtin_bswap16(*(__u16 *)&s->msg[38]);
 	pn = __builtin_bswap64(*(__u64 *)&s->msg[40]);
-	if (g->suite == GEM_SUITE_POLY1305) {
+	aead = g->suite == GEM_SUITE_CHACHA20_POLY1305;
+	if (aead) {
+		/* as gem_ingress: ChaCha20 block 0 first */
+		if (!ck)
+			goto err;
+		gem_chacha_setup(s, ck, pn, kid);
+		if (gem_chacha_ks(s, 0, 1))
+			goto err;
+		__builtin_memcpy(s->otk, s->ks, 32);
+	} else if (g->suite == GEM_SUITE_POLY1305) {
 		/* as gem_ingress: the one-time key first, two blocks */
 		if (gem_keystream(ctx, s, pn, kid, 0, 2))
 			goto err;
@@ -200,6 +232,14 @@ int bench_floor_xdp(struct xdp_md *xdp)
 	       (*(__u64 *)&s->tag[8] ^ *(__u64 *)&s->rtag[8]);
 	if (diff)	/* proves the floor MACed exactly what GEM sealed */
 		goto err;
+	if (aead) {
+		__u64 sum;
+
+		if (gem_chacha_xor(s, (L + 63) / 64, L, &sum))
+			goto err;
+		s->nblk = (__u32)sum;
+		return XDP_PASS;
+	}
 	if (gem_keystream(ctx, s, pn, kid, GEM_CTR_FIRST_PAYLOAD_BLOCK, (L + 15) / 16))
 		goto err;
 	s->nblk = gem_xor_sum(s, L);

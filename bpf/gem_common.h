@@ -22,7 +22,17 @@
 #define GEM_SUITE_HMAC_SHA256	1	/* AES-128-CTR + HMAC-SHA-256-128 */
 #define GEM_SUITE_CMAC		2	/* AES-128-CTR + AES-CMAC (RFC 4493) */
 #define GEM_SUITE_POLY1305	3	/* AES-128-CTR + Poly1305, one-time key from the keystream */
-#define GEM_SUITE_MAX		3
+#define GEM_SUITE_CHACHA20_POLY1305 4	/* RFC 8439 2.8 AEAD, 256-bit SEK, all in BPF */
+#define GEM_SUITE_MAX		4
+
+/* Suites the data plane offers on a kernel without the BPF crypto kfuncs
+ * (bit s set: suite s); with them, every suite 1..GEM_SUITE_MAX. */
+#define GEM_SUITES_NO_KFUNCS	(1u << GEM_SUITE_CHACHA20_POLY1305)
+
+/* SEK lengths: suites 1-3 AES-128, suite 4 a ChaCha20 key. */
+#define GEM_SEK_AES_LEN		16
+#define GEM_SEK_CHACHA_LEN	32
+#define GEM_SEK_MAX_LEN		32
 
 #define GEM_HDR_LEN		12	/* version, suite, key id, packet number */
 #define GEM_TAG_LEN		16
@@ -112,9 +122,19 @@ struct gem_tx_stream {
 #ifdef __BPF__
 	struct bpf_crypto_ctx __kptr *ctx0;
 	struct bpf_crypto_ctx __kptr *ctx1;
+	struct gem_chacha_key __kptr *ck0;	/* suite 4 keys of slots 0, 1 */
+	struct gem_chacha_key __kptr *ck1;
 #else
-	__u64 ctx0, ctx1;
+	__u64 ctx0, ctx1, ck0, ck1;
 #endif
+};
+
+/* Suite 4's SEK in the kernel: a program-allocated object (bpf_obj_new)
+ * held by a kptr, as the AES contexts are: a map lookup from user space
+ * never returns its bytes (kptr fields read as zero).  A key slot holds
+ * either an AES context (16-byte SEK) or this (32-byte SEK), never both. */
+struct gem_chacha_key {
+	__u32 k[8];		/* the 32-byte SEK as RFC 8439 key words (le32) */
 };
 
 #define GEM_KEY_ID_NONE		0xffffffffu	/* slot empty (key ids are 16-bit) */
@@ -148,8 +168,10 @@ struct gem_rx_stream {
 #ifdef __BPF__
 	struct bpf_crypto_ctx __kptr *ctx0;
 	struct bpf_crypto_ctx __kptr *ctx1;
+	struct gem_chacha_key __kptr *ck0;	/* suite 4 keys of slots 0, 1 */
+	struct gem_chacha_key __kptr *ck1;
 #else
-	__u64 ctx0, ctx1;
+	__u64 ctx0, ctx1, ck0, ck1;
 #endif
 };
 
@@ -225,6 +247,7 @@ enum gem_ctl_op {
 	GEM_OP_SET_GROUP = 1,	/* upsert group policy (+ CMAC context) */
 	GEM_OP_SET_TX_SEK = 2,	/* install a SEK for egress, make it current */
 	GEM_OP_SET_RX_SEK = 3,	/* install a SEK for ingress; the two newest key ids kept */
+	GEM_OP_SUITES = 4,	/* returns the suites loadable here (bit s: suite s) */
 };
 
 /* sek_flags of GEM_OP_SET_RX_SEK: the key id is held with another SEK:
@@ -240,7 +263,8 @@ struct gem_ctl_req {
 	__u32 op;
 	__u32 key_id;
 	struct gem_sg sg;
-	__u8 sek[16];
+	__u8 sek[GEM_SEK_MAX_LEN];	/* SEK ops: sek_len bytes */
+	__u32 sek_len;		/* 16: AES-128 (suites 1-3), 32: ChaCha20 (suite 4) */
 	__u32 suite;
 	__u32 flags;
 	__u32 hmac_istate[8];
@@ -253,5 +277,6 @@ struct gem_ctl_req {
 	__u32 sek_flags;	/* SET_RX_SEK: GEM_CTL_F_* */
 	__u32 pad;
 };
+
 
 #endif /* GEM_COMMON_H */

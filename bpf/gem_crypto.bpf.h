@@ -2,8 +2,8 @@
 /*
  * GEM's per-packet cryptography inside BPF: AES-128-CTR keystream through the
  * ecb(aes) kfunc, HMAC-SHA-256 in plain BPF (the kernel has no hash kfunc),
- * AES-CMAC through the cbc(aes) kfunc, and the RFC 1071 sums the checksum
- * fix-ups need.  Included by gem.bpf.c (and the benchmark's floor program),
+ * AES-CMAC through the cbc(aes) kfunc, Poly1305 and ChaCha20 (suite 4, no
+ * kfunc) in plain BPF, and the RFC 1071 sums the checksum fix-ups need.  Included by gem.bpf.c (and the benchmark's floor program),
  * so the floor and the product run the very same code.
  *
  * Everything works on the per-CPU scratch buffer, never on packet memory:
@@ -64,6 +64,7 @@ struct gem_scratch {
 	__u32 ob[16];			/* HMAC outer block */
 	__u32 w[16];			/* SHA-256 message schedule (off the stack) */
 	__u32 nblk;
+	__u32 cst[16];			/* suite 4: ChaCha20 input state, block counter aside */
 	struct gem_pkt pkt;		/* kept off the 512-byte stack */
 };
 
@@ -95,6 +96,10 @@ static __always_inline struct bpf_crypto_ctx *gem_aes_ctx_(const __u8 *key, cons
 	};
 	struct bpf_crypto_ctx *ctx;
 
+	if (!gem_have_crypto()) {
+		*err = -95;	/* EOPNOTSUPP: no crypto kfuncs in this kernel */
+		return NULL;
+	}
 	__builtin_memcpy(params.algo, algo, algo_size);
 	__builtin_memcpy(params.key, key, 16);
 	ctx = bpf_crypto_ctx_create(&params, sizeof(params), err);
@@ -151,6 +156,13 @@ static __always_inline int gem_keystream(struct bpf_crypto_ctx *ctx,
 	if (nb == 0)
 		return 0;
 	if (bpf_loop((nb + 3) / 4, gem_cb_chunk, &lc, 0) < 0)
+		return -1;
+	/* the guard after the counter blocks, not before: without the crypto
+	 * kfuncs gem_cb_chunk then stays live code, and the 6.18 verifier does
+	 * not have to remove it together with the (then dead) XOR callback
+	 * next to it, which fails with "verifier bug: No program to jit ...
+	 * (subprog < 0)" */
+	if (!gem_have_crypto())
 		return -1;
 	bpf_dynptr_from_mem(s->cb, sizeof(s->cb), 0, &src);
 	if (bpf_dynptr_adjust(&src, 0, nb * 16))
@@ -340,7 +352,7 @@ static __noinline int gem_cmac(struct gem_scratch *s, const struct gem_group *g,
 	const __u8 *key;
 
 	n = gem_bounded(n, GEM_AAD_LEN + GEM_MAX_PT);
-	if (n < 32)
+	if (n < 32 || !gem_have_crypto())
 		return -1;
 	np = (n + 15) & ~15ull;
 	first = np - 16;
@@ -484,6 +496,176 @@ static __always_inline int gem_poly1305(struct gem_scratch *s, __u64 n)
 	return 0;
 }
 
+/* ---- ChaCha20 (RFC 8439 2.3-2.4), suite 4 -------------------------------------- */
+
+/* Largest block count of one packet: block 0 (the Poly1305 key) and the
+ * payload's blocks 1 .. GEM_MAX_PT / 64. */
+#define GEM_CHACHA_MAX_BLOCKS	(1 + GEM_MAX_PT / 64)
+_Static_assert(GEM_CHACHA_MAX_BLOCKS * 64 <= GEM_KS_CAP, "keystream room");
+
+#define ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
+#define GEM_QR(a, b, c, d) do {					\
+		a += b; d ^= a; d = ROL(d, 16);				\
+		c += d; b ^= c; b = ROL(b, 12);				\
+		a += b; d ^= a; d = ROL(d, 8);				\
+		c += d; b ^= c; b = ROL(b, 7);				\
+	} while (0)
+
+/* s->cst = "expand 32-byte k" || key || counter (set per block) || nonce.
+ * Nonce (12 bytes, docs/PROTOCOL.md 3.4) = pn (BE64) || key id (BE16) || 0x0000,
+ * the first 12 bytes of suites 1-3's counter block: unique per (SEK, packet)
+ * because a pn is never sealed twice under one stream's key id. */
+static __always_inline void gem_chacha_setup(struct gem_scratch *s,
+					     const struct gem_chacha_key *key,
+					     __u64 pn, __u16 key_id)
+{
+	__u64 npn = __builtin_bswap64(pn);
+
+	s->cst[0] = 0x61707865; s->cst[1] = 0x3320646e;
+	s->cst[2] = 0x79622d32; s->cst[3] = 0x6b206574;
+	/* whole 64-bit words: the key is copied under the stream's lock */
+	*(__u64 *)&s->cst[4] = *(const __u64 *)&key->k[0];
+	*(__u64 *)&s->cst[6] = *(const __u64 *)&key->k[2];
+	*(__u64 *)&s->cst[8] = *(const __u64 *)&key->k[4];
+	*(__u64 *)&s->cst[10] = *(const __u64 *)&key->k[6];
+	s->cst[12] = 0;
+	s->cst[13] = (__u32)npn;
+	s->cst[14] = (__u32)(npn >> 32);
+	s->cst[15] = __builtin_bswap16(key_id);
+}
+
+/* The key words left in scratch after the last block of a packet. */
+static __always_inline void gem_chacha_wipe(struct gem_scratch *s)
+{
+	*(__u64 *)&s->cst[4] = 0; *(__u64 *)&s->cst[6] = 0;
+	*(__u64 *)&s->cst[8] = 0; *(__u64 *)&s->cst[10] = 0;
+}
+
+/* Keystream blocks first .. first+nb-1 (block counter = index) into
+ * s->ks[64*i ..].  An open-coded bpf_iter_num loop over blocks, the ten
+ * double rounds a loop too: the verifier checks one block body (~6k
+ * instructions in all), and full unrolling measured ~15% slower (code
+ * size).  The 16 words live in registers and the stack, not in scratch. */
+static __always_inline int gem_chacha_ks(struct gem_scratch *s, __u32 first, __u32 nb)
+{
+	struct bpf_iter_num it;
+	int *ip;
+
+	if (nb > GEM_CHACHA_MAX_BLOCKS || first >= GEM_CHACHA_MAX_BLOCKS)
+		return -1;
+	bpf_iter_num_new(&it, (int)first, (int)(first + nb));
+	while ((ip = bpf_iter_num_next(&it))) {
+		__u32 x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15;
+		__u32 b = *ip, r;
+		__u64 off;
+		__u32 *o;
+
+		if (b >= GEM_CHACHA_MAX_BLOCKS)
+			break;
+		off = gem_bounded((__u64)b * 64, GEM_KS_CAP - 64);
+		x0 = s->cst[0]; x1 = s->cst[1]; x2 = s->cst[2]; x3 = s->cst[3];
+		x4 = s->cst[4]; x5 = s->cst[5]; x6 = s->cst[6]; x7 = s->cst[7];
+		x8 = s->cst[8]; x9 = s->cst[9]; x10 = s->cst[10]; x11 = s->cst[11];
+		x12 = b; x13 = s->cst[13]; x14 = s->cst[14]; x15 = s->cst[15];
+#pragma clang loop unroll(disable)
+		for (r = 0; r < 10; r++) {
+			GEM_QR(x0, x4, x8, x12);
+			GEM_QR(x1, x5, x9, x13);
+			GEM_QR(x2, x6, x10, x14);
+			GEM_QR(x3, x7, x11, x15);
+			GEM_QR(x0, x5, x10, x15);
+			GEM_QR(x1, x6, x11, x12);
+			GEM_QR(x2, x7, x8, x13);
+			GEM_QR(x3, x4, x9, x14);
+		}
+		o = (__u32 *)&s->ks[off];
+		o[0] = x0 + s->cst[0]; o[1] = x1 + s->cst[1];
+		o[2] = x2 + s->cst[2]; o[3] = x3 + s->cst[3];
+		o[4] = x4 + s->cst[4]; o[5] = x5 + s->cst[5];
+		o[6] = x6 + s->cst[6]; o[7] = x7 + s->cst[7];
+		o[8] = x8 + s->cst[8]; o[9] = x9 + s->cst[9];
+		o[10] = x10 + s->cst[10]; o[11] = x11 + s->cst[11];
+		o[12] = x12 + b; o[13] = x13 + s->cst[13];
+		o[14] = x14 + s->cst[14]; o[15] = x15 + s->cst[15];
+	}
+	bpf_iter_num_destroy(&it);
+	return 0;
+}
+
+/* s->msg[AAD .. AAD+len) ^= ChaCha20 blocks 1 .. nb (the payload's), in the
+ * block loop itself, and *sum = the 32-bit-word sum of the result below len
+ * (for the UDP checksum, as gem_xor_sum): no keystream buffer and no second
+ * pass.  Bytes of the last block past len get garbage; nothing reads them
+ * (gem_poly1305 pads from len, the tag is written at len). */
+static __always_inline int gem_chacha_xor(struct gem_scratch *s, __u32 nb, __u64 len,
+					  __u64 *sum)
+{
+	struct bpf_iter_num it;
+	__u64 acc = 0;
+	int *ip;
+
+	if (nb >= GEM_CHACHA_MAX_BLOCKS || len > GEM_MAX_PT)
+		return -1;
+	bpf_iter_num_new(&it, 1, (int)nb + 1);
+	while ((ip = bpf_iter_num_next(&it))) {
+		__u32 x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15;
+		__u32 b = *ip, r;
+		__u64 off;
+		__u32 *m;
+
+		if (b < 1 || b >= GEM_CHACHA_MAX_BLOCKS)
+			break;
+		off = gem_bounded((__u64)(b - 1) * 64, GEM_MAX_PT - 64);
+		x0 = s->cst[0]; x1 = s->cst[1]; x2 = s->cst[2]; x3 = s->cst[3];
+		x4 = s->cst[4]; x5 = s->cst[5]; x6 = s->cst[6]; x7 = s->cst[7];
+		x8 = s->cst[8]; x9 = s->cst[9]; x10 = s->cst[10]; x11 = s->cst[11];
+		x12 = b; x13 = s->cst[13]; x14 = s->cst[14]; x15 = s->cst[15];
+#pragma clang loop unroll(disable)
+		for (r = 0; r < 10; r++) {
+			GEM_QR(x0, x4, x8, x12);
+			GEM_QR(x1, x5, x9, x13);
+			GEM_QR(x2, x6, x10, x14);
+			GEM_QR(x3, x7, x11, x15);
+			GEM_QR(x0, x5, x10, x15);
+			GEM_QR(x1, x6, x11, x12);
+			GEM_QR(x2, x7, x8, x13);
+			GEM_QR(x3, x4, x9, x14);
+		}
+		m = (__u32 *)&s->msg[GEM_AAD_LEN + off];
+		m[0] ^= x0 + s->cst[0]; m[1] ^= x1 + s->cst[1];
+		m[2] ^= x2 + s->cst[2]; m[3] ^= x3 + s->cst[3];
+		m[4] ^= x4 + s->cst[4]; m[5] ^= x5 + s->cst[5];
+		m[6] ^= x6 + s->cst[6]; m[7] ^= x7 + s->cst[7];
+		m[8] ^= x8 + s->cst[8]; m[9] ^= x9 + s->cst[9];
+		m[10] ^= x10 + s->cst[10]; m[11] ^= x11 + s->cst[11];
+		m[12] ^= x12 + b; m[13] ^= x13 + s->cst[13];
+		m[14] ^= x14 + s->cst[14]; m[15] ^= x15 + s->cst[15];
+		acc += (__u64)m[0] + m[1] + m[2] + m[3] + m[4] + m[5] + m[6] + m[7] +
+		       m[8] + m[9] + m[10] + m[11] + m[12] + m[13] + m[14] + m[15];
+	}
+	bpf_iter_num_destroy(&it);
+	/* the last block's bytes at and past len were summed too: take them
+	 * out here, not in the loop (a data-dependent branch per word inside
+	 * the iterator body makes the verifier's states diverge) */
+	if (len & 63) {
+		/* compare against rem, a new value, never against len: a branch
+		 * on len narrows its range, and len (a helper size elsewhere)
+		 * is tracked precisely, so every path would be a new state */
+		__u32 rem = len & 63, k;
+		__u64 off = gem_bounded((len & ~63ull), GEM_MAX_PT - 64);
+		const __u32 *m = (const __u32 *)&s->msg[GEM_AAD_LEN + off];
+
+		for (k = 0; k < 16; k++) {
+			if (k * 4 >= rem)
+				acc -= m[k];
+			else if (rem - k * 4 < 4)
+				acc -= m[k] & ~((1u << ((rem - k * 4) * 8)) - 1);
+		}
+	}
+	*sum = acc;
+	return 0;
+}
+
 /* Tag of s->msg[0..n) for the group's suite into s->tag. */
 static __always_inline int gem_mac(struct gem_scratch *s, struct gem_group *g, __u64 n)
 {
@@ -497,8 +679,8 @@ static __always_inline int gem_mac(struct gem_scratch *s, struct gem_group *g, _
 			return -1;
 		return gem_cmac(s, g, cctx, n);
 	}
-	if (g->suite == GEM_SUITE_POLY1305)
-		return gem_poly1305(s, n);
+	if (g->suite == GEM_SUITE_POLY1305 || g->suite == GEM_SUITE_CHACHA20_POLY1305)
+		return gem_poly1305(s, n);	/* s->otk from the keystream */
 	return -1;
 }
 

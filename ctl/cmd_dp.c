@@ -25,23 +25,9 @@
 
 static const char *suite_name(unsigned s)
 {
-	switch (s) {
-	case GEM_SUITE_HMAC_SHA256: return "hmac-sha256";
-	case GEM_SUITE_CMAC: return "cmac";
-	case GEM_SUITE_POLY1305: return "poly1305";
-	}
-	return "unknown";
-}
+	const char *n = gem_suite_name(s);
 
-static int suite_parse(const char *s)
-{
-	if (!strcmp(s, "hmac-sha256") || !strcmp(s, "1"))
-		return GEM_SUITE_HMAC_SHA256;
-	if (!strcmp(s, "cmac") || !strcmp(s, "2"))
-		return GEM_SUITE_CMAC;
-	if (!strcmp(s, "poly1305") || !strcmp(s, "3"))
-		return GEM_SUITE_POLY1305;
-	return -1;
+	return n ? n : "unknown";
 }
 
 static int open_pins(const struct gemctl_opts *o, struct gem_pins *p)
@@ -114,7 +100,8 @@ static json_object *sg_json(const struct gem_sg *sg)
 static void group_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: gemctl group add GROUP --suite hmac-sha256|cmac|poly1305 (--key-file GAK_FILE | --hsm)\n"
+		"usage: gemctl group add GROUP --suite hmac-sha256|cmac|poly1305|chacha20-poly1305\n"
+		"                        (--key-file GAK_FILE | --hsm)\n"
 		"                        [--epoch N] [--module PATH] [--token LABEL] [--pin-file FILE]\n"
 		"       gemctl group del GROUP\n"
 		"       gemctl [-j] group list\n"
@@ -123,7 +110,8 @@ static void group_usage(FILE *f)
 		"key is derived from it as docs/KEYS.md says (dp-hmac / dp-cmac, epoch N).\n"
 		"--hsm derives it inside the token holding the GAK of epoch N (gemctl keys\n"
 		"import gak GROUP FILE --epoch N).\n"
-		"poly1305 (suite 3) keys its MAC per packet from the stream's SEK: no group key.\n");
+		"poly1305 (suite 3) keys its MAC per packet from the stream's SEK: no group key.\n"
+		"chacha20-poly1305 (suite 4, RFC 8439 AEAD) neither; its streams take 32-byte SEKs.\n");
 }
 
 static int group_add(int argc, char **argv, const struct gemctl_opts *o)
@@ -153,9 +141,10 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			suite = suite_parse(optarg);
+			suite = gem_suite_parse(optarg);
 			if (suite < 0) {
-				gemctl_err(o, "unknown suite '%s' (hmac-sha256, cmac or poly1305)", optarg);
+				gemctl_err(o, "unknown suite '%s' (hmac-sha256, cmac, poly1305 or "
+					   "chacha20-poly1305)", optarg);
 				return 2;
 			}
 			break;
@@ -181,9 +170,10 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 		}
 	}
 	if (optind != argc - 1 || suite < 0 || (key_file && hsm) ||
-	    (suite != GEM_SUITE_POLY1305 && !key_file && !hsm)) {
-		gemctl_err(o, "usage: gemctl group add GROUP --suite hmac-sha256|cmac|poly1305 "
-			   "(--key-file FILE | --hsm; poly1305 needs neither)");
+	    (gem_suite_key_len((unsigned)suite) && !key_file && !hsm)) {
+		gemctl_err(o, "usage: gemctl group add GROUP --suite "
+			   "hmac-sha256|cmac|poly1305|chacha20-poly1305 "
+			   "(--key-file FILE | --hsm; poly1305 and chacha20-poly1305 need neither)");
 		return 2;
 	}
 	if (parse_group(o, argv[optind], &g, &fam))
@@ -199,7 +189,7 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 	if (open_pins(o, &p))
 		goto out;
 	if (!klen) {
-		/* suite 3: the MAC key comes from each packet's keystream */
+		/* suites 3, 4: the MAC key comes from each packet's keystream */
 	} else if (key_file) {
 		if (gem_keys_read_secret_file(key_file, gak) ||
 		    gem_keys_dp_key_from_gak(gak, g.a, (uint32_t)epoch, (unsigned)suite, key, klen)) {
@@ -213,6 +203,15 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 			gemctl_err(o, "group %s: %s", argv[optind], gem_keys_errmsg());
 			goto out;
 		}
+	}
+	/* a kernel without the crypto kfuncs offers suite 4 only */
+	r = gem_dp_suites(p.ctl);
+	if (r > 0 && !(r & (1 << suite))) {
+		gemctl_err(o, "group %s: suite %s needs the kernel's BPF crypto kfuncs (Linux >= "
+			   "6.10), which this kernel lacks (gem-load status lists the suites it "
+			   "offers: chacha20-poly1305)", argv[optind], suite_name((unsigned)suite));
+		r = 1;
+		goto out;
 	}
 	r = gem_dp_set_group(p.ctl, &g, (unsigned)suite, key, klen);
 	if (r) {
@@ -343,8 +342,8 @@ static void sek_usage(FILE *f)
 		"usage: gemctl sek set SOURCE GROUP --key-id N --key-file FILE --dir tx|rx\n"
 		"       gemctl sek del SOURCE GROUP [--dir tx|rx]\n"
 		"\n"
-		"FILE holds the stream's 16-byte SEK.  tx: this node seals (SOURCE, GROUP) with it;\n"
-		"the key id must differ from the current one; a new stream's packet numbers start\n"
+		"FILE holds the stream's SEK: 16 bytes (32 for a chacha20-poly1305 group).\n"
+		"tx: this node seals (SOURCE, GROUP) with it; the key id must differ from the current one; a new stream's packet numbers start\n"
 		"at the clock.  rx: this node opens the stream; the two newest key ids (in key-id\n"
 		"order) stay valid, so a rotation loses no packet.  Loading a held rx key id again\n"
 		"with the same SEK changes nothing (its replay window is kept); with another SEK\n"
@@ -376,6 +375,7 @@ static int sek_set(int argc, char **argv, const struct gemctl_opts *o)
 	long kid = -1;
 	int c, dir = -1, r = 1;
 	uint8_t *sek = NULL;
+	size_t sek_len;
 	char *end;
 
 	optind = 0;
@@ -409,14 +409,10 @@ static int sek_set(int argc, char **argv, const struct gemctl_opts *o)
 	}
 	if (parse_sg(o, argv[optind], argv[optind + 1], &sg))
 		return 2;
-	sek = sodium_malloc(GEM_SEK_LEN);
+	sek = sodium_malloc(GEM_SEK_MAX_LEN);
 	if (!sek) {
 		gemctl_err(o, "cannot allocate locked memory");
 		return 1;
-	}
-	if (gem_keys_read_key_file(file, sek, GEM_SEK_LEN)) {
-		gemctl_err(o, "%s", gem_keys_errmsg());
-		goto out;
 	}
 	if (open_pins(o, &p))
 		goto out;
@@ -425,8 +421,14 @@ static int sek_set(int argc, char **argv, const struct gemctl_opts *o)
 			   argv[optind + 1], argv[optind + 1]);
 		goto out;
 	}
+	/* the group's suite fixes the SEK's length: 32 bytes for suite 4 */
+	sek_len = gem_suite_sek_len(gv.suite);
 	sodium_memzero(&gv, sizeof(gv));
-	r = gem_dp_set_sek(p.ctl, &sg, dir, (uint16_t)kid, sek);
+	if (!sek_len || gem_keys_read_key_file(file, sek, sek_len)) {
+		gemctl_err(o, "%s", sek_len ? gem_keys_errmsg() : "the group's suite is unknown");
+		goto out;
+	}
+	r = gem_dp_set_sek_len(p.ctl, &sg, dir, (uint16_t)kid, sek, sek_len);
 	if (r == -EEXIST && dir)
 		gemctl_err(o, "stream %s -> %s: key id %ld is already the current tx key; "
 			   "a new SEK needs a new key id", argv[optind], argv[optind + 1], kid);

@@ -37,13 +37,45 @@ const char *const gem_counter_names[GEM_C_MAX] = {
 	[GEM_C_RX_ERROR] = "rx_error",
 };
 
+/* The one table of suite names (gemctl, gemd, gem-load). */
+static const char *const suite_names[GEM_SUITE_MAX + 1] = {
+	[GEM_SUITE_HMAC_SHA256] = "hmac-sha256",
+	[GEM_SUITE_CMAC] = "cmac",
+	[GEM_SUITE_POLY1305] = "poly1305",
+	[GEM_SUITE_CHACHA20_POLY1305] = "chacha20-poly1305",
+};
+
+const char *gem_suite_name(unsigned suite)
+{
+	return suite <= GEM_SUITE_MAX ? suite_names[suite] : NULL;
+}
+
+int gem_suite_parse(const char *name)
+{
+	for (unsigned s = 1; s <= GEM_SUITE_MAX; s++)
+		if (!strcmp(name, suite_names[s]) ||
+		    (name[0] == (char)('0' + s) && !name[1]))
+			return (int)s;
+	return -1;
+}
+
 size_t gem_suite_key_len(unsigned suite)
 {
 	switch (suite) {
 	case GEM_SUITE_HMAC_SHA256: return GEM_MAC_KEY_LEN;
 	case GEM_SUITE_CMAC: return GEM_CMAC_KEY_LEN;
-	case GEM_SUITE_POLY1305: return 0;	/* keyed per packet from the SEK */
 	}
+	/* suite 3 keys its MAC per packet from the SEK, suite 4 is an AEAD
+	 * with its own per-packet Poly1305 key: neither has a group key */
+	return 0;
+}
+
+size_t gem_suite_sek_len(unsigned suite)
+{
+	if (suite == GEM_SUITE_CHACHA20_POLY1305)
+		return GEM_SEK_CHACHA_LEN;
+	if (suite >= GEM_SUITE_HMAC_SHA256 && suite <= GEM_SUITE_POLY1305)
+		return GEM_SEK_LEN;
 	return 0;
 }
 
@@ -114,6 +146,13 @@ static int run_ctl(int ctl_fd, struct gem_ctl_req *req)
 	return (int)opts.retval;
 }
 
+int gem_dp_suites(int ctl_fd)
+{
+	struct gem_ctl_req req = { .op = GEM_OP_SUITES };
+
+	return run_ctl(ctl_fd, &req);
+}
+
 int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
 		     const uint8_t *key, size_t key_len)
 {
@@ -146,13 +185,18 @@ out:
 
 void gem_dp_sek_fp(const uint8_t sek[GEM_SEK_LEN], uint8_t fp[GEM_SEK_FP_LEN])
 {
+	gem_dp_sek_fp_len(sek, GEM_SEK_LEN, fp);
+}
+
+void gem_dp_sek_fp_len(const uint8_t *sek, size_t sek_len, uint8_t fp[GEM_SEK_FP_LEN])
+{
 	static const char label[] = "GEM v1 sek-fp";	/* hashed with its NUL */
 	crypto_hash_sha256_state st;
 	uint8_t h[crypto_hash_sha256_BYTES];
 
 	crypto_hash_sha256_init(&st);
 	crypto_hash_sha256_update(&st, (const uint8_t *)label, sizeof(label));
-	crypto_hash_sha256_update(&st, sek, GEM_SEK_LEN);
+	crypto_hash_sha256_update(&st, sek, sek_len);
 	crypto_hash_sha256_final(&st, h);
 	memcpy(fp, h, GEM_SEK_FP_LEN);
 	sodium_memzero(&st, sizeof(st));
@@ -160,12 +204,14 @@ void gem_dp_sek_fp(const uint8_t sek[GEM_SEK_LEN], uint8_t fp[GEM_SEK_FP_LEN])
 }
 
 static int set_sek(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
-		   const uint8_t sek[GEM_SEK_LEN], uint32_t flags)
+		   const uint8_t *sek, size_t sek_len, uint32_t flags)
 {
 	struct gem_ctl_req req;
 	struct timespec now;
 	int ret;
 
+	if (!sek || (sek_len != GEM_SEK_AES_LEN && sek_len != GEM_SEK_CHACHA_LEN))
+		return -EINVAL;
 	/* the first pn of a new egress entry (docs/PROTOCOL.md 4) */
 	if (clock_gettime(CLOCK_REALTIME, &now))
 		return -errno;
@@ -174,8 +220,9 @@ static int set_sek(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
 	req.op = tx ? GEM_OP_SET_TX_SEK : GEM_OP_SET_RX_SEK;
 	req.key_id = key_id;
 	req.sg = *sg;
-	memcpy(req.sek, sek, GEM_SEK_LEN);
-	gem_dp_sek_fp(sek, req.sek_fp);
+	memcpy(req.sek, sek, sek_len);
+	req.sek_len = (__u32)sek_len;
+	gem_dp_sek_fp_len(sek, sek_len, req.sek_fp);
 	req.first_pn = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 	req.sek_flags = flags;
 	/* EBUSY: another process loads a key of this stream right now */
@@ -192,11 +239,23 @@ static int set_sek(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
 int gem_dp_set_sek(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
 		   const uint8_t sek[GEM_SEK_LEN])
 {
-	return set_sek(ctl_fd, sg, tx, key_id, sek, 0);
+	return set_sek(ctl_fd, sg, tx, key_id, sek, GEM_SEK_LEN, 0);
+}
+
+int gem_dp_set_sek_len(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
+		       const uint8_t *sek, size_t sek_len)
+{
+	return set_sek(ctl_fd, sg, tx, key_id, sek, sek_len, 0);
 }
 
 int gem_dp_replace_rx_sek(int ctl_fd, const struct gem_sg *sg, uint16_t key_id,
 			  const uint8_t sek[GEM_SEK_LEN])
 {
-	return set_sek(ctl_fd, sg, 0, key_id, sek, GEM_CTL_F_REPLACE);
+	return set_sek(ctl_fd, sg, 0, key_id, sek, GEM_SEK_LEN, GEM_CTL_F_REPLACE);
+}
+
+int gem_dp_replace_rx_sek_len(int ctl_fd, const struct gem_sg *sg, uint16_t key_id,
+			      const uint8_t *sek, size_t sek_len)
+{
+	return set_sek(ctl_fd, sg, 0, key_id, sek, sek_len, GEM_CTL_F_REPLACE);
 }

@@ -13,7 +13,8 @@
 
 #define GEM_MAC_KEY_LEN		32	/* suite 1: HMAC-SHA-256 key */
 #define GEM_CMAC_KEY_LEN	16	/* suite 2: AES-128 CMAC key */
-#define GEM_SEK_LEN		16
+#define GEM_SEK_LEN		16	/* suites 1-3: AES-128 */
+#define GEM_SEK_LEN_CHACHA	GEM_SEK_CHACHA_LEN	/* suite 4: 32 bytes */
 
 /* Name of each counter (enum gem_counter), e.g. "rx_bad_tag". */
 extern const char *const gem_counter_names[GEM_C_MAX];
@@ -21,6 +22,19 @@ extern const char *const gem_counter_names[GEM_C_MAX];
 /* Key length a suite's group MAC key must have (0: none, suite 3 keys its
  * MAC per packet from the SEK, or an unknown suite). */
 size_t gem_suite_key_len(unsigned suite);
+
+/* SEK length of a suite's streams: 16 (suites 1-3), 32 (suite 4), 0 unknown. */
+size_t gem_suite_sek_len(unsigned suite);
+
+/* Name of a suite ("hmac-sha256", "cmac", "poly1305", "chacha20-poly1305")
+ * or NULL; and back: a name or the number as text -> suite, -1 if unknown. */
+const char *gem_suite_name(unsigned suite);
+int gem_suite_parse(const char *name);
+
+/* Suites the loaded data plane offers (bit s: suite s): all four with the
+ * kernel's BPF crypto kfuncs, only suite 4 without them.  -errno on failure
+ * (-EOPNOTSUPP: an object older than suite 4). */
+int gem_dp_suites(int ctl_fd);
 
 /* Install or replace group `grp` with `suite` and its MAC key (32 bytes for
  * suite 1, 16 for suite 2, none for suite 3).  ctl_fd: the gem_ctl program.
@@ -39,15 +53,24 @@ int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
 int gem_dp_set_sek(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
 		   const uint8_t sek[GEM_SEK_LEN]);
 
+/* gem_dp_set_sek with a SEK of sek_len bytes: 16 (AES-128, suites 1-3) or
+ * 32 (ChaCha20, suite 4).  Other lengths: -EINVAL. */
+int gem_dp_set_sek_len(int ctl_fd, const struct gem_sg *sg, int tx, uint16_t key_id,
+		       const uint8_t *sek, size_t sek_len);
+
 /* Ingress: like gem_dp_set_sek, but a key_id held with another SEK gets
  * this SEK and keeps its replay window (for the control plane: an origin
  * that re-keyed a key id, its packet numbers above the old ones). */
 int gem_dp_replace_rx_sek(int ctl_fd, const struct gem_sg *sg, uint16_t key_id,
 			  const uint8_t sek[GEM_SEK_LEN]);
+int gem_dp_replace_rx_sek_len(int ctl_fd, const struct gem_sg *sg, uint16_t key_id,
+			      const uint8_t *sek, size_t sek_len);
 
 /* fp = SHA-256("GEM v1 sek-fp" 0x00 || sek)[0..16], what an rx entry keeps
  * of a SEK to tell a reload of the same key from another key. */
 void gem_dp_sek_fp(const uint8_t sek[GEM_SEK_LEN], uint8_t fp[GEM_SEK_FP_LEN]);
+/* The same over a SEK of sek_len bytes (SHA-256(label || 0x00 || sek)). */
+void gem_dp_sek_fp_len(const uint8_t *sek, size_t sek_len, uint8_t fp[GEM_SEK_FP_LEN]);
 
 /* Inner/outer SHA-256 states of HMAC with a 32-byte key (exported for tests). */
 void gem_hmac_states(const uint8_t key[GEM_MAC_KEY_LEN], uint32_t istate[8],

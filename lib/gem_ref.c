@@ -131,6 +131,52 @@ out:
 	return err;
 }
 
+void gem_ref_nonce(uint8_t nonce[12], uint64_t pn, uint16_t key_id)
+{
+	put64(nonce, pn);
+	put16(nonce + 8, key_id);
+	nonce[10] = 0;
+	nonce[11] = 0;
+}
+
+int gem_ref_aead(int enc, const uint8_t key[32], const uint8_t prefix[GEM_AAD_LEN],
+		 const uint8_t *in, uint8_t *out, size_t len, uint8_t tag[GEM_TAG_LEN])
+{
+	EVP_CIPHER_CTX *c = NULL;
+	uint8_t nonce[12], tmp[GEM_MAX_PT];
+	int n = 0, fin = 0, err = -EIO;
+
+	if (len > GEM_MAX_PT)
+		return -EMSGSIZE;
+	if (!key || !prefix || !tag || (len && (!in || !out)))
+		return -EINVAL;
+	gem_ref_nonce(nonce, get64(prefix + 40), get16(prefix + 38));
+	c = EVP_CIPHER_CTX_new();
+	if (!c)
+		return -ENOMEM;
+	if (EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL, enc) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, sizeof(nonce), NULL) != 1 ||
+	    EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) != 1 ||
+	    (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, GEM_TAG_LEN, tag) != 1) ||
+	    EVP_CipherUpdate(c, NULL, &n, prefix, GEM_AAD_LEN) != 1 || n != GEM_AAD_LEN)
+		goto out;
+	/* open: plaintext goes to tmp, reaching out only once the tag verified */
+	if (len && (EVP_CipherUpdate(c, tmp, &n, in, (int)len) != 1 || (size_t)n != len))
+		goto out;
+	if (EVP_CipherFinal_ex(c, tmp + len, &fin) != 1 || fin != 0) {
+		err = enc ? -EIO : -EBADMSG;
+		goto out;
+	}
+	if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, GEM_TAG_LEN, tag) != 1)
+		goto out;
+	memcpy(out, tmp, len);
+	err = 0;
+out:
+	EVP_CIPHER_CTX_free(c);
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	return err;
+}
+
 /* Suite 3: Poly1305 (libsodium) keyed with keystream blocks 0 and 1 of the
  * packet's nonce (OpenSSL AES-128-CTR from CB(0)), over
  * AAD || CT || zeros to 16 || le64(48) || le64(len CT), as RFC 8439 2.8. */
@@ -296,7 +342,7 @@ int gem_ref_seal(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
 
 	if (!in || !out || !out_len || !k || overlap(in, len, out, cap))
 		return -EINVAL;
-	if (suite < GEM_SUITE_HMAC_SHA256 || suite > GEM_SUITE_POLY1305)
+	if (suite < GEM_SUITE_HMAC_SHA256 || suite > GEM_SUITE_CHACHA20_POLY1305)
 		return -EPROTONOSUPPORT;
 	err = gem_pkt_parse(in, len, &pi);
 	if (err)
@@ -312,16 +358,24 @@ int gem_ref_seal(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
 	hdr = out + pi.payload_off;
 	ct = hdr + GEM_HDR_LEN;
 	gem_ref_hdr_write(hdr, suite, key_id, pn);
+	gem_ref_mac_prefix(m, &pi.src, &pi.grp, pi.sport, pi.dport, hdr);
+	if (suite == GEM_SUITE_CHACHA20_POLY1305) {
+		err = gem_ref_aead(1, k->sek256, m, in + pi.payload_off, ct,
+				   pi.payload_len, ct + pi.payload_len);
+		if (err)
+			goto out;
+		goto csum;
+	}
 	err = gem_ref_ctr(k->sek, key_id, pn, in + pi.payload_off, ct,
 			  pi.payload_len);
 	if (err)
 		goto out;
 	/* encrypt-then-MAC: the tag covers the ciphertext */
-	gem_ref_mac_prefix(m, &pi.src, &pi.grp, pi.sport, pi.dport, hdr);
 	err = gem_ref_tag(suite, k, m, ct, pi.payload_len,
 			  ct + pi.payload_len);
 	if (err)
 		goto out;
+csum:
 	err = finish_udp_csum(out, total, pi.family, pi.udp_csum);
 	if (err)
 		goto out;
@@ -356,7 +410,7 @@ int gem_ref_open(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
 	if (hdr[0] != GEM_VERSION)
 		return -EPROTONOSUPPORT;
 	s = hdr[1];
-	if (s < GEM_SUITE_HMAC_SHA256 || s > GEM_SUITE_POLY1305)
+	if (s < GEM_SUITE_HMAC_SHA256 || s > GEM_SUITE_CHACHA20_POLY1305)
 		return -EPROTONOSUPPORT;
 	ct_len = pi.payload_len - GEM_OVERHEAD;
 	if (ct_len > GEM_MAX_PT)
@@ -370,6 +424,14 @@ int gem_ref_open(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
 
 	/* authenticate first: nothing reaches out unless the tag is right */
 	gem_ref_mac_prefix(m, &pi.src, &pi.grp, pi.sport, pi.dport, hdr);
+	if (s == GEM_SUITE_CHACHA20_POLY1305) {
+		memcpy(tag, ct + ct_len, GEM_TAG_LEN);
+		err = gem_ref_aead(0, k->sek256, m, ct, out + pi.payload_off, ct_len, tag);
+		if (err)
+			goto out;
+		copy_headers(in, &pi, out, total);
+		goto csum;
+	}
 	err = gem_ref_tag(s, k, m, ct, ct_len, tag);
 	if (err)
 		goto out;
@@ -382,6 +444,7 @@ int gem_ref_open(const uint8_t *in, size_t len, uint8_t *out, size_t cap,
 	err = gem_ref_ctr(k->sek, kid, n, ct, out + pi.payload_off, ct_len);
 	if (err)
 		goto wipe;
+csum:
 	err = finish_udp_csum(out, total, pi.family, pi.udp_csum);
 	if (err)
 		goto wipe;

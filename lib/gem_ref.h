@@ -20,6 +20,7 @@ struct gem_ref_keys {
 	uint8_t sek[16];	/* AES-128 stream encryption key */
 	uint8_t mac_key[32];	/* suite 1: HMAC-SHA-256 key of the group */
 	uint8_t cmac_key[16];	/* suite 2: AES-CMAC key of the group */
+	uint8_t sek256[32];	/* suite 4: the stream's 256-bit ChaCha20-Poly1305 SEK */
 };
 
 /*
@@ -72,6 +73,17 @@ void gem_ref_mac_prefix(uint8_t m[GEM_AAD_LEN], const struct gem_addr *src,
  * AES(sek, CB(3)) || ...; in == out is allowed. */
 int gem_ref_ctr(const uint8_t sek[16], uint16_t key_id, uint64_t pn,
 		const uint8_t *in, uint8_t *out, size_t len);
+
+/* Suite 4's 96-bit nonce: pn (8, BE) || key id (2, BE) || 0x0000. */
+void gem_ref_nonce(uint8_t nonce[12], uint64_t pn, uint16_t key_id);
+
+/* Suite 4, RFC 8439 2.8 AEAD_CHACHA20_POLY1305 through OpenSSL: AAD = the
+ * 48-byte prefix, nonce = gem_ref_nonce(pn, key id) of the prefix's GEM
+ * header.  enc=1: out = ciphertext of in, tag written; enc=0: the tag is
+ * checked first and out is written only if it verifies (-EBADMSG if not).
+ * len <= GEM_MAX_PT; in == out is allowed. */
+int gem_ref_aead(int enc, const uint8_t key[32], const uint8_t prefix[GEM_AAD_LEN],
+		 const uint8_t *in, uint8_t *out, size_t len, uint8_t tag[GEM_TAG_LEN]);
 
 /* tag = MAC(prefix || ct) for suite 1 (HMAC-SHA-256, first 16 bytes) or
  * suite 2 (AES-CMAC); -EPROTONOSUPPORT for another suite. */

@@ -34,6 +34,7 @@
 
 #include "gem.skel.h"
 #include "gem_common.h"
+#include "gem_dp.h"
 #include "gem_json.h"
 #include "gem_nl.h"
 #include "gem_pin.h"
@@ -104,7 +105,7 @@ static void usage(FILE *f)
 		"                  attach XDP ingress and TC egress to DEV; idempotent\n"
 		"  detach DEV      remove GEM's programs from DEV (and the clsact qdisc GEM\n"
 		"                  created, unless other filters use it)\n"
-		"  status [-j]     attached interfaces, XDP mode, program ids\n"
+		"  status [-j]     attached interfaces, XDP mode, program ids, suites offered\n"
 		"  unload          remove the pinned maps and programs (keys are lost) and the\n"
 		"                  pin dir (unless it is a mount point); refused while an\n"
 		"                  interface is attached\n"
@@ -230,11 +231,10 @@ static int get_progs(int fds[2])
 		}
 		return 0;
 	}
-	if (!have_crypto_kfuncs()) {
-		err("this kernel lacks the BPF crypto kfuncs (bpf_crypto_ctx_create/"
-		    "bpf_crypto_encrypt, Linux >= 6.10 with CONFIG_CRYPTO_ECB/CBC built in)");
-		return -EOPNOTSUPP;
-	}
+	/* the object loads without them (weak kfuncs): suite 4 only */
+	if (!have_crypto_kfuncs())
+		fprintf(stderr, "gem-load: this kernel lacks the BPF crypto kfuncs (Linux >= 6.10 "
+			"with CONFIG_CRYPTO_ECB/CBC): only suite chacha20-poly1305 is available\n");
 	skel = gem_bpf__open();
 	if (!skel) {
 		err("cannot open the BPF object: %s", strerror(errno));
@@ -256,7 +256,8 @@ static int get_progs(int fds[2])
 			err("loading the data plane failed: pinned maps in %s may be from another "
 			    "GEM version (gem-load unload, then attach again); -v shows why", pin_dir);
 		else
-			err("loading the data plane failed (%s); -v shows the verifier log",
+			err("loading the data plane failed (%s); -v shows the verifier log "
+			    "(suite 4 needs bpf_iter_num and bpf_obj_new: Linux >= 6.4)",
 			    strerror(-r));
 		goto out;
 	}
@@ -580,6 +581,51 @@ out:
 	return r ? 1 : 0;
 }
 
+/* The suites the loaded data plane offers on this kernel (gem_ctl). */
+/* The suites the loaded object offers on this kernel: "suites" of top
+ * (-j), else a line. */
+static void suites_out(json_object *top)
+{
+	char path[PATH_MAX];
+	int fd = -1, m = -ENOENT;
+	json_object *arr = json ? json_object_new_array() : NULL;
+
+	if (!path_of(path, sizeof(path), "prog_ctl"))
+		fd = bpf_obj_get(path);
+	if (fd >= 0)
+		m = gem_dp_suites(fd);
+	if (fd >= 0)
+		close(fd);
+	if (!json)
+		printf("suites:");
+	for (unsigned s = 1; m > 0 && s <= GEM_SUITE_MAX; s++) {
+		if (!(m & (1 << s)))
+			continue;
+		if (json)
+			{
+			json_object *v = json_object_new_string(gem_suite_name(s));
+
+			if (arr && v)
+				json_object_array_add(arr, v);
+			else
+				json_object_put(v);
+		}
+		else
+			printf(" %s", gem_suite_name(s));
+	}
+	if (json) {
+		if (top && arr)
+			json_object_object_add(top, "suites", arr);
+		else
+			json_object_put(arr);
+		return;
+	}
+	if (m < 0)
+		printf(" unknown (%s)\n", strerror(-m));
+	else
+		printf("%s\n", m == GEM_SUITES_NO_KFUNCS ? " (no BPF crypto kfuncs in this kernel)" : "");
+}
+
 static int cmd_status(void)
 {
 	__u32 key, next, *prev = NULL;
@@ -595,8 +641,10 @@ static int cmd_status(void)
 			top = json_object_new_object();
 			gem_json_bool(top, "loaded", false);
 			gem_json_str(top, "pin_dir", pin_dir);
-			if (top)
+			if (top) {
 				json_object_object_add(top, "interfaces", json_object_new_array());
+				json_object_object_add(top, "suites", json_object_new_array());
+			}
 			return put_json(top);
 		}
 		printf("GEM is not loaded (nothing pinned in %s)\n", pin_dir);
@@ -661,10 +709,11 @@ static int cmd_status(void)
 		n++;
 	}
 	close(ifd);
+	if (!json && !n)
+		printf("(no interface attached; maps pinned in %s)\n", pin_dir);
+	suites_out(top);
 	if (json)
 		return put_json(arr ? top : (json_object_put(top), NULL));
-	if (!n)
-		printf("(no interface attached; maps pinned in %s)\n", pin_dir);
 	return 0;
 }
 

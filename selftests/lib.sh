@@ -260,3 +260,22 @@ gem_teardown() {
 	[ -n "$T" ] && rm -rf "$T"
 	exit $rc
 }
+
+# gem_stamp_put PIN_DIR [VERSION LAYOUT]: write the version stamp gem-load
+# writes (bpf/gem_common.h struct gem_stamp) into PIN_DIR/gem_stamp, by
+# default this build's (from gem-load --version): for objects pinned by
+# other means (bpftool) and for tests of stamp mismatches.
+gem_stamp_put() {
+	local dir=$1 v=${2:-} l=${3:-} hex
+	if [ -z "$v" ]; then
+		read -r _ _ v _ _ l < <("$GEM_LOAD" --version) || return 1
+		v=${v%,}
+	fi
+	hex=$(python3 -c 'import struct,sys
+v=sys.argv[1].encode()
+b=struct.pack("<II", 0x474d5354, int(sys.argv[2], 16)) + v + bytes(56 - len(v))
+print(" ".join("%02x" % x for x in b))' "$v" "$l") || return 1
+	# shellcheck disable=SC2086 # one word per byte
+	bpftool map update pinned "$dir/gem_stamp" key 0 0 0 0 value hex $hex
+}
+

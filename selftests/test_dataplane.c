@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "gem.skel.h"
+#include "gem_test_nokf.skel.h"
 #include "gem_dp.h"
 #include "gem_pkt.h"
 #include "gem_ref.h"
@@ -41,6 +42,9 @@ static const struct gem_ref_keys K = {
 		     17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 },
 	.cmac_key = { 0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6,
 		      0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c },
+	.sek256 = { 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a,
+		    0x8b, 0x8c, 0x8d, 0x8e, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95,
+		    0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f },
 };
 
 struct stream {
@@ -116,11 +120,19 @@ static void set_group(const struct stream *s, unsigned suite)
 	cr_assert_eq(r, 0, "set group: %d", r);
 }
 
+/* The SEK of K for a suite: 32 bytes for suite 4, else 16. */
+static const uint8_t *sek_of(const struct gem_ref_keys *k, unsigned suite)
+{
+	return suite == GEM_SUITE_CHACHA20_POLY1305 ? k->sek256 : k->sek;
+}
+
 static void set_keys(const struct stream *s, unsigned suite, uint16_t kid)
 {
+	size_t l = gem_suite_sek_len(suite);
+
 	set_group(s, suite);
-	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s->sg, 1, kid, K.sek), 0);
-	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s->sg, 0, kid, K.sek), 0);
+	cr_assert_eq(gem_dp_set_sek_len(ctl_fd, &s->sg, 1, kid, sek_of(&K, suite), l), 0);
+	cr_assert_eq(gem_dp_set_sek_len(ctl_fd, &s->sg, 0, kid, sek_of(&K, suite), l), 0);
 }
 
 /* Ethernet frame around an L3 packet. */
@@ -253,8 +265,10 @@ Test(dataplane, vectors_egress_and_ingress)
 		} else {
 			cr_assert_eq(set_group_key(ctl_fd, &s.sg.grp, v->suite, &v->keys), 0);
 		}
-		cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, v->key_id, v->keys.sek), 0);
-		cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, v->key_id, v->keys.sek), 0);
+		cr_assert_eq(gem_dp_set_sek_len(ctl_fd, &s.sg, 1, v->key_id, sek_of(&v->keys, v->suite),
+						gem_suite_sek_len(v->suite)), 0);
+		cr_assert_eq(gem_dp_set_sek_len(ctl_fd, &s.sg, 0, v->key_id, sek_of(&v->keys, v->suite),
+						gem_suite_sek_len(v->suite)), 0);
 		set_next_pn(&s, v->pn);
 
 		n = frame(in, v->input, v->input_len);
@@ -292,6 +306,118 @@ Test(dataplane, roundtrip_ipv6_hmac) { sizes(AF_INET6, "fd00::1", "ff3e::1:1", 1
 Test(dataplane, roundtrip_ipv6_cmac) { sizes(AF_INET6, "fd00::1", "ff3e::1:1", 2); }
 Test(dataplane, roundtrip_ipv4_poly1305) { sizes(AF_INET, "10.0.0.1", "239.1.1.1", 3); }
 Test(dataplane, roundtrip_ipv6_poly1305) { sizes(AF_INET6, "fd00::1", "ff3e::1:1", 3); }
+Test(dataplane, roundtrip_ipv4_chacha20_poly1305) { sizes(AF_INET, "10.0.0.1", "239.1.1.1", 4); }
+Test(dataplane, roundtrip_ipv6_chacha20_poly1305) { sizes(AF_INET6, "fd00::1", "ff3e::1:1", 4); }
+
+/* Suite 4's ciphertext is RFC 8439 ChaCha20 from block counter 1, the nonce
+ * pn || key id || 0x0000: with pn 0x4a and key id 0 that is the nonce of
+ * RFC 8439 2.4.2, so the sealed payload must be that section's ciphertext. */
+Test(dataplane, chacha20_rfc8439_2_4_2_ciphertext)
+{
+	static const char pt[] = "Ladies and Gentlemen of the class of '99: If I could offer you "
+				 "only one tip for the future, sunscreen would be it.";
+	static const uint8_t ct[114] = {
+		0x6e, 0x2e, 0x35, 0x9a, 0x25, 0x68, 0xf9, 0x80, 0x41, 0xba, 0x07, 0x28, 0xdd, 0x0d,
+		0x69, 0x81, 0xe9, 0x7e, 0x7a, 0xec, 0x1d, 0x43, 0x60, 0xc2, 0x0a, 0x27, 0xaf, 0xcc,
+		0xfd, 0x9f, 0xae, 0x0b, 0xf9, 0x1b, 0x65, 0xc5, 0x52, 0x47, 0x33, 0xab, 0x8f, 0x59,
+		0x3d, 0xab, 0xcd, 0x62, 0xb3, 0x57, 0x16, 0x39, 0xd6, 0x24, 0xe6, 0x51, 0x52, 0xab,
+		0x8f, 0x53, 0x0c, 0x35, 0x9f, 0x08, 0x61, 0xd8, 0x07, 0xca, 0x0d, 0xbf, 0x50, 0x0d,
+		0x6a, 0x61, 0x56, 0xa3, 0x8e, 0x08, 0x8a, 0x22, 0xb6, 0x5e, 0x52, 0xbc, 0x51, 0x4d,
+		0x16, 0xcc, 0xf8, 0x06, 0x81, 0x8c, 0xe9, 0x1a, 0xb7, 0x79, 0x37, 0x36, 0x5a, 0xf9,
+		0x0b, 0xbf, 0x74, 0xa3, 0x5b, 0xe6, 0xb4, 0x0b, 0x8e, 0xed, 0xf2, 0x78, 0x5e, 0x42,
+		0x87, 0x4d,
+	};
+	struct gem_ref_keys k = { 0 };
+	uint8_t in[FRAME_MAX], out[FRAME_MAX], back[FRAME_MAX];
+	struct stream s;
+	size_t n, on, bn, off = 14 + 20 + 8 + GEM_HDR_LEN;
+
+	cr_assert_eq(sizeof(pt) - 1, sizeof(ct));
+	for (int i = 0; i < 32; i++)
+		k.sek256[i] = (uint8_t)i;
+	mkstream_default(&s, AF_INET);
+	set_group(&s, GEM_SUITE_CHACHA20_POLY1305);
+	cr_assert_eq(gem_dp_set_sek_len(ctl_fd, &s.sg, 1, 0, k.sek256, 32), 0);
+	cr_assert_eq(gem_dp_set_sek_len(ctl_fd, &s.sg, 0, 0, k.sek256, 32), 0);
+	set_next_pn(&s, 0x4a);
+	n = udp_frame(in, &s, (const uint8_t *)pt, sizeof(ct));
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+	cr_assert_eq(on, n + GEM_OVERHEAD);
+	cr_assert_eq(memcmp(out + off, ct, sizeof(ct)), 0, "not RFC 8439 2.4.2's ciphertext");
+	cr_assert_eq(run(in_fd, out, on, back, &bn), XDP_PASS);
+	cr_assert_eq(bn, n);
+	cr_assert_eq(memcmp(back, in, n), 0);
+}
+
+/* This kernel has the crypto kfuncs: every suite is offered. */
+Test(dataplane, suites_with_kfuncs)
+{
+	cr_assert_eq(gem_dp_suites(ctl_fd), 0x1e);
+}
+
+/* The object built with kfunc names no kernel has (bpf/gem_test_nokf.bpf.c):
+ * it loads, offers suite 4 only, refuses suites 1-3 and 16-byte SEKs, and
+ * suite 4 seals and opens as the reference does. */
+Test(dataplane, no_kfuncs_offers_suite4_only)
+{
+	struct gem_test_nokf_bpf *nk = gem_test_nokf_bpf__open_and_load();
+	int c, e, i;
+	struct stream s;
+	uint64_t pn;
+
+	cr_assert_not_null(nk, "the object with missing kfuncs does not load");
+	c = bpf_program__fd(nk->progs.gem_ctl);
+	cr_assert_eq(gem_dp_suites(c), 1 << GEM_SUITE_CHACHA20_POLY1305);
+	mkstream_default(&s, AF_INET);
+	for (unsigned su = 1; su <= 3; su++)
+		cr_assert_eq(set_group_key(c, &s.sg.grp, su, &K), -EOPNOTSUPP, "suite %u", su);
+	cr_assert_eq(set_group_key(c, &s.sg.grp, 4, &K), 0);
+	cr_assert_eq(gem_dp_set_sek(c, &s.sg, 1, 1, K.sek), -EOPNOTSUPP);
+	cr_assert_eq(gem_dp_set_sek(c, &s.sg, 0, 1, K.sek), -EOPNOTSUPP);
+	cr_assert_eq(gem_dp_set_sek_len(c, &s.sg, 1, 1, K.sek256, 32), 0);
+	cr_assert_eq(gem_dp_set_sek_len(c, &s.sg, 0, 1, K.sek256, 32), 0);
+	/* the round trip against the reference, through this object's programs */
+	e = eg_fd;
+	i = in_fd;
+	eg_fd = bpf_program__fd(nk->progs.gem_egress);
+	in_fd = bpf_program__fd(nk->progs.gem_ingress);
+	{
+		struct gem_tx_stream v;
+		int fd = bpf_map__fd(nk->maps.gem_tx);
+
+		cr_assert_eq(bpf_map_lookup_elem_flags(fd, &s.sg, &v, BPF_F_LOCK), 0);
+		pn = v.next_pn;
+	}
+	for (size_t L = 0; L <= 1400; L += 175)
+		roundtrip(&s, 4, 1, pn++, L, 1);
+	eg_fd = e;
+	in_fd = i;
+	gem_test_nokf_bpf__destroy(nk);
+}
+
+/* A suite-4 group needs a 32-byte SEK: a stream loaded with a 16-byte one
+ * (an AES context) seals nothing, and other lengths are refused. */
+Test(dataplane, chacha20_poly1305_needs_its_own_sek)
+{
+	uint8_t pl[64] = { 0 }, in[FRAME_MAX], out[FRAME_MAX];
+	struct stream s;
+	size_t n, on;
+
+	mkstream_default(&s, AF_INET6);
+	set_group(&s, GEM_SUITE_CHACHA20_POLY1305);
+	cr_assert_eq(gem_dp_set_sek_len(ctl_fd, &s.sg, 1, 1, K.sek256, 24), -EINVAL);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), 0);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_TX_NO_KEY), 1);
+	/* the next key id with a 32-byte SEK: sealed, and slot 1 lost its AES key */
+	cr_assert_eq(gem_dp_set_sek_len(ctl_fd, &s.sg, 1, 2, K.sek256, 32), 0);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+	/* and the other way round: a 32-byte SEK does not serve suite 3 */
+	set_group(&s, GEM_SUITE_POLY1305);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_TX_NO_KEY), 2);
+}
 
 Test(dataplane, mtu_and_size_limits)
 {
@@ -368,8 +494,9 @@ Test(dataplane, egress_key_id_rules)
 	/* the current key id again would restart nothing, but is refused */
 	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), -EEXIST);
 	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 2, K.sek), 0);
-	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 4, K.mac_key, 32), -EPROTONOSUPPORT);
+	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 5, K.mac_key, 32), -EPROTONOSUPPORT);
 	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 3, K.mac_key, 32), -EINVAL);
+	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 4, K.mac_key, 32), -EINVAL);
 	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 1, K.mac_key, 16), -EINVAL);
 }
 
@@ -512,6 +639,8 @@ Test(dataplane, bit_flips_hmac_ipv4) { bitflips(1, AF_INET); }
 Test(dataplane, bit_flips_cmac_ipv6) { bitflips(2, AF_INET6); }
 Test(dataplane, bit_flips_poly1305_ipv4) { bitflips(3, AF_INET); }
 Test(dataplane, bit_flips_poly1305_ipv6) { bitflips(3, AF_INET6); }
+Test(dataplane, bit_flips_chacha20_poly1305_ipv4) { bitflips(4, AF_INET); }
+Test(dataplane, bit_flips_chacha20_poly1305_ipv6) { bitflips(4, AF_INET6); }
 
 static void truncation(unsigned suite)
 {
@@ -537,6 +666,7 @@ static void truncation(unsigned suite)
 Test(dataplane, truncation_hmac) { truncation(1); }
 Test(dataplane, truncation_cmac) { truncation(2); }
 Test(dataplane, truncation_poly1305) { truncation(3); }
+Test(dataplane, truncation_chacha20_poly1305) { truncation(4); }
 
 Test(dataplane, splice_and_foreign_group_key)
 {
@@ -845,6 +975,7 @@ Test(dataplane, tx_first_pn_needs_a_set_clock)
 	set_group(&s, 1);
 	req.sg = s.sg;
 	memcpy(req.sek, K.sek, 16);
+	req.sek_len = 16;
 	req.first_pn = 1000;	/* 1970 */
 	cr_assert_eq(bpf_prog_test_run_opts(ctl_fd, &o), 0);
 	cr_assert_eq((int)o.retval, -ERANGE);

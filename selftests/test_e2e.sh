@@ -12,9 +12,9 @@
 # the groups protected but is no member: suites 1/2 with another GAK, and no
 # SEK or a wrong one (see "mcrC" below).  Streams (selftests/mcast.py):
 #
-#   239.1.1.1  hmac-sha256   ff3e::1:1  cmac       protected
-#   239.1.1.3  poly1305      ff3e::1:3  poly1305   protected
-#   239.2.2.2  -             ff3e::2:2  -          in clear
+#   239.1.1.1  hmac-sha256   ff3e::1:1  cmac               protected
+#   239.1.1.3  poly1305      ff3e::1:3  chacha20-poly1305  protected
+#   239.2.2.2  -             ff3e::2:2  -                  in clear
 #
 # Checks: hostB gets every payload byte for byte (and the same UDP datagrams,
 # checksums included, that left hostA); the wan carries GEM packets (right
@@ -48,7 +48,7 @@ S4=10.1.0.2 S6=fd00:1::2	# hostA, the source of every stream
 declare -A SHORT SUITE SUITE_NR
 # group -> short name (labels, payload tags), suite
 for e in 239.1.1.1:p4:hmac-sha256:1 ff3e::1:1:p6:cmac:2 239.1.1.3:q4:poly1305:3 \
-	ff3e::1:3:q6:poly1305:3 239.2.2.2:u4:-:0 ff3e::2:2:u6:-:0; do
+	ff3e::1:3:q6:chacha20-poly1305:4 239.2.2.2:u4:-:0 ff3e::2:2:u6:-:0; do
 	IFS=: read -r -a f <<<"$e"
 	n=${#f[@]}
 	g=$(IFS=:; echo "${f[*]:0:n-3}")
@@ -227,8 +227,10 @@ for g in $PROT; do
 	s=$(short "$g")
 	head -c 32 /dev/urandom >"$T/gak-$s"
 	head -c 32 /dev/urandom >"$T/gakX-$s"
-	for k in 1 2 3 X; do head -c 16 /dev/urandom >"$T/sek-$s-$k"; done
-	if [ "${SUITE[$g]}" = poly1305 ]; then	# suite 3 has no group key
+	seklen=16
+	[ "${SUITE_NR[$g]}" = 4 ] && seklen=32	# suite 4: a 256-bit SEK
+	for k in 1 2 3 X; do head -c $seklen /dev/urandom >"$T/sek-$s-$k"; done
+	if [ "${SUITE_NR[$g]}" -ge 3 ]; then	# suites 3 and 4 have no group key
 		gak=() gakX=()
 	else
 		gak=(--key-file "$T/gak-$s") gakX=(--key-file "$T/gakX-$s")
@@ -241,8 +243,8 @@ for g in $PROT; do
 done
 # mcrC, no member: the IPv4 streams find no SEK there (rx_no_key); the IPv6
 # streams do, but it cannot verify them (rx_bad_tag): ff3e::1:1 (cmac) with the
-# right SEK, as if it leaked, but another GAK; ff3e::1:3 (poly1305: the tag is
-# keyed by the SEK) with a wrong SEK
+# right SEK, as if it leaked, but another GAK; ff3e::1:3 (chacha20-poly1305:
+# the tag is keyed by the SEK) with a wrong SEK
 keyset mcrC sek set $S6 ff3e::1:1 --key-id 1 --key-file "$T/sek-p6-1" --dir rx
 keyset mcrC sek set $S6 ff3e::1:3 --key-id 1 --key-file "$T/sek-q6-X" --dir rx
 echo "  ok   groups and SEKs loaded"

@@ -36,6 +36,8 @@ static void setup_keys(void)
 		K.mac_key[i] = (uint8_t)(0x3c + i * 7);
 	for (int i = 0; i < 16; i++)
 		K.cmac_key[i] = (uint8_t)(0xc3 ^ (i * 11));
+	for (int i = 0; i < 32; i++)
+		K.sek256[i] = (uint8_t)(0x5a ^ (i * 13));
 }
 
 TestSuite(ref, .init = setup_keys);
@@ -81,6 +83,15 @@ static size_t mk(int family, size_t plen, uint8_t *buf, size_t cap)
 static uint16_t rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
 }
 
 static void wr16(uint8_t *p, uint16_t v)
@@ -253,9 +264,12 @@ static void indep_check(const uint8_t *plain, size_t plen, const uint8_t *sealed
 	for (int i = 0; i < 8; i++)
 		pn = pn << 8 | hdr[4 + i];
 
-	/* CTR: the ciphertext decrypts to the plaintext's UDP payload */
-	hand_ctr(k->sek, kid, pn, ct, pt, ct_len);
-	cr_assert_eq(memcmp(pt, plain + po, ct_len), 0, "CTR mismatch");
+	/* suite 4 is checked below with libsodium's AEAD, not CTR */
+	if (hdr[1] != GEM_SUITE_CHACHA20_POLY1305) {
+		/* CTR: the ciphertext decrypts to the plaintext's UDP payload */
+		hand_ctr(k->sek, kid, pn, ct, pt, ct_len);
+		cr_assert_eq(memcmp(pt, plain + po, ct_len), 0, "CTR mismatch");
+	}
 
 	/* M = src || grp || sport || dport || GEM header || ciphertext */
 	memset(M, 0, 32);
@@ -272,7 +286,25 @@ static void indep_check(const uint8_t *plain, size_t plen, const uint8_t *sealed
 	memcpy(M + 48, ct, ct_len);
 	mlen = 48 + ct_len;
 
-	if (hdr[1] == 1) {
+	if (hdr[1] == GEM_SUITE_CHACHA20_POLY1305) {
+		/* libsodium's IETF ChaCha20-Poly1305 (the reference uses
+		 * OpenSSL's): nonce pn || key id || 0x0000, AAD = M[0..48) */
+		static uint8_t ctag[BUF];
+		uint8_t nonce[12] = { 0 };
+		unsigned long long ol = 0;
+
+		for (int i = 0; i < 8; i++)
+			nonce[i] = (uint8_t)(pn >> (56 - 8 * i));
+		nonce[8] = (uint8_t)(kid >> 8);
+		nonce[9] = (uint8_t)kid;
+		memcpy(ctag, ct, ct_len + 16);
+		cr_assert_eq(crypto_aead_chacha20poly1305_ietf_decrypt(pt, &ol, NULL, ctag,
+								      ct_len + 16, M, 48, nonce,
+								      k->sek256), 0,
+			     "libsodium rejects the suite-4 packet");
+		cr_assert_eq(ol, ct_len);
+		cr_assert_eq(memcmp(pt, plain + po, ct_len), 0, "AEAD plaintext mismatch");
+	} else if (hdr[1] == 1) {
 		crypto_auth_hmacsha256(mac, M, mlen, k->mac_key);
 		cr_assert_eq(memcmp(mac, tag, 16), 0, "HMAC tag mismatch");
 	} else if (hdr[1] == 3) {
@@ -389,6 +421,74 @@ Test(ref, roundtrip_v6_hmac) { roundtrip(AF_INET6, GEM_SUITE_HMAC_SHA256); }
 Test(ref, roundtrip_v6_cmac) { roundtrip(AF_INET6, GEM_SUITE_CMAC); }
 Test(ref, roundtrip_v4_poly1305) { roundtrip(AF_INET, GEM_SUITE_POLY1305); }
 Test(ref, roundtrip_v6_poly1305) { roundtrip(AF_INET6, GEM_SUITE_POLY1305); }
+Test(ref, roundtrip_v4_chacha20_poly1305) { roundtrip(AF_INET, GEM_SUITE_CHACHA20_POLY1305); }
+Test(ref, roundtrip_v6_chacha20_poly1305) { roundtrip(AF_INET6, GEM_SUITE_CHACHA20_POLY1305); }
+
+/* RFC 8439 2.8.2: the OpenSSL AEAD the reference builds suite 4 on, called
+ * the way gem_ref_aead() calls it, gives the RFC's ciphertext and tag; and
+ * gem_ref_aead() itself agrees with libsodium for a GEM prefix. */
+Test(ref, chacha20_poly1305_rfc8439_2_8_2)
+{
+	static const char pt[] = "Ladies and Gentlemen of the class of '99: If I could offer you "
+				 "only one tip for the future, sunscreen would be it.";
+	static const uint8_t aad[12] = { 0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1, 0xc2, 0xc3,
+					 0xc4, 0xc5, 0xc6, 0xc7 };
+	static const uint8_t nonce[12] = { 0x07, 0, 0, 0, 0x40, 0x41, 0x42, 0x43,
+					   0x44, 0x45, 0x46, 0x47 };
+	static const uint8_t ct_head[16] = { 0xd3, 0x1a, 0x8d, 0x34, 0x64, 0x8e, 0x60, 0xdb,
+					     0x7b, 0x86, 0xaf, 0xbc, 0x53, 0xef, 0x7e, 0xc2 };
+	static const uint8_t ct_tail[2] = { 0x61, 0x16 };
+	static const uint8_t want_tag[16] = { 0x1a, 0xe1, 0x0b, 0x59, 0x4f, 0x09, 0xe2, 0x6a,
+					      0x7e, 0x90, 0x2e, 0xcb, 0xd0, 0x60, 0x06, 0x91 };
+	uint8_t key[32], ct[114], tag[16], prefix[GEM_AAD_LEN], c2[114], t2[16], sc[130];
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	unsigned long long sl = 0;
+	uint8_t n12[12];
+	int n = 0, f = 0;
+
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)(0x80 + i);
+	cr_assert_not_null(c);
+	cr_assert_eq(EVP_EncryptInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL), 1);
+	cr_assert_eq(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL), 1);
+	cr_assert_eq(EVP_EncryptInit_ex(c, NULL, NULL, key, nonce), 1);
+	cr_assert_eq(EVP_EncryptUpdate(c, NULL, &n, aad, sizeof(aad)), 1);
+	cr_assert_eq(EVP_EncryptUpdate(c, ct, &n, (const uint8_t *)pt, 114), 1);
+	cr_assert_eq(EVP_EncryptFinal_ex(c, ct + n, &f), 1);
+	cr_assert_eq(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag), 1);
+	EVP_CIPHER_CTX_free(c);
+	cr_assert_eq(memcmp(ct, ct_head, 16), 0);
+	cr_assert_eq(memcmp(ct + 112, ct_tail, 2), 0);
+	cr_assert_eq(memcmp(tag, want_tag, 16), 0, "RFC 8439 2.8.2 tag");
+
+	/* gem_ref_aead vs libsodium on a GEM prefix (nonce from its header) */
+	for (int i = 0; i < GEM_AAD_LEN; i++)
+		prefix[i] = (uint8_t)(i * 3 + 1);
+	cr_assert_eq(gem_ref_aead(1, key, prefix, (const uint8_t *)pt, c2, 114, t2), 0);
+	gem_ref_nonce(n12, rd64(prefix + 40), rd16(prefix + 38));
+	cr_assert_eq(n12[10] | n12[11], 0);
+	cr_assert_eq(crypto_aead_chacha20poly1305_ietf_encrypt(sc, &sl, (const uint8_t *)pt, 114,
+							       prefix, GEM_AAD_LEN, NULL, n12,
+							       key), 0);
+	cr_assert_eq(sl, 130);
+	cr_assert_eq(memcmp(sc, c2, 114), 0);
+	cr_assert_eq(memcmp(sc + 114, t2, 16), 0);
+	/* open: a wrong tag, AAD byte or ciphertext byte writes nothing */
+	memset(ct, 0xee, sizeof(ct));
+	t2[0] ^= 1;
+	cr_assert_eq(gem_ref_aead(0, key, prefix, c2, ct, 114, t2), -EBADMSG);
+	t2[0] ^= 1;
+	prefix[5] ^= 1;
+	cr_assert_eq(gem_ref_aead(0, key, prefix, c2, ct, 114, t2), -EBADMSG);
+	prefix[5] ^= 1;
+	c2[100] ^= 1;
+	cr_assert_eq(gem_ref_aead(0, key, prefix, c2, ct, 114, t2), -EBADMSG);
+	for (size_t i = 0; i < sizeof(ct); i++)
+		cr_assert_eq(ct[i], 0xee, "plaintext written before the tag verified");
+	c2[100] ^= 1;
+	cr_assert_eq(gem_ref_aead(0, key, prefix, c2, ct, 114, t2), 0);
+	cr_assert_eq(memcmp(ct, pt, 114), 0);
+}
 
 Test(ref, roundtrip_v4_options)
 {
@@ -702,7 +802,7 @@ Test(ref, tamper_every_bit)
 	static uint8_t in[BUF];
 	size_t len;
 
-	for (unsigned suite = 1; suite <= 3; suite++) {
+	for (unsigned suite = 1; suite <= GEM_SUITE_MAX; suite++) {
 		len = mk(AF_INET, 33, in, sizeof(in));
 		tamper(in, len, suite);
 		len = mk(AF_INET6, 33, in, sizeof(in));
@@ -857,7 +957,7 @@ Test(ref, errors)
 	len = mk(AF_INET, 10, in, sizeof(in));
 	cr_assert_eq(gem_ref_seal(in, len, sealed, sizeof(sealed), &slen, 0, 1, 1, &K),
 		     -EPROTONOSUPPORT);
-	cr_assert_eq(gem_ref_seal(in, len, sealed, sizeof(sealed), &slen, 4, 1, 1, &K),
+	cr_assert_eq(gem_ref_seal(in, len, sealed, sizeof(sealed), &slen, 5, 1, 1, &K),
 		     -EPROTONOSUPPORT);
 	cr_assert_eq(gem_ref_seal(in, len, sealed, len + GEM_OVERHEAD - 1, &slen,
 				  1, 1, 1, &K), -EMSGSIZE);
@@ -935,13 +1035,13 @@ Test(ref, wrong_sek_is_not_detected)
 
 Test(ref, vectors_table)
 {
-	int n[4][2] = { { 0 } };	/* [suite][v6] */
+	int n[GEM_SUITE_MAX + 1][2] = { { 0 } };	/* [suite][v6] */
 	int zero_len = 0, big_pn = 0;
 
 	for (size_t i = 0; i < gem_n_vectors; i++) {
 		const struct gem_vector *v = &gem_vectors[i];
 
-		cr_assert(v->suite >= 1 && v->suite <= 3);
+		cr_assert(v->suite >= 1 && v->suite <= GEM_SUITE_MAX);
 		cr_assert(v->family == AF_INET || v->family == AF_INET6);
 		cr_assert_eq(v->sealed_len, v->input_len + GEM_OVERHEAD);
 		cr_assert_eq((v->input[0] >> 4) == 4, v->family == AF_INET);
@@ -949,7 +1049,7 @@ Test(ref, vectors_table)
 		zero_len += v->input_len == hand_hlen(v->input) + 8;
 		big_pn += v->pn > 0xffffffffULL;
 	}
-	for (int s = 1; s <= 3; s++)
+	for (int s = 1; s <= GEM_SUITE_MAX; s++)
 		cr_assert(n[s][0] + n[s][1] >= 3 && n[s][0] && n[s][1],
 			  "suite %d: %d IPv4, %d IPv6 vectors", s, n[s][0], n[s][1]);
 	cr_assert(zero_len >= 2 && big_pn >= 2);

@@ -57,16 +57,7 @@ check "gem-load status -j: version, pinned_version, layout_matches" \
 	<(gl status -j)
 
 # stamp VERSION LAYOUT: overwrite the pinned stamp (bpftool, key 0)
-stamp() {
-	local hex
-	hex=$(python3 -c 'import struct,sys
-v=sys.argv[1].encode()
-b=struct.pack("<II", 0x474d5354, int(sys.argv[2], 16)) + v + bytes(56 - len(v))
-print(" ".join("%02x" % x for x in b))' "$1" "$2")
-	# shellcheck disable=SC2086 # one word per byte
-	bpftool map update pinned "$P/gem_stamp" key 0 0 0 0 value hex $hex ||
-		gem_die "bpftool map update gem_stamp"
-}
+stamp() { gem_stamp_put "$P" "$1" "$2" || gem_die "bpftool map update gem_stamp"; }
 
 stamp v0.0-other "$layout"
 gc -j stats >"$T/stats.json" 2>"$T/stats.err"
