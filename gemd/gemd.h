@@ -5,6 +5,7 @@
  *   gemd.c         main: configuration, HSM, runtime dir, poll loop, signals
  *   peer.c         neighbour table: beacons in and out, one tunnel each
  *   disc.c         beacon wire format and discovery sockets
+ *   ident.c        node identity proven over each tunnel
  *   tunnel*.c      tunnel backends (strongSwan)
  *   babel.c        babeld: configuration, supervision, local interface
  *   ctlsock.c      UNIX socket for gemctl (peers, routes)
@@ -20,6 +21,7 @@
 #include "gemd/db.h"
 #include "gemd/config.h"
 #include "gemd/disc.h"
+#include "gemd/ident.h"
 #include "gemd/tunnel.h"
 #include "gemd/util.h"
 #include "gem_common.h"
@@ -82,6 +84,7 @@ struct gemd_peer {
 	uint32_t hold_ms;			/* from its beacon */
 	uint64_t conflict_logged_ms;
 	struct tunnel *tun;
+	struct gemd_ident ident;		/* its node id proven over tun? */
 };
 
 struct gemd {
@@ -99,6 +102,9 @@ struct gemd {
 	struct tunnel_env tenv;
 	struct gemd_peer *peers;		/* cfg.max_neighbours slots */
 	bool full_logged;
+	int ident_fd;				/* node identity proofs (ident.c) */
+	uint8_t node_pk[32];
+	struct gemd_ident_stats ident;
 
 	struct babel babel;
 	int ctl_fd;
@@ -120,6 +126,9 @@ int gemd_peers_pollfds(struct gemd *g, struct pollfd *pfd, unsigned int *who, in
 void gemd_peers_input(struct gemd *g, unsigned int who, uint64_t now_ms);
 void gemd_peers_close_all(struct gemd *g);
 struct gemd_peer *gemd_peer_by_ifname(struct gemd *g, const char *ifname);
+/* Tear p's tunnel down for reason why (logged by the caller); no new tunnel
+ * before retry_ms. */
+void gemd_peer_drop_tunnel(struct gemd *g, struct gemd_peer *p);
 uint16_t gemd_peer_port(const struct gemd *g, const struct gemd_peer *p);
 
 /* cp.c */

@@ -21,11 +21,15 @@
 #include "gemd/nl.h"
 
 #define LL_CHECK_MS 5000
+#define GEMD_PEERS_IDENT UINT32_MAX	/* gemd_peers_pollfds: the identity socket */
 
 int gemd_peers_init(struct gemd *g)
 {
+	g->ident_fd = -1;
 	g->peers = calloc(g->cfg.max_neighbours, sizeof(*g->peers));
-	return g->peers ? 0 : -ENOMEM;
+	if (!g->peers)
+		return -ENOMEM;
+	return gemd_ident_open(g);
 }
 
 uint16_t gemd_peer_port(const struct gemd *g, const struct gemd_peer *p)
@@ -61,6 +65,8 @@ static int open_tunnel(struct gemd *g, struct gemd_peer *p)
 	char ll[INET6_ADDRSTRLEN];
 	int err;
 
+	if (p->ident.retry_ms && gemd_now_ms() < p->ident.retry_ms)
+		return -EAGAIN;	/* its identity proof failed: back off */
 	memcpy(spec.my_id, g->id, 8);
 	memcpy(spec.peer_id, p->id, 8);
 	snprintf(spec.link, sizeof(spec.link), "%s", g->disc[p->iface].name);
@@ -90,6 +96,12 @@ static void close_tunnel(struct gemd_peer *p)
 	if (p->tun)
 		p->tun->ops->close(p->tun);
 	p->tun = NULL;
+}
+
+void gemd_peer_drop_tunnel(struct gemd *g, struct gemd_peer *p)
+{
+	(void)g;
+	close_tunnel(p);
 }
 
 static void forget(struct gemd_peer *p)
@@ -251,7 +263,9 @@ void gemd_peers_tick(struct gemd *g, uint64_t now)
 		if (!p->tun)
 			continue;
 		p->tun->ops->tick(p->tun, now);
-		if (p->tun->ifname[0] && n < BABEL_MAX_IFACES)
+		gemd_ident_tick(g, p, now);
+		/* Babel only over neighbours that proved their node id */
+		if (gemd_peer_trusted(p) && p->tun->ifname[0] && n < BABEL_MAX_IFACES)
 			snprintf(names[n++], IF_NAMESIZE, "%s", p->tun->ifname);
 	}
 	babel_set_ifaces(&g->babel, (const char (*)[IF_NAMESIZE])names, n);
@@ -260,6 +274,11 @@ void gemd_peers_tick(struct gemd *g, uint64_t now)
 int gemd_peers_pollfds(struct gemd *g, struct pollfd *pfd, unsigned int *who, int max)
 {
 	int n = 0;
+
+	if (g->ident_fd >= 0 && n < max) {
+		pfd[n] = (struct pollfd){ g->ident_fd, POLLIN, 0 };
+		who[n++] = GEMD_PEERS_IDENT;
+	}
 
 	for (unsigned int i = 0; i < g->cfg.max_neighbours && n < max; i++) {
 		struct gemd_peer *p = &g->peers[i];
@@ -278,8 +297,13 @@ int gemd_peers_pollfds(struct gemd *g, struct pollfd *pfd, unsigned int *who, in
 
 void gemd_peers_input(struct gemd *g, unsigned int who, uint64_t now)
 {
-	struct gemd_peer *p = &g->peers[who];
+	struct gemd_peer *p;
 
+	if (who == GEMD_PEERS_IDENT) {
+		gemd_ident_input(g, now);
+		return;
+	}
+	p = &g->peers[who];
 	if (p->used && p->tun && p->tun->ops->input)
 		p->tun->ops->input(p->tun, now);
 }
@@ -299,6 +323,7 @@ void gemd_peers_close_all(struct gemd *g)
 {
 	if (!g->peers)
 		return;
+	gemd_ident_close(g);
 	for (unsigned int i = 0; i < g->cfg.max_neighbours; i++)
 		if (g->peers[i].used)
 			forget(&g->peers[i]);
