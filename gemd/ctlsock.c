@@ -170,9 +170,10 @@ void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
 			jstr(f, p->ident.problem);
 		else
 			fprintf(f, "null");
-		fprintf(f, ", \"identity\": \"%s\", \"identity_failures\": %u",
+		fprintf(f, ", \"identity\": \"%s\", \"identity_failures\": %u, \"hold_ms\": %u",
 			gemd_peer_trusted(p) ? "proven" :
-			p->ident.state == GEMD_IDENT_PROVING ? "proving" : "none", p->ident.failures);
+			p->ident.state == GEMD_IDENT_PROVING ? "proving" : "none", p->ident.failures,
+			p->hold_ms);
 		fprintf(f, ", \"last_error\": ");
 		if (t && t->last_error[0]) {
 			jstr(f, t->last_error);
@@ -199,12 +200,17 @@ void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
 		fprintf(f, ", \"identity\": {\"proven\": %llu, \"failed\": %llu, "
 			"\"timeouts\": %llu, \"wrong_id\": %llu, \"pk_not_id\": %llu, "
 			"\"bad_sig\": %llu, \"rx_stale\": %llu, \"rx_foreign\": %llu, \"tx\": %llu, "
-			"\"signatures\": %llu}}\n",
+			"\"signatures\": %llu}", 
 			(unsigned long long)is->proven, (unsigned long long)is->failed,
 			(unsigned long long)is->timeouts, (unsigned long long)is->wrong_id,
 			(unsigned long long)is->pk_not_id, (unsigned long long)is->bad_sig,
 			(unsigned long long)is->rx_stale, (unsigned long long)is->rx_foreign,
 			(unsigned long long)is->tx, (unsigned long long)is->signatures);
+		fprintf(f, ", \"neighbours\": {\"hold_capped\": %llu, \"refused_half_open\": %llu, "
+			"\"refused_full\": %llu, \"evicted\": %llu}}\n",
+			(unsigned long long)g->nbst.hold_capped,
+			(unsigned long long)g->nbst.refused_half_open,
+			(unsigned long long)g->nbst.refused_full, (unsigned long long)g->nbst.evicted);
 	}
 }
 

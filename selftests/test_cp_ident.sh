@@ -22,6 +22,14 @@ cp_init cp-ident
 [ -x "$FORGE" ] || gem_skip "$FORGE not built (make all)"
 START=$(date +%s)
 
+# peers_ok NODE FILTER [JQ ARGS...]: FILTER holds for NODE's gemctl -j peers now
+# (for gem_wait_for: queried again on every try)
+peers_ok() {
+	local n=$1
+	shift
+	jq_ok "$(cp_peers "$n")" "$@"
+}
+
 cp_node v 1
 cp_node x 2
 cp_node m 3
@@ -34,7 +42,7 @@ cp_start v
 cp_start x
 gem_wait_for 60 cp_established v 1
 check "v: x established with a Babel neighbour" cp_established v 1
-gem_wait_for 20 jq_ok "$(cp_peers v)" '.peers[] | select(.link == "e-x") | .identity == "proven"'
+gem_wait_for 20 peers_ok v '.peers[] | select(.link == "e-x") | .identity == "proven"'
 check "v: x's node identity proven" \
 	jq_ok "$(cp_peers v)" '.peers[] | select(.link == "e-x" and .node_id == $x) | .identity == "proven"' --arg x "$X"
 check "x: v's node identity proven" \
@@ -77,7 +85,7 @@ check "v: x's address routed over x's tunnel" \
 check_eq "v: x's tunnel never went down" "$(grep -c "neighbour $X on e-x: tunnel down" "$T/v/gemd.log")" 0
 
 echo "--- bounded retries: the next attempt only after the back-off"
-gem_wait_for 60 jq_ok "$(cp_peers v)" '.peers[] | select(.link == "e-m") | .identity_failures >= 2'
+gem_wait_for 60 peers_ok v '.peers[] | select(.link == "e-m") | .identity_failures >= 2'
 check "v: a second attempt failed the same way" \
 	jq_ok "$(cp_peers v)" '.peers[] | select(.link == "e-m") | .identity_failures >= 2'
 T1=$(grep "neighbour $X on e-m: node identity proof failed" "$T/v/gemd.log" | head -2 | cut -c1-19)
