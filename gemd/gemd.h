@@ -137,7 +137,7 @@ int gemd_peers_pollfds(struct gemd *g, struct pollfd *pfd, unsigned int *who, in
 void gemd_peers_input(struct gemd *g, unsigned int who, uint64_t now_ms);
 void gemd_peers_close_all(struct gemd *g);
 struct gemd_peer *gemd_peer_by_ifname(struct gemd *g, const char *ifname);
-/* Neighbour slots (docs/CONTROL.md section 3.1).  Beacons are claims: a
+/* Neighbour slots (docs/CONTROL.md section 3.3).  Beacons are claims: a
  * neighbour is half-open until its node id is proven over its tunnel.  At
  * most GEMD_PEER_HALF_OPEN_MAX half-open neighbours per link; a new one is
  * refused when that (or the table) is full unless a half-open neighbour can

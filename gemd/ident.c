@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Node identity proven over each tunnel (wire format and rules in
- * gemd/ident.h, docs/CONTROL.md section 4.4).
+ * gemd/ident.h, docs/CONTROL.md section 4.5).
  *
  * Per neighbour: when its tunnel is established and the IKE SA's SPIs are
  * known, a fresh challenge goes out over the tunnel every second; the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Node identity bound to the tunnel (docs/CONTROL.md section 4.4,
+ * Node identity bound to the tunnel (docs/CONTROL.md section 4.5,
  * docs/PROTOCOL.md section 11).
  *
  * IKE proves only that the neighbour holds the domain's Bootstrap Key: the

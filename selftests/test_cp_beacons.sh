@@ -1,5 +1,5 @@
 #!/bin/bash
-# Forged beacons cannot take the neighbour table (docs/CONTROL.md 3.1).
+# Forged beacons cannot take the neighbour table (docs/CONTROL.md 3.3).
 #
 #   x --- v        a flooder on the x-v link announces 64 random node ids,
 #                  each asking for the longest hold time (6553.5 s)

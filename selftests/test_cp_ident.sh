@@ -1,5 +1,5 @@
 #!/bin/bash
-# Node identity bound to the tunnel (docs/CONTROL.md section 4.4): a node
+# Node identity bound to the tunnel (docs/CONTROL.md section 4.5): a node
 # holding the domain's BK but not a node's key cannot pass as that node.
 #
 #   x --- v --- m        x: a real node; v: the victim

@@ -7,7 +7,8 @@
  * with); node ids are computed with OpenSSL's SHA-256.  Then: a valid proof
  * is accepted, and each way an intruder holding only the BK could answer (its
  * own key for another node's id, a signature over another SA or challenge,
- * other ids, any single-bit change of the message) is refused.
+ * other ids, any single-bit change of the message) is refused.  The
+ * vector of PROTOCOL.md 11.3 was made with Python's cryptography package.
  */
 #include <errno.h>
 #include <string.h>
@@ -231,5 +232,35 @@ Test(ident, signed_bytes_are_the_specification_s)
 	cr_assert_arr_eq(in + 27, buf + 8, 16, "both ids");
 	cr_assert_arr_eq(in + 43, buf + 24, 16, "both SPIs");
 	cr_assert_arr_eq(in + 59, buf + 72, 32, "echo");
+	fx_free(&f);
+}
+
+/* docs/PROTOCOL.md 11.3 */
+static const char *VECTOR =
+	"47454d490103000006b9d005c278f4691122334455667788a0a1a2a3a4a5a6a7"
+	"a8a9aaabacadaeaf808182838485868788898a8b8c8d8e8f9091929394959697"
+	"98999a9b9c9d9e9f000102030405060708090a0b0c0d0e0f1011121314151617"
+	"18191a1b1c1d1e1fd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325"
+	"af021a68f707511a654bfae21f50aae6fd580a4d7a0726685fb3793ee5ee9816"
+	"cffdec89fdd58d05f732103d87d4d39231aaeb4e31519716a7276b767f066d0c"
+	"dad9be310e43fa07";
+
+Test(ident, protocol_vector)
+{
+	struct fx f;
+	struct gem_ident_msg m;
+	uint8_t buf[200], built[200], id[8];
+
+	fx_init(&f);
+	unhex(VECTOR, buf, 200);
+	unhex("06b9d005c278f469", id, 8);
+	cr_assert_arr_eq(f.idx, id, 8, "node id of the RFC 8032 key");
+	cr_assert_eq(verdict(&f, buf, 200), GEM_IDENT_OK);
+	cr_assert_eq(gem_ident_decode(buf, 200, &m), 0);
+	cr_assert_eq(m.flags, GEM_IDENT_F_PROOF | GEM_IDENT_F_DONE);
+	/* Ed25519 is deterministic: OpenSSL makes the same bytes */
+	build(&f, f.kx, f.pkx, f.idx, f.spi, f.nonce_v, built);
+	built[5] |= GEM_IDENT_F_DONE;
+	cr_assert_arr_eq(built, buf, 200);
 	fx_free(&f);
 }
