@@ -16,12 +16,17 @@ cd "$(dirname "$0")/.." || exit 1
 cp_init cp-beacons
 START=$(date +%s)
 
+# jqn JSON FILTER [JQ ARGS...]: jq_ok, but false for an empty JSON (jq -e
+# succeeds on no input: a gemctl that failed must not pass a check)
+jqn() {
+	[ -n "$1" ] && jq_ok "$@"
+}
 # peers_ok NODE FILTER [JQ ARGS...]: FILTER holds for NODE's gemctl -j peers now
 # (for gem_wait_for: queried again on every try)
 peers_ok() {
 	local n=$1
 	shift
-	jq_ok "$(cp_peers "$n")" "$@"
+	jqn "$(cp_peers "$n")" "$@"
 }
 cp_node v 1
 cp_node x 2
@@ -45,14 +50,14 @@ charons() {
 sleep 6
 P=$(cp_peers v)
 echo "$P" | jq -c '.neighbours' | sed 's/^/    /'
-check "v: at most 9 neighbours (x + 8 half-open)" jq_ok "$P" '(.peers | length) <= 9'
+check "v: at most 9 neighbours (x + 8 half-open)" jqn "$P" '(.peers | length) <= 9'
 check "v: at most 8 half-open on e-x" \
-	jq_ok "$P" '[.peers[] | select(.link == "e-x" and .identity != "proven")] | length <= 8'
-check "v: refusals counted" jq_ok "$P" '.neighbours.refused_half_open > 0'
+	jqn "$P" '[.peers[] | select(.link == "e-x" and .identity != "proven")] | length <= 8'
+check "v: refusals counted" jqn "$P" '.neighbours.refused_half_open > 0'
 check "v: the forged hold times capped at 60 s (and counted)" \
-	jq_ok "$P" '([.peers[] | select(.node_id != $x) | .hold_ms] | max) == 60000 and .neighbours.hold_capped > 0' --arg x "$X"
+	jqn "$P" '([.peers[] | select(.node_id != $x) | .hold_ms] | max) == 60000 and .neighbours.hold_capped > 0' --arg x "$X"
 check "v: x kept, established and proven" \
-	jq_ok "$P" '.peers[] | select(.node_id == $x) | .state == "established" and .identity == "proven"' --arg x "$X"
+	jqn "$P" '.peers[] | select(.node_id == $x) | .state == "established" and .identity == "proven"' --arg x "$X"
 N=$(charons)
 check "v: at most 9 charons (x's + 8 half-open): $N" test "$N" -le 9
 check "v reaches x during the flood" cp_ping v x
@@ -61,18 +66,18 @@ echo "--- x restarts during the flood"
 cp_stop x
 gem_wait_for 15 bash -c "! '$GEMCTL' -j peers --socket '$T/v/run/gemd.sock' | jq -e --arg x '$X' '.peers[] | select(.node_id == \$x)' >/dev/null"
 check "v: x forgotten after its hold time" \
-	jq_ok "$(cp_peers v)" '[.peers[] | select(.node_id == $x)] | length == 0' --arg x "$X"
+	jqn "$(cp_peers v)" '[.peers[] | select(.node_id == $x)] | length == 0' --arg x "$X"
 sleep 2
 t0=$(date +%s)
 cp_start x
 gem_wait_for 60 peers_ok v '.peers[] | select(.node_id == $x) | .state == "established" and .identity == "proven" and .babel != null' --arg x "$X"
 P=$(cp_peers v)
 check "v: x back (established, proven, Babel) during the flood, in $(($(date +%s) - t0)) s" \
-	jq_ok "$P" '.peers[] | select(.node_id == $x) | .state == "established" and .identity == "proven" and .babel != null' --arg x "$X"
-check "v: a half-open forged neighbour evicted for it" jq_ok "$P" '.neighbours.evicted >= 1'
+	jqn "$P" '.peers[] | select(.node_id == $x) | .state == "established" and .identity == "proven" and .babel != null' --arg x "$X"
+check "v: a half-open forged neighbour evicted for it" jqn "$P" '.neighbours.evicted >= 1'
 check "v logs the eviction" grep -q "evicted after [0-9]* s half-open (identity never proven) for a known neighbour on e-x" "$T/v/gemd.log"
 check "v: still at most 8 half-open on e-x" \
-	jq_ok "$P" '[.peers[] | select(.link == "e-x" and .identity != "proven")] | length <= 8'
+	jqn "$P" '[.peers[] | select(.link == "e-x" and .identity != "proven")] | length <= 8'
 echo "$P" | jq -c '.neighbours' | sed 's/^/    /'
 gem_wait_for 30 cp_ping v x
 check "v reaches x" cp_ping v x

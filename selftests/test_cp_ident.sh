@@ -22,12 +22,17 @@ cp_init cp-ident
 [ -x "$FORGE" ] || gem_skip "$FORGE not built (make all)"
 START=$(date +%s)
 
+# jqn JSON FILTER [JQ ARGS...]: jq_ok, but false for an empty JSON (jq -e
+# succeeds on no input: a gemctl that failed must not pass a check)
+jqn() {
+	[ -n "$1" ] && jq_ok "$@"
+}
 # peers_ok NODE FILTER [JQ ARGS...]: FILTER holds for NODE's gemctl -j peers now
 # (for gem_wait_for: queried again on every try)
 peers_ok() {
 	local n=$1
 	shift
-	jq_ok "$(cp_peers "$n")" "$@"
+	jqn "$(cp_peers "$n")" "$@"
 }
 
 cp_node v 1
@@ -44,9 +49,9 @@ gem_wait_for 60 cp_established v 1
 check "v: x established with a Babel neighbour" cp_established v 1
 gem_wait_for 20 peers_ok v '.peers[] | select(.link == "e-x") | .identity == "proven"'
 check "v: x's node identity proven" \
-	jq_ok "$(cp_peers v)" '.peers[] | select(.link == "e-x" and .node_id == $x) | .identity == "proven"' --arg x "$X"
+	jqn "$(cp_peers v)" '.peers[] | select(.link == "e-x" and .node_id == $x) | .identity == "proven"' --arg x "$X"
 check "x: v's node identity proven" \
-	jq_ok "$(cp_peers x)" '.peers[] | select(.link == "e-v") | .identity == "proven"'
+	jqn "$(cp_peers x)" '.peers[] | select(.link == "e-v") | .identity == "proven"'
 check "v logs the proof" grep -q "neighbour $X on e-x: node identity proven over ipsec" "$T/v/gemd.log"
 
 echo "--- m starts, claiming x's node id"
@@ -61,9 +66,9 @@ check "v: m's proof failed, tunnel torn down, with the reason" \
 grep -h "node identity proof failed" "$T/v/gemd.log" | head -1 | sed 's/^/    /'
 P=$(cp_peers v)
 check "v: counted (identity.failed, identity.pk_not_id)" \
-	jq_ok "$P" '.identity.failed >= 1 and .identity.pk_not_id >= 1'
+	jqn "$P" '.identity.failed >= 1 and .identity.pk_not_id >= 1'
 check "v: gemctl -j peers shows the problem for m's link" \
-	jq_ok "$P" '.peers[] | select(.link == "e-m") | (.problem | test("identity proof failed: its public key is not")) and .identity_failures >= 1 and .identity != "proven"'
+	jqn "$P" '.peers[] | select(.link == "e-m") | (.problem | test("identity proof failed: its public key is not")) and .identity_failures >= 1 and .identity != "proven"'
 "$GEMCTL" peers --socket "$T/v/run/gemd.sock" >"$T/peers.txt"
 check "v: gemctl peers (text) shows it in the PROBLEM column" \
 	bash -c "grep 'e-m' '$T/peers.txt' | grep -q 'identity proof failed'"
@@ -74,24 +79,24 @@ echo "--- the intruder got nothing; x is unaffected"
 check_eq "v: control neighbours ever up (x only)" \
 	"$(grep -c "control: neighbour [0-9]* ($X) up on" "$T/v/gemd.log")" 1
 check "v: no Babel neighbour over m's link" \
-	jq_ok "$P" '[.peers[] | select(.link == "e-m" and .babel != null)] | length == 0'
+	jqn "$P" '[.peers[] | select(.link == "e-m" and .babel != null)] | length == 0'
 check "v: x still established and proven" \
-	jq_ok "$P" '.peers[] | select(.link == "e-x") | .state == "established" and .identity == "proven" and .babel != null'
+	jqn "$P" '.peers[] | select(.link == "e-x") | .state == "established" and .identity == "proven" and .babel != null'
 check "v reaches x (IPv6 and IPv4 over Babel)" cp_ping v x
 R=$(cp_routes v)
 check "v: x's address routed over x's tunnel" \
-	jq_ok "$R" '[.routes[] | select(.prefix == $a and .installed)] | length == 1 and .[0].interface == $t' \
+	jqn "$R" '[.routes[] | select(.prefix == $a and .installed)] | length == 1 and .[0].interface == $t' \
 	--arg a "$(cp_addr x)/128" --arg t "$(echo "$P" | jq -r '.peers[] | select(.link == "e-x") | .tunnel')"
 check_eq "v: x's tunnel never went down" "$(grep -c "neighbour $X on e-x: tunnel down" "$T/v/gemd.log")" 0
 
 echo "--- bounded retries: the next attempt only after the back-off"
 gem_wait_for 60 peers_ok v '.peers[] | select(.link == "e-m") | .identity_failures >= 2'
 check "v: a second attempt failed the same way" \
-	jq_ok "$(cp_peers v)" '.peers[] | select(.link == "e-m") | .identity_failures >= 2'
+	jqn "$(cp_peers v)" '.peers[] | select(.link == "e-m") | .identity_failures >= 2'
 T1=$(grep "neighbour $X on e-m: node identity proof failed" "$T/v/gemd.log" | head -2 | cut -c1-19)
 echo "    failures at: $(echo "$T1" | tr '\n' ' ')"
 check "v: x still up after it" \
-	jq_ok "$(cp_peers v)" '.peers[] | select(.link == "e-x") | .state == "established" and .identity == "proven"'
+	jqn "$(cp_peers v)" '.peers[] | select(.link == "e-x") | .state == "established" and .identity == "proven"'
 
 for n in m x v; do cp_stop "$n"; done
 for n in v x m; do check "$n: nothing left behind" cp_leftovers "$n"; done
