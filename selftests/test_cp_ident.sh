@@ -98,6 +98,23 @@ echo "    failures at: $(echo "$T1" | tr '\n' ' ')"
 check "v: x still up after it" \
 	jqn "$(cp_peers v)" '.peers[] | select(.link == "e-x") | .state == "established" and .identity == "proven"'
 
+echo "--- an IKE rekey of v-x: the new IKE SA is proven again"
+PORT=$(cp_peers v | jq -r '.peers[] | select(.link == "e-x") | .ike_port')
+SPI0=$(swanctl --list-sas --uri "unix://$T/v/run/tun/$PORT/charon.vici" 2>/dev/null | grep -o '[0-9a-f]\{16\}_i[*]\? [0-9a-f]\{16\}_r[*]\?' | head -1)
+nsx v swanctl --rekey --ike "gem-$X" --uri "unix://$T/v/run/tun/$PORT/charon.vici" >"$T/rekey.out" 2>&1
+gem_wait_for 20 bash -c "[ \$(grep -c 'neighbour $X on e-x: node identity proven' '$T/v/gemd.log') -ge 2 ]"
+SPI1=$(swanctl --list-sas --uri "unix://$T/v/run/tun/$PORT/charon.vici" 2>/dev/null | grep -o '[0-9a-f]\{16\}_i[*]\? [0-9a-f]\{16\}_r[*]\?' | head -1)
+echo "    IKE SA before: $SPI0; after: $SPI1"
+check "v: the rekey made a new IKE SA" test -n "$SPI1" -a "$SPI0" != "$SPI1"
+check "v: x's identity proven again on it" \
+	grep -q "neighbour $X on e-x: new IKE SA: proving its node id again" "$T/v/gemd.log"
+check_eq "v: x's proofs" "$(grep -c "neighbour $X on e-x: node identity proven" "$T/v/gemd.log")" 2
+check "v: x proven and reachable after the rekey" \
+	peers_ok v '.peers[] | select(.link == "e-x") | .state == "established" and .identity == "proven"'
+gem_wait_for 20 cp_ping v x
+check "v reaches x after the rekey" cp_ping v x
+grep -h "neighbour $X on e-x: new IKE SA" -A3 "$T/v/gemd.log" | sed 's/^/    /'
+
 for n in m x v; do cp_stop "$n"; done
 for n in v x m; do check "$n: nothing left behind" cp_leftovers "$n"; done
 
