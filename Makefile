@@ -85,7 +85,7 @@ $(B)/selftests/%: $(B)/selftests/%.o $(LIBGEM)
 FORGE_BIN := $(B)/selftests/gemd-forge-id
 $(FORGE_BIN): $(B)/gemd-obj/gemd.o $(B)/selftests/forge_id.o $(LIBGEM)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -Wl,--wrap=gem_keys_node_id $^ -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -Wl,--wrap=gem_keys_node_id -Wl,--wrap=gem_keys_node_sign $^ -o $@ $(LDLIBS)
 
 # ---- tools -------------------------------------------------------------------
 GEMCTL_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))

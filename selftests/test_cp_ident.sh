@@ -98,6 +98,19 @@ echo "    failures at: $(echo "$T1" | tr '\n' ' ')"
 check "v: x still up after it" \
 	jqn "$(cp_peers v)" '.peers[] | select(.link == "e-x") | .state == "established" and .identity == "proven"'
 
+echo "--- m again, now never answering with a proof (its signatures fail)"
+cp_stop m
+gem_wait_for 15 bash -c "! '$GEMCTL' -j peers --socket '$T/v/run/gemd.sock' | jq -e '.peers[] | select(.link == \"e-m\")' >/dev/null"
+GEM_FORGE_NO_SIGN=1 GEM_FORGE_NODE_ID=$X GEMD=$FORGE cp_start m
+gem_wait_for 60 grep -q "neighbour $X on e-m: node identity proof failed: no valid proof within 20 s of IKE" "$T/v/gemd.log"
+check "v: no proof within 20 s: tunnel torn down, with the reason" \
+	grep -q "neighbour $X on e-m: node identity proof failed: no valid proof within 20 s of IKE; tunnel torn down" "$T/v/gemd.log"
+check "v: counted (identity.timeouts)" peers_ok v '.identity.timeouts >= 1'
+check_eq "v: still only x ever a control neighbour" \
+	"$(grep -c "control: neighbour [0-9]* ($X) up on" "$T/v/gemd.log")" 1
+check "v: x still established and proven" \
+	peers_ok v '.peers[] | select(.link == "e-x") | .state == "established" and .identity == "proven"'
+
 echo "--- an IKE rekey of v-x: the new IKE SA is proven again"
 PORT=$(cp_peers v | jq -r '.peers[] | select(.link == "e-x") | .ike_port')
 SPI0=$(swanctl --list-sas --uri "unix://$T/v/run/tun/$PORT/charon.vici" 2>/dev/null | grep -o '[0-9a-f]\{16\}_i[*]\? [0-9a-f]\{16\}_r[*]\?' | head -1)
