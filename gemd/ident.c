@@ -39,7 +39,10 @@ int gem_ident_encode(const struct gem_ident_msg *m, uint8_t *buf, size_t len)
 	if (len < GEM_IDENT_LEN)
 		return -EMSGSIZE;
 	memset(buf, 0, GEM_IDENT_LEN);
-	memcpy(buf, GEM_IDENT_MAGIC, 4);
+	buf[0] = 'G';
+	buf[1] = 'E';
+	buf[2] = 'M';
+	buf[3] = 'I';
 	buf[4] = GEM_IDENT_VERSION;
 	buf[5] = m->flags & (GEM_IDENT_F_PROOF | GEM_IDENT_F_DONE);
 	memcpy(buf + 8, m->from, 8);
@@ -263,7 +266,7 @@ void gemd_ident_tick(struct gemd *g, struct gemd_peer *p, uint64_t now)
 	}
 	/* until both ends are done, but not forever if the neighbour never says */
 	if (now >= id->next_send_ms && (id->state != GEMD_IDENT_PROVEN || !id->peer_done) &&
-	    now - id->since_ms <= 2 * GEM_IDENT_TIMEOUT_MS)
+	    now - id->since_ms <= 2ULL * GEM_IDENT_TIMEOUT_MS)
 		send_msg(g, p, now);
 }
 
@@ -316,7 +319,7 @@ static void on_msg(struct gemd *g, struct gemd_peer *p, const struct gem_ident_m
 	case GEM_IDENT_NO_PROOF:
 		break;
 	}
-	if (!id->have_peer_nonce || memcmp(id->peer_nonce, m->nonce, GEM_IDENT_NONCE_LEN)) {
+	if (!id->have_peer_nonce || memcmp(id->peer_nonce, m->nonce, GEM_IDENT_NONCE_LEN) != 0) {
 		memcpy(id->peer_nonce, m->nonce, GEM_IDENT_NONCE_LEN);
 		id->have_peer_nonce = true;
 		id->have_sig = false;

@@ -192,11 +192,8 @@ static void known_load(struct gemd *g)
 		return;
 	while (n < GEMD_MAX_TUNNELS && fgets(line, sizeof(line), f)) {
 		struct gemd_known *k = &g->known[n];
-		bool ok = sscanf(line, "%16[0-9a-f] %15s", hex, ifname) == 2 && strlen(hex) == 16;
-
-		for (int i = 0; ok && i < 8; i++)
-			ok = sscanf(hex + 2 * i, "%2hhx", &k->id[i]) == 1;
-		if (!ok)
+		if (sscanf(line, "%16[0-9a-f] %15s", hex, ifname) != 2 ||
+		    gemd_unhex(hex, k->id, 8))
 			continue;
 		snprintf(k->ifname, sizeof(k->ifname), "%s", ifname);
 		k->ms = ++n;

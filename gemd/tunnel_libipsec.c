@@ -545,16 +545,7 @@ struct sa_scan {
 /* charon prints an SPI as 16 hex digits */
 static int spi_parse(const char *hex, uint8_t out[8])
 {
-	if (!hex || strlen(hex) != 16)
-		return -EINVAL;
-	for (int i = 0; i < 8; i++) {
-		unsigned int v;
-
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return -EINVAL;
-		out[i] = v;
-	}
-	return 0;
+	return gemd_unhex(hex, out, 8);
 }
 
 static const char *sa_field(struct vici_res *r, const char *conn, const char *name)
