@@ -98,6 +98,13 @@ $(B)/selftests/%: $(B)/selftests/%.o $(LIBGEM)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcriterion
 
+# A test intruder: gemd claiming the node id in $$GEM_FORGE_NODE_ID
+# (selftests/forge_id.c, test_cp_ident.sh).
+FORGE_BIN := $(B)/selftests/gemd-forge-id
+$(FORGE_BIN): $(B)/gemd-obj/gemd.o $(B)/selftests/forge_id.o $(LIBGEM)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -Wl,--wrap=gem_keys_node_id -Wl,--wrap=gem_keys_node_sign $^ -o $@ $(LDLIBS)
+
 # ---- tools -------------------------------------------------------------------
 GEMCTL_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))
 $(B)/gemctl: $(GEMCTL_OBJS) $(LIBGEM)
@@ -126,7 +133,7 @@ TOOLS := $(B)/gemctl $(B)/gem-load $(BENCH_BINS) $(if $(wildcard gemd/gemd.c),$(
 SCRIPT_TESTS := $(sort $(wildcard selftests/*.sh))
 SCRIPT_TESTS := $(filter-out selftests/run.sh selftests/lib.sh selftests/cp_lib.sh,$(SCRIPT_TESTS))
 
-all: $(BPF_SKELS) $(LIBGEM) $(TOOLS) $(TEST_BINS)
+all: $(BPF_SKELS) $(LIBGEM) $(TOOLS) $(TEST_BINS) $(FORGE_BIN)
 
 deps:
 	$(Q)./scripts/deps.sh

@@ -21,6 +21,7 @@
 
 #include "gemd/charon_algs.h"
 #include "gemd/config.h"
+#include "gemd/util.h"
 #include "gem_addr.h"
 #include "keys/gem_keys.h"
 
@@ -265,17 +266,6 @@ static int parse_uint(const char *v, unsigned long *out)
 	return 0;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static bool valid_ifname(const char *s)
 {
 	size_t n = strlen(s);
@@ -498,15 +488,8 @@ static int set_key(struct pctx *p, const struct key *k, const char *v)
 	case K_NODE_ID: {
 		uint8_t id[8];
 
-		if (strlen(v) != 16)
+		if (gemd_unhex(v, id, 8))
 			goto bad_id;
-		for (int i = 0; i < 16; i++) {
-			int d = hexval(v[i]);
-
-			if (d < 0)
-				goto bad_id;
-			id[i / 2] = (i & 1) ? (id[i / 2] | d) : d << 4;
-		}
 		memcpy(c->node_id, id, 8);
 		c->have_node_id = true;
 		return 0;

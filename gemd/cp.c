@@ -914,8 +914,7 @@ void gemd_cp_tick(struct gemd *g, uint64_t now)
 		struct gemd_peer *p = &g->peers[i];
 		struct gemd_cp_nb *nb = &g->cp.nb[i];
 		unsigned int ifindex = 0;
-		bool up = p->used && p->tun && p->tun->state == TUNNEL_ESTABLISHED &&
-			  p->tun->ifname[0];
+		bool up = gemd_peer_trusted(p) && p->tun->ifname[0];
 
 		if (up)
 			ifindex = if_nametoindex(p->tun->ifname);

@@ -136,6 +136,9 @@ void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
 				snprintf(cost, sizeof(cost), "%u", bn->cost);
 			if (t && t->problem[0])
 				snprintf(err, sizeof(err), "%s", t->problem);
+			else if (p->ident.problem[0])
+				snprintf(err, sizeof(err), "%s (%lus ago)", p->ident.problem,
+					 (unsigned long)((now - p->ident.problem_ms) / 1000));
 			else if (t && t->last_error[0])
 				snprintf(err, sizeof(err), "%s (%lus ago)", t->last_error,
 					 (unsigned long)((now - t->last_error_ms) / 1000));
@@ -166,8 +169,14 @@ void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
 			(unsigned long)((now - p->first_seen_ms) / 1000));
 		if (t && t->problem[0])
 			jstr(f, t->problem);
+		else if (p->ident.problem[0])
+			jstr(f, p->ident.problem);
 		else
 			fprintf(f, "null");
+		fprintf(f, ", \"identity\": \"%s\", \"identity_failures\": %u, \"hold_ms\": %u",
+			gemd_peer_trusted(p) ? "proven" :
+			p->ident.state == GEMD_IDENT_PROVING ? "proving" : "none", p->ident.failures,
+			p->hold_ms);
 		fprintf(f, ", \"last_error\": ");
 		if (t && t->last_error[0]) {
 			jstr(f, t->last_error);
@@ -186,9 +195,26 @@ void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
 		fprintf(f, "}");
 		first = false;
 	}
-	if (json)
-		fprintf(f, "], \"babeld\": {\"pid\": %d, \"restarts\": %u, \"connected\": %s}}\n",
+	if (json) {
+		const struct gemd_ident_stats *is = &g->ident;
+
+		fprintf(f, "], \"babeld\": {\"pid\": %d, \"restarts\": %u, \"connected\": %s}",
 			g->babel.pid, g->babel.restarts, g->babel.fd >= 0 ? "true" : "false");
+		fprintf(f, ", \"identity\": {\"proven\": %llu, \"failed\": %llu, "
+			"\"timeouts\": %llu, \"wrong_id\": %llu, \"pk_not_id\": %llu, "
+			"\"bad_sig\": %llu, \"rx_stale\": %llu, \"rx_foreign\": %llu, \"tx\": %llu, "
+			"\"signatures\": %llu}", 
+			(unsigned long long)is->proven, (unsigned long long)is->failed,
+			(unsigned long long)is->timeouts, (unsigned long long)is->wrong_id,
+			(unsigned long long)is->pk_not_id, (unsigned long long)is->bad_sig,
+			(unsigned long long)is->rx_stale, (unsigned long long)is->rx_foreign,
+			(unsigned long long)is->tx, (unsigned long long)is->signatures);
+		fprintf(f, ", \"neighbours\": {\"hold_capped\": %llu, \"refused_half_open\": %llu, "
+			"\"refused_full\": %llu, \"evicted\": %llu}}\n",
+			(unsigned long long)g->nbst.hold_capped,
+			(unsigned long long)g->nbst.refused_half_open,
+			(unsigned long long)g->nbst.refused_full, (unsigned long long)g->nbst.evicted);
+	}
 }
 
 void gemd_show_routes(struct gemd *g, FILE *f, bool json)

@@ -432,9 +432,10 @@ static void reap(struct gemd *g, uint64_t now)
 static int run(struct gemd *g, int sfd)
 {
 	struct beacon_out *bo;
-	struct pollfd pfd[5 + GEMD_MAX_IFACES + GEMD_MAX_TUNNELS];
+	/* tunnels: one descriptor each, plus the identity socket (peer.c) */
+	struct pollfd pfd[5 + GEMD_MAX_IFACES + GEMD_MAX_TUNNELS + 1];
 	int didx[GEMD_MAX_IFACES];
-	unsigned int tidx[GEMD_MAX_TUNNELS];
+	unsigned int tidx[GEMD_MAX_TUNNELS + 1];
 	bool stop = false;
 
 	bo = calloc(GEMD_MAX_IFACES, sizeof(*bo));
@@ -464,7 +465,7 @@ static int run(struct gemd *g, int sfd)
 			didx[nd++] = i;
 			pfd[n++] = (struct pollfd){ g->disc[i].fd, POLLIN, 0 };
 		}
-		nt = gemd_peers_pollfds(g, pfd + n, tidx, GEMD_MAX_TUNNELS);
+		nt = gemd_peers_pollfds(g, pfd + n, tidx, GEMD_MAX_TUNNELS + 1);
 		n += nt;
 		r = poll(pfd, n, gemd_cp_timeout_ms(g, gemd_now_ms(), TICK_MS));
 		if (r < 0 && errno != EINTR) {

@@ -5,6 +5,7 @@
  *   gemd.c         main: configuration, HSM, runtime dir, poll loop, signals
  *   peer.c         neighbour table: beacons in and out, one tunnel each
  *   disc.c         beacon wire format and discovery sockets
+ *   ident.c        node identity proven over each tunnel
  *   tunnel*.c      tunnel backends (strongSwan)
  *   babel.c        babeld: configuration, supervision, local interface
  *   ctlsock.c      UNIX socket for gemctl (peers, routes)
@@ -22,6 +23,7 @@
 #include "gemd/db.h"
 #include "gemd/config.h"
 #include "gemd/disc.h"
+#include "gemd/ident.h"
 #include "gemd/monitor.h"
 #include "gemd/tunnel.h"
 #include "gemd/util.h"
@@ -81,9 +83,11 @@ struct gemd_peer {
 	struct in6_addr ll;
 	int slot;				/* our IKE port: port_base + 2 * slot */
 	uint64_t first_seen_ms, last_seen_ms;
-	uint32_t hold_ms;			/* from its beacon */
+	uint32_t hold_ms;			/* from its beacon, at most GEMD_PEER_HOLD_MAX_MS */
+	bool proven;				/* its node id was proven here: kept, never evicted */
 	uint64_t conflict_logged_ms;
 	struct tunnel *tun;
+	struct gemd_ident ident;		/* its node id proven over tun? */
 };
 
 struct gemd {
@@ -101,6 +105,19 @@ struct gemd {
 	struct tunnel_env tenv;
 	struct gemd_peer *peers;		/* cfg.max_neighbours slots */
 	bool full_logged;
+	/* neighbour slots (peer.c): who proved its id on which link (a real
+	 * neighbour coming back may take a half-open slot), and counters */
+	struct gemd_known {
+		uint8_t id[8];
+		char ifname[IF_NAMESIZE];
+		uint64_t ms;			/* 0: unused; larger: more recent */
+	} known[GEMD_MAX_TUNNELS];	/* kept in <state_dir>/neighbours */
+	struct gemd_peer_stats {
+		uint64_t hold_capped, refused_half_open, refused_full, evicted;
+	} nbst;
+	int ident_fd;				/* node identity proofs (ident.c) */
+	uint8_t node_pk[32];
+	struct gemd_ident_stats ident;
 
 	struct babel babel;
 	int ctl_fd;
@@ -130,6 +147,27 @@ void gemd_peers_close_all(struct gemd *g);
  * configuration (its neighbours are forgotten, their tunnels torn down). */
 void gemd_peers_remap_ifaces(struct gemd *g, const int *map);
 struct gemd_peer *gemd_peer_by_ifname(struct gemd *g, const char *ifname);
+/* Neighbour slots (docs/CONTROL.md section 3.3).  Beacons are claims: a
+ * neighbour is half-open until its node id is proven over its tunnel.  At
+ * most GEMD_PEER_HALF_OPEN_MAX half-open neighbours per link; a new one is
+ * refused when that (or the table) is full unless a half-open neighbour can
+ * be evicted: one whose identity proof failed, or that has been half-open
+ * for GEMD_PEER_GRACE_MS; a neighbour that proved its id on this link before
+ * (gemd.known) may evict any half-open one.  Proven neighbours are never
+ * evicted.  The hold time a beacon asks for is capped. */
+#define GEMD_PEER_HOLD_MAX_MS	60000u
+#define GEMD_PEER_HALF_OPEN_MAX	8u
+#define GEMD_PEER_GRACE_MS	30000u
+/* The neighbour to evict for a newcomer on link iface (known: it proved its
+ * id there before; full: no free entry), peers[n]: its index, -1 if none
+ * may go; *refuse_why: "half-open" or "full" when -1 means refuse.  Pure:
+ * unit-tested. */
+int gemd_peer_victim(const struct gemd_peer *peers, unsigned int n, int iface, bool known,
+		     bool full, uint64_t now_ms, const char **refuse_why);
+
+/* Tear p's tunnel down for reason why (logged by the caller); no new tunnel
+ * before retry_ms. */
+void gemd_peer_drop_tunnel(struct gemd *g, struct gemd_peer *p);
 uint16_t gemd_peer_port(const struct gemd *g, const struct gemd_peer *p);
 
 /* cp.c */

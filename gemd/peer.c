@@ -6,13 +6,18 @@
  * one IKE port slot and one tunnel.
  *
  * Beacons are unauthenticated and only start IKE: a forged one can make us
- * run a charon that fails authentication, nothing more.  To keep a forger
- * from moving an established tunnel, a beacon with a known id from another
- * address is ignored while the tunnel is up.
+ * run a charon that fails authentication (or, with the BK, fails the node
+ * identity proof, ident.c), nothing more, and only within bounds: the hold
+ * time is capped, at most GEMD_PEER_HALF_OPEN_MAX half-open neighbours per
+ * link, and half-open ones make room for a neighbour that proved its id
+ * here before (gemd.h, gemd_peer_victim).  To keep a forger from moving an
+ * established tunnel, a beacon with a known id from another address is
+ * ignored while the tunnel is up.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,11 +26,18 @@
 #include "gemd/nl.h"
 
 #define LL_CHECK_MS 5000
+#define GEMD_PEERS_IDENT UINT32_MAX	/* gemd_peers_pollfds: the identity socket */
+
+static void known_load(struct gemd *g);
 
 int gemd_peers_init(struct gemd *g)
 {
+	g->ident_fd = -1;
 	g->peers = calloc(g->cfg.max_neighbours, sizeof(*g->peers));
-	return g->peers ? 0 : -ENOMEM;
+	if (!g->peers)
+		return -ENOMEM;
+	known_load(g);
+	return gemd_ident_open(g);
 }
 
 uint16_t gemd_peer_port(const struct gemd *g, const struct gemd_peer *p)
@@ -61,6 +73,8 @@ static int open_tunnel(struct gemd *g, struct gemd_peer *p)
 	char ll[INET6_ADDRSTRLEN];
 	int err;
 
+	if (p->ident.retry_ms && gemd_now_ms() < p->ident.retry_ms)
+		return -EAGAIN;	/* its identity proof failed: back off */
 	memcpy(spec.my_id, g->id, 8);
 	memcpy(spec.peer_id, p->id, 8);
 	snprintf(spec.link, sizeof(spec.link), "%s", g->disc[p->iface].name);
@@ -92,18 +106,185 @@ static void close_tunnel(struct gemd_peer *p)
 	p->tun = NULL;
 }
 
+void gemd_peer_drop_tunnel(struct gemd *g, struct gemd_peer *p)
+{
+	(void)g;
+	close_tunnel(p);
+}
+
 static void forget(struct gemd_peer *p)
 {
 	close_tunnel(p);
 	memset(p, 0, sizeof(*p));
 }
 
+static bool half_open_evictable(const struct gemd_peer *p, uint64_t now)
+{
+	return p->ident.failures || now - p->first_seen_ms >= GEMD_PEER_GRACE_MS;
+}
+
+int gemd_peer_victim(const struct gemd_peer *peers, unsigned int n, int iface, bool known,
+		     bool full, uint64_t now, const char **refuse_why)
+{
+	unsigned int half = 0;
+	int best = -1, best_link = -1;
+
+	*refuse_why = NULL;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct gemd_peer *p = &peers[i];
+
+		if (!p->used || p->proven)
+			continue;
+		half += p->iface == iface;
+		if (!known && !half_open_evictable(p, now))
+			continue;
+		/* the oldest first: it had the longest time to complete */
+		if (best < 0 || p->first_seen_ms < peers[best].first_seen_ms)
+			best = i;
+		if (p->iface == iface &&
+		    (best_link < 0 || p->first_seen_ms < peers[best_link].first_seen_ms))
+			best_link = i;
+	}
+	if (half >= GEMD_PEER_HALF_OPEN_MAX) {
+		/* room on this link only by one of its own half-open ones */
+		if (best_link < 0)
+			*refuse_why = "half-open";
+		return best_link;
+	}
+	if (!full)
+		return -1;
+	if (best < 0)
+		*refuse_why = "full";
+	return best;
+}
+
+static int known_find(const struct gemd *g, const uint8_t id[8], const char *ifname)
+{
+	for (unsigned int i = 0; i < GEMD_MAX_TUNNELS; i++)
+		if (g->known[i].ms && !strcmp(g->known[i].ifname, ifname) &&
+		    !memcmp(g->known[i].id, id, 8))
+			return i;
+	return -1;
+}
+
+static bool is_known(const struct gemd *g, const uint8_t id[8], int iface)
+{
+	return known_find(g, id, g->disc[iface].name) >= 0;
+}
+
+static void known_path(const struct gemd *g, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/neighbours", g->cfg.state_dir);
+}
+
+/* The neighbours that proved their ids, across restarts (a restarted node
+ * under a beacon flood still lets them in first): "<id hex> <link>" lines,
+ * the most recent last.  Not secret. */
+static void known_load(struct gemd *g)
+{
+	char path[GEMD_PATH_MAX + 16], line[64], hex[GEMD_ID_HEX], ifname[IF_NAMESIZE];
+	unsigned int n = 0;
+	FILE *f;
+
+	known_path(g, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (n < GEMD_MAX_TUNNELS && fgets(line, sizeof(line), f)) {
+		struct gemd_known *k = &g->known[n];
+		if (sscanf(line, "%16[0-9a-f] %15s", hex, ifname) != 2 ||
+		    gemd_unhex(hex, k->id, 8))
+			continue;
+		snprintf(k->ifname, sizeof(k->ifname), "%s", ifname);
+		k->ms = ++n;
+	}
+	fclose(f);
+	if (n)
+		log_debug("%u neighbour(s) that proved their ids before, from %s", n, path);
+}
+
+static void known_save(const struct gemd *g)
+{
+	char path[GEMD_PATH_MAX + 16], buf[GEMD_MAX_TUNNELS * 40], hex[GEMD_ID_HEX];
+	bool done[GEMD_MAX_TUNNELS] = { false };
+	size_t len = 0;
+	int err;
+
+	for (;;) {	/* oldest first */
+		int k = -1;
+
+		for (int i = 0; i < GEMD_MAX_TUNNELS; i++)
+			if (g->known[i].ms && !done[i] && (k < 0 || g->known[i].ms < g->known[k].ms))
+				k = i;
+		if (k < 0)
+			break;
+		done[k] = true;
+		gemd_hex(g->known[k].id, 8, hex);
+		len += snprintf(buf + len, sizeof(buf) - len, "%s %s\n", hex, g->known[k].ifname);
+	}
+	known_path(g, path, sizeof(path));
+	err = gemd_mkdir_p(g->cfg.state_dir, 0700);
+	if (!err)
+		err = gemd_write_file(path, buf, len, 0600);
+	if (err)
+		log_warn("cannot write %s: %s", path, strerror(-err));
+}
+
+/* p proved its id: remember (id, link), replacing the oldest entry. */
+static void remember(struct gemd *g, const struct gemd_peer *p, uint64_t now)
+{
+	int k = known_find(g, p->id, g->disc[p->iface].name);
+
+	if (k < 0) {
+		k = 0;
+		for (int i = 0; i < GEMD_MAX_TUNNELS; i++)
+			if (g->known[i].ms < g->known[k].ms)
+				k = i;
+	}
+	memcpy(g->known[k].id, p->id, 8);
+	memcpy(g->known[k].ifname, g->disc[p->iface].name, IF_NAMESIZE);
+	g->known[k].ms = now + GEMD_MAX_TUNNELS;	/* after the loaded ones */
+	known_save(g);
+}
+
 static struct gemd_peer *add(struct gemd *g, const uint8_t id[8], int iface,
 			     const struct in6_addr *src, uint64_t now)
 {
-	bool used_slot[64] = { false };
+	bool used_slot[64] = { false }, known = is_known(g, id, iface), full = true;
 	struct gemd_peer *p = NULL;
-	int slot = -1;
+	const char *why;
+	char hex[GEMD_ID_HEX];
+	int slot = -1, v;
+
+	for (unsigned int i = 0; i < g->cfg.max_neighbours; i++)
+		full &= g->peers[i].used;
+	v = gemd_peer_victim(g->peers, g->cfg.max_neighbours, iface, known, full, now, &why);
+	if (v < 0 && why) {
+		gemd_hex(id, 8, hex);
+		if (!strcmp(why, "full"))
+			g->nbst.refused_full++;
+		else
+			g->nbst.refused_half_open++;
+		if (!g->full_logged)
+			log_warn("neighbour %s on %s refused: %s (max_neighbours %u, at most %u "
+				 "half-open per link, none evictable yet); further refusals counted "
+				 "only", hex, g->disc[iface].name, !strcmp(why, "full") ?
+				 "neighbour table full" : "too many half-open neighbours on this link",
+				 g->cfg.max_neighbours, GEMD_PEER_HALF_OPEN_MAX);
+		g->full_logged = true;
+		return NULL;
+	}
+	if (v >= 0) {
+		struct gemd_peer *e = &g->peers[v];
+
+		g->nbst.evicted++;
+		log_warn("neighbour %s on %s evicted after %llu s half-open (identity %s) for %s "
+			 "neighbour on %s", e->id_hex, g->disc[e->iface].name,
+			 (unsigned long long)((now - e->first_seen_ms) / 1000),
+			 e->ident.failures ? "proof failed" : "never proven",
+			 known ? "a known" : "a new", g->disc[iface].name);
+		forget(e);
+	}
 
 	for (unsigned int i = 0; i < g->cfg.max_neighbours; i++) {
 		if (g->peers[i].used)
@@ -117,13 +298,8 @@ static struct gemd_peer *add(struct gemd *g, const uint8_t id[8], int iface,
 			break;
 		}
 	}
-	if (!p || slot < 0) {
-		if (!g->full_logged)
-			log_warn("max_neighbours (%u) reached: ignoring further neighbours",
-				 g->cfg.max_neighbours);
-		g->full_logged = true;
-		return NULL;
-	}
+	if (!p || slot < 0)
+		return NULL;	/* (gemd_peer_victim made room if it may) */
 	memset(p, 0, sizeof(*p));
 	p->used = true;
 	memcpy(p->id, id, 8);
@@ -159,6 +335,8 @@ void gemd_peer_beacon(struct gemd *g, int iface, const struct in6_addr *src,
 			 g->disc[iface].name, ll);
 		close_tunnel(p);
 		p->ll = *src;
+		p->ident.retry_ms = 0;	/* the back-off was for the other address */
+		p->proven = false;	/* nothing proven from there yet */
 	}
 	if (!p) {
 		p = add(g, b->id, iface, src, now);
@@ -171,6 +349,10 @@ void gemd_peer_beacon(struct gemd *g, int iface, const struct in6_addr *src,
 	}
 	p->last_seen_ms = now;
 	p->hold_ms = b->hold_ms;
+	if (p->hold_ms > GEMD_PEER_HOLD_MAX_MS) {
+		p->hold_ms = GEMD_PEER_HOLD_MAX_MS;
+		g->nbst.hold_capped++;
+	}
 	snprintf(p->name, sizeof(p->name), "%s", b->name);
 	if (!p->tun && open_tunnel(g, p))
 		return;
@@ -251,7 +433,13 @@ void gemd_peers_tick(struct gemd *g, uint64_t now)
 		if (!p->tun)
 			continue;
 		p->tun->ops->tick(p->tun, now);
-		if (p->tun->ifname[0] && n < BABEL_MAX_IFACES)
+		gemd_ident_tick(g, p, now);
+		if (!p->proven && gemd_peer_trusted(p)) {
+			p->proven = true;
+			remember(g, p, now);
+		}
+		/* Babel only over neighbours that proved their node id */
+		if (gemd_peer_trusted(p) && p->tun->ifname[0] && n < BABEL_MAX_IFACES)
 			snprintf(names[n++], IF_NAMESIZE, "%s", p->tun->ifname);
 	}
 	babel_set_ifaces(&g->babel, (const char (*)[IF_NAMESIZE])names, n);
@@ -260,6 +448,11 @@ void gemd_peers_tick(struct gemd *g, uint64_t now)
 int gemd_peers_pollfds(struct gemd *g, struct pollfd *pfd, unsigned int *who, int max)
 {
 	int n = 0;
+
+	if (g->ident_fd >= 0 && n < max) {
+		pfd[n] = (struct pollfd){ g->ident_fd, POLLIN, 0 };
+		who[n++] = GEMD_PEERS_IDENT;
+	}
 
 	for (unsigned int i = 0; i < g->cfg.max_neighbours && n < max; i++) {
 		struct gemd_peer *p = &g->peers[i];
@@ -278,8 +471,13 @@ int gemd_peers_pollfds(struct gemd *g, struct pollfd *pfd, unsigned int *who, in
 
 void gemd_peers_input(struct gemd *g, unsigned int who, uint64_t now)
 {
-	struct gemd_peer *p = &g->peers[who];
+	struct gemd_peer *p;
 
+	if (who == GEMD_PEERS_IDENT) {
+		gemd_ident_input(g, now);
+		return;
+	}
+	p = &g->peers[who];
 	if (p->used && p->tun && p->tun->ops->input)
 		p->tun->ops->input(p->tun, now);
 }
@@ -299,6 +497,7 @@ void gemd_peers_close_all(struct gemd *g)
 {
 	if (!g->peers)
 		return;
+	gemd_ident_close(g);
 	for (unsigned int i = 0; i < g->cfg.max_neighbours; i++)
 		if (g->peers[i].used)
 			forget(&g->peers[i]);

@@ -76,6 +76,10 @@ struct tunnel {
 	pid_t pid;			/* backend process (0: none) */
 	unsigned int restarts;		/* process restarts */
 	unsigned int auth_failures;	/* IKE authentication failures seen */
+	/* the established IKE SA's SPIs (initiator || responder), as both ends
+	 * see them: what the node identity proof binds to (gemd/ident.h) */
+	uint8_t ike_spi[16];
+	bool ike_spi_known;
 	/* Why it does not work, for gemctl peers (both "" when nothing is known):
 	 * problem: a standing fault of our end (charon lacks algorithms or
 	 * plugins; its TUN or VICI socket never appeared), cleared when a new

@@ -537,7 +537,24 @@ static void terminate(struct lt *l)
 struct sa_scan {
 	const char *conn;
 	bool ike, ike_up, child_up;
+	bool spi_known;
+	unsigned long uniqueid;		/* of the SA the SPIs are from: the newest */
+	uint8_t spi[16];
 };
+
+/* charon prints an SPI as 16 hex digits */
+static int spi_parse(const char *hex, uint8_t out[8])
+{
+	return gemd_unhex(hex, out, 8);
+}
+
+static const char *sa_field(struct vici_res *r, const char *conn, const char *name)
+{
+	char key[96];
+
+	snprintf(key, sizeof(key), "%s.%s", conn, name);
+	return vici_get(r, key);
+}
 
 static void sa_event(void *arg, const uint8_t *msg, size_t len)
 {
@@ -568,8 +585,19 @@ static void sa_event(void *arg, const uint8_t *msg, size_t len)
 		}
 	}
 	if (up) {
+		const char *uid = sa_field(&r, s->conn, "uniqueid");
+		unsigned long id = uid ? strtoul(uid, NULL, 10) : 0;
+		uint8_t spi[16];
+
 		s->ike_up = true;
 		s->child_up |= child;
+		if (child && (!s->spi_known || id > s->uniqueid) &&
+		    !spi_parse(sa_field(&r, s->conn, "initiator-spi"), spi) &&
+		    !spi_parse(sa_field(&r, s->conn, "responder-spi"), spi + 8)) {
+			memcpy(s->spi, spi, sizeof(spi));
+			s->spi_known = true;
+			s->uniqueid = id;
+		}
 	}
 	vici_res_free(&r);
 }
@@ -782,7 +810,8 @@ static void on_event(void *arg, const char *event, const uint8_t *msg, size_t le
 
 static void watch_open(struct lt *l, uint64_t now)
 {
-	static const char *const events[] = { "ike-updown", "child-updown", "log", NULL };
+	static const char *const events[] = { "ike-updown", "child-updown", "ike-rekey", "log",
+					      NULL };
 	char err[256];
 
 	if (vici_watch_open(&l->ev, l->vici, events, VICI_TIMEOUT_MS, err, sizeof(err))) {
@@ -882,6 +911,9 @@ static void lt_tick(struct tunnel *t, uint64_t now)
 	}
 	if (poll_sas(l, &s))
 		return;
+	t->ike_spi_known = s.ike_up && s.child_up && s.spi_known;
+	if (t->ike_spi_known)
+		memcpy(t->ike_spi, s.spi, sizeof(t->ike_spi));
 	if (s.ike_up && s.child_up) {
 		l->half_up_since_ms = 0;
 		l->init_backoff_ms = INIT_RETRY_MS;

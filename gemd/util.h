@@ -11,6 +11,8 @@
 
 uint64_t gemd_now_ms(void);	/* CLOCK_MONOTONIC */
 void gemd_hex(const uint8_t *p, size_t n, char *out);	/* out: 2n+1 bytes */
+/* Exactly 2n hex digits (either case) into out: 0, or -EINVAL. */
+int gemd_unhex(const char *hex, uint8_t *out, size_t n);
 /* 8-byte node id as babeld's router-id: "01:23:45:67:89:ab:cd:ef" */
 void gemd_id_eui64(const uint8_t id[8], char out[24]);
 
