@@ -211,6 +211,8 @@ enum gem_ctl_op {
 	GEM_OP_SET_GROUP = 1,	/* upsert group policy (+ CMAC context) */
 	GEM_OP_SET_TX_SEK = 2,	/* install a SEK for egress, make it current */
 	GEM_OP_SET_RX_SEK = 3,	/* install a SEK for ingress; the two newest key ids kept */
+	GEM_OP_DEL_TX = 4,	/* forget an egress stream: its SEKs, its entry */
+	GEM_OP_DEL_RX_SEK = 5,	/* unload one key id for ingress; the entry goes with its last */
 };
 
 /* sek_flags of GEM_OP_SET_RX_SEK: the key id is held with another SEK:
