@@ -6,9 +6,11 @@ IFACE: they pass the interface's TC egress hook (GEM's gem_egress), as
 forwarded multicast would, without any route or multicast route for them.
 
   spoof_flood.py --iface IF --group 239.1.1.1 --port 5010 --base 10.66.0.1 --count 300
-Prints {"sent": N}.
+Prints {"sent": N, "dropped_at_egress": M} (M: refused by the egress hook,
+ENOBUFS, as GEM drops a packet without a key).
 """
 import argparse
+import errno
 import ipaddress
 import json
 import socket
@@ -41,16 +43,22 @@ def main():
     dst_mac = bytes([0x01, 0x00, 0x5E, g[1] & 0x7F, g[2], g[3]])
     eth = dst_mac + bytes.fromhex(src_mac.replace(":", "")) + b"\x08\x00"
     payload = b"spoofed-source flood"
-    sent = 0
+    sent = dropped = 0
     for i in range(a.count):
         src = (base + i).to_bytes(4, "big")
         udp = struct.pack("!HHHH", 40000, a.port, 8 + len(payload), 0) + payload
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xffff, 0, 8, 17, 0,
                          src, g)
         ip = ip[:10] + struct.pack("!H", csum16(ip)) + ip[12:]
-        s.send(eth + ip + udp)
-        sent += 1
-    print(json.dumps({"sent": sent}))
+        try:
+            s.send(eth + ip + udp)
+            sent += 1
+        except OSError as e:
+            # ENOBUFS: the egress hook dropped it (GEM: no key for it)
+            if e.errno != errno.ENOBUFS:
+                raise
+            dropped += 1
+    print(json.dumps({"sent": sent, "dropped_at_egress": dropped}))
 
 
 if __name__ == "__main__":
