@@ -54,8 +54,14 @@ has_stream() { [ "$(streams "$1" "$2" "$3" | jq length)" -gt 0 ]; }
 
 echo "--- nodes, links, hosts (as test_cp_sek.sh)"
 cp_line4
-printf '[groups]\nstream_idle = %s\nstream_rate = 5\nstream_burst = 5\nsek_lifetime = 6\nrotate_delay = 1\n' \
-	"$IDLE" >>"$T/a/extra.conf"
+# GEM_STREAMS_OLD=1: without the keys an older gemd does not know (to run
+# this test against the gemd before the fix, GEMD=path/to/old/gemd)
+if [ "${GEM_STREAMS_OLD:-0}" = 1 ]; then
+	printf '[groups]\nsek_lifetime = 6\nrotate_delay = 1\n' >>"$T/a/extra.conf"
+else
+	printf '[groups]\nstream_idle = %s\nstream_rate = 5\nstream_burst = 5\nsek_lifetime = 6\nrotate_delay = 1\n' \
+		"$IDLE" >>"$T/a/extra.conf"
+fi
 for n in $NODES; do
 	{
 		echo "phyint ${FROM[$n]} enable ttl-threshold 1"
@@ -81,6 +87,8 @@ echo "  mesh up in $t s"
 pk_all() { [ "$(cstats "$1" | jq .pubkeys)" = 4 ]; }
 for n in $NODES; do gem_wait_for 30 pk_all "$n" || gem_die "$n: not all Public Keys"; done
 
+# GEM_STREAMS_NO_FLOOD=1: skip 1 and 2 (to check 3-5 alone against an older gemd)
+if [ "${GEM_STREAMS_NO_FLOOD:-0}" != 1 ]; then
 echo "--- 1. spoofed-source flood at a's WAN egress (300 sources not on a's LAN side)"
 EV0=$(cst a dp_events)
 nsx a python3 "$FLOOD" --iface e-b --group "$GRP" --port "$PORT" --base 10.66.0.1 --count 250 |
@@ -108,6 +116,8 @@ gem_wait_for 10 rated
 echo "  a: $(cstats a | jq -c '{own_streams, streams_refused_rate}')"
 check "a: the token bucket refused most of them (streams_refused_rate >= 20)" rated
 check "a: at most 10 of them keyed (burst 5 + 5/s)" test "$(cst a own_streams)" -le 10
+
+fi
 
 echo "--- 3. the real stream hostA -> hostD (100 packets/s, 10 s)"
 sleep 2	# the bucket refills
