@@ -114,7 +114,7 @@ struct gemd_config {
 	unsigned int sek_lifetime_ms;	/* own SEKs: rotate after this long */
 	uint64_t sek_packets;		/* ... or after this many packets */
 	unsigned int rotate_delay_ms;	/* next SEK announced this long before use */
-	/* own streams a tx-no-key event may start (docs/CONTROL.md 8.4): a
+	/* own streams a tx-no-key event may start (docs/CONTROL.md 13.2): a
 	 * source in one of these prefixes, or (none given) one that routes
 	 * out a LAN-side interface; at most stream_rate new streams per second
 	 * (bursts of stream_burst); withdrawn after stream_idle without a packet */

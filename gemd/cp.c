@@ -30,7 +30,7 @@
  *               or a route out of an interface that is not GEM's, not a
  *               discovery link and not a tunnel), at most stream_rate new
  *               ones per second; withdrawn and forgotten after stream_idle
- *               without a packet (docs/CONTROL.md 8.4).
+ *               without a packet (docs/CONTROL.md 13.2).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -203,11 +203,9 @@ static bool same_sg_kid(const struct gemd_cp_unload *u, const uint8_t src[16],
 static void unload_cancel(struct gemd *g, const uint8_t src[16], const uint8_t grp[16],
 			  uint16_t key_id)
 {
-	for (int i = 0; i < g->cp.nunload; i++) {
-		if (same_sg_kid(&g->cp.unload[i], src, grp, key_id)) {
+	for (int i = 0; i < g->cp.nunload; i++)
+		if (same_sg_kid(&g->cp.unload[i], src, grp, key_id))
 			g->cp.unload[i--] = g->cp.unload[--g->cp.nunload];
-		}
-	}
 }
 
 struct live_find {
