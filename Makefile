@@ -44,6 +44,9 @@ $(B)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bench/*.h) vmlinux.h | $(B)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG_BPF) $(BPF_CFLAGS) -c $< -o $@
 
+# the test build of the data plane includes gem.bpf.c itself
+$(B)/gem_test_nokf.bpf.o: bpf/gem.bpf.c
+
 $(B)/%.skel.h: $(B)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@

@@ -1016,6 +1016,87 @@ static __noinline int ctl_set_rx(struct gem_ctl_req *req)
 	return 0;
 }
 
+/* An idle egress stream goes (the control plane withdrew its records): the
+ * entry and its key contexts (the kernel releases the kptrs of a deleted
+ * element).  Its next packet finds no key, is dropped and reported
+ * (gem_notified is cleared for it), and a new entry starts at the clock, so
+ * no packet number is ever sealed twice under a re-loaded key. */
+static __always_inline int ctl_del_tx(struct gem_ctl_req *req)
+{
+	struct gem_tx_stream *st;
+	struct gem_sg sg = req->sg;
+	long err;
+
+	st = bpf_map_lookup_elem(&gem_tx, &sg);
+	if (!st)
+		return -2;	/* ENOENT */
+	bpf_spin_lock(&st->lock);
+	if (st->loading) {
+		bpf_spin_unlock(&st->lock);
+		return -16;	/* EBUSY */
+	}
+	st->loading = 1;	/* a load racing the delete waits (EBUSY), then recreates */
+	st->key_id[0] = GEM_KEY_ID_NONE;
+	st->key_id[1] = GEM_KEY_ID_NONE;
+	bpf_spin_unlock(&st->lock);
+	err = bpf_map_delete_elem(&gem_tx, &sg);
+	bpf_map_delete_elem(&gem_notified, &sg);
+	return err;
+}
+
+/* A withdrawn or expired SEK Announce (docs/PROTOCOL.md 10.5): unload that
+ * key id only.  The other slot (the stream's other key id) keeps its key,
+ * its replay window and becomes `cur`; with no key id left the entry goes.
+ * The slot is disabled (key id NONE) under the lock before its context is
+ * released, so no packet pairs the key id with a missing key. */
+static __always_inline int ctl_del_rx(struct gem_ctl_req *req)
+{
+	struct gem_rx_stream *st;
+	struct gem_sg sg = req->sg;
+	__u32 k = req->key_id, t, other;
+
+	if (k > 0xffff)
+		return -22;
+	st = bpf_map_lookup_elem(&gem_rx, &sg);
+	if (!st)
+		return -2;	/* ENOENT */
+	bpf_spin_lock(&st->lock);
+	if (st->loading) {
+		bpf_spin_unlock(&st->lock);
+		return -16;	/* EBUSY */
+	}
+	if (st->key_id[0] == k) {
+		t = 0;
+	} else if (st->key_id[1] == k) {
+		t = 1;
+	} else {
+		bpf_spin_unlock(&st->lock);
+		return -2;	/* ENOENT: that key id is not held */
+	}
+	other = st->key_id[t ^ 1];
+	st->key_id[t] = GEM_KEY_ID_NONE;
+	st->cur = t ^ 1;
+	st->loading = 1;
+	bpf_spin_unlock(&st->lock);
+	if (other == GEM_KEY_ID_NONE) {
+		bpf_map_delete_elem(&gem_rx, &sg);	/* releases both contexts */
+		return 0;
+	}
+	/* the AES context or the ChaCha20 key (wiped), whichever the slot holds */
+	ctl_put_key(st, t, NULL, NULL);
+	bpf_spin_lock(&st->lock);
+	t &= 1;
+	__builtin_memset(st->sek_fp[t], 0, GEM_SEK_FP_LEN);
+	st->replay[t].top = 0;
+	st->replay[t].bits[0] = 0;
+	st->replay[t].bits[1] = 0;
+	st->replay[t].bits[2] = 0;
+	st->replay[t].bits[3] = 0;
+	st->loading = 0;
+	bpf_spin_unlock(&st->lock);
+	return 0;
+}
+
 SEC("syscall")
 int gem_ctl(struct gem_ctl_req *req)
 {
@@ -1028,6 +1109,10 @@ int gem_ctl(struct gem_ctl_req *req)
 		return ctl_set_rx(req);
 	case GEM_OP_SUITES:
 		return (int)gem_suites();
+	case GEM_OP_DEL_TX:
+		return ctl_del_tx(req);
+	case GEM_OP_DEL_RX_SEK:
+		return ctl_del_rx(req);
 	}
 	return -95;	/* EOPNOTSUPP */
 }

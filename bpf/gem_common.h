@@ -248,6 +248,8 @@ enum gem_ctl_op {
 	GEM_OP_SET_TX_SEK = 2,	/* install a SEK for egress, make it current */
 	GEM_OP_SET_RX_SEK = 3,	/* install a SEK for ingress; the two newest key ids kept */
 	GEM_OP_SUITES = 4,	/* returns the suites loadable here (bit s: suite s) */
+	GEM_OP_DEL_TX = 5,	/* forget an egress stream: its SEKs, its entry */
+	GEM_OP_DEL_RX_SEK = 6,	/* unload one key id for ingress; the entry goes with its last */
 };
 
 /* sek_flags of GEM_OP_SET_RX_SEK: the key id is held with another SEK:

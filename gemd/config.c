@@ -26,7 +26,7 @@
 #include "keys/gem_keys.h"
 
 enum ktype { K_STR, K_PATH, K_BOOL, K_UINT, K_SECONDS, K_PREFIX, K_IFACE, K_IFACES,
-	     K_GROUP, K_NODE_ID, K_MCAST_LL, K_CHOICE, K_STREAM };
+	     K_GROUP, K_NODE_ID, K_MCAST_LL, K_CHOICE, K_STREAM, K_SOURCES };
 
 struct key {
 	const char *section, *name;
@@ -100,6 +100,13 @@ static const struct key keys[] = {
 	  K_UINT, false },
 	{ "groups", "rotate_delay", OFF(rotate_delay_ms), 0, 100, 600000, NULL, K_SECONDS,
 	  false },
+	{ "groups", "sources", OFF(sources), 0, 0, 0, NULL, K_SOURCES, true },
+	{ "groups", "stream_idle", OFF(stream_idle_ms), 0, 1000, 604800000, NULL, K_SECONDS,
+	  false },
+	{ "groups", "stream_rate", OFF(stream_rate), SZ(stream_rate), 1, 10000, NULL, K_UINT,
+	  false },
+	{ "groups", "stream_burst", OFF(stream_burst), SZ(stream_burst), 1, 256, NULL, K_UINT,
+	  false },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -142,6 +149,9 @@ void gemd_config_defaults(struct gemd_config *c)
 	c->sek_lifetime_ms = 3600 * 1000;
 	c->sek_packets = 1ULL << 32;
 	c->rotate_delay_ms = 5000;
+	c->stream_idle_ms = 300 * 1000;
+	c->stream_rate = 10;
+	c->stream_burst = 32;
 	snprintf(c->module, sizeof(c->module), "%s", GEM_KEYS_DEFAULT_MODULE);
 	snprintf(c->token, sizeof(c->token), "%s", GEM_KEYS_DEFAULT_TOKEN);
 	inet_pton(AF_INET6, GEMD_DISC_GROUP, &c->disc_group);
@@ -201,6 +211,26 @@ int gemd_prefix_parse(const char *text, struct gemd_prefix *p)
 	inet_ntop(p->family, p->addr, abuf, sizeof(abuf));
 	snprintf(p->text, sizeof(p->text), "%s/%u", abuf, p->plen);
 	return 0;
+}
+
+bool gemd_prefix_contains(const struct gemd_prefix *p, const uint8_t a[16])
+{
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const uint8_t *x = a;
+	unsigned int full, rest;
+
+	if (p->family == AF_INET) {
+		if (memcmp(a, v4mapped, sizeof(v4mapped)) != 0)
+			return false;
+		x = a + 12;
+	} else if (!memcmp(a, v4mapped, sizeof(v4mapped))) {
+		return false;	/* an IPv4 source never matches an IPv6 prefix */
+	}
+	full = p->plen / 8;
+	rest = p->plen % 8;
+	if (memcmp(x, p->addr, full) != 0)
+		return false;
+	return !rest || !((x[full] ^ p->addr[full]) & (uint8_t)(0xff << (8 - rest)));
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -485,6 +515,29 @@ static int set_key(struct pctx *p, const struct key *k, const char *v)
 		c->nstreams++;
 		return 0;
 	}
+	case K_SOURCES: {
+		char buf[512], *save = NULL, *tok;
+
+		snprintf(buf, sizeof(buf), "%s", v);
+		for (tok = strtok_r(buf, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+			if (c->nsources >= GEMD_MAX_SOURCES) {
+				perr(p, "[%s] %s: more than %d prefixes", k->section, k->name,
+				     GEMD_MAX_SOURCES);
+				return -E2BIG;
+			}
+			if (gemd_prefix_parse(tok, &c->sources[c->nsources])) {
+				perr(p, "[%s] %s: '%s' is not an IP prefix (e.g. 10.1.0.0/24, "
+				     "fd00:1::/64)", k->section, k->name, tok);
+				return -EINVAL;
+			}
+			c->nsources++;
+		}
+		if (!c->nsources) {
+			perr(p, "[%s] %s: empty value", k->section, k->name);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	case K_NODE_ID: {
 		uint8_t id[8];
 
@@ -649,6 +702,22 @@ static int validate(struct pctx *p)
 		     "must fit in 108 bytes)", GEMD_RUN_DIR_MAX);
 		return -ENAMETOOLONG;
 	}
+	for (int i = 0; c->nsources && i < c->nstreams; i++) {
+		char a[INET6_ADDRSTRLEN];
+		int j;
+
+		for (j = 0; j < c->nsources; j++)
+			if (gemd_prefix_contains(&c->sources[j], c->streams[i][0]))
+				break;
+		if (j < c->nsources)
+			continue;
+		if (c->streams[i][0][10] == 0xff && c->streams[i][0][0] == 0)
+			inet_ntop(AF_INET, c->streams[i][0] + 12, a, sizeof(a));
+		else
+			inet_ntop(AF_INET6, c->streams[i][0], a, sizeof(a));
+		perr(p, "[groups] stream: source %s is in none of the [groups] sources prefixes", a);
+		return -EINVAL;
+	}
 	if (c->hold_ms < 2 * c->beacon_ms) {
 		perr(p, "[discovery] hold (%u.%03u s) must be at least twice the interval "
 		     "(%u.%03u s)", c->hold_ms / 1000, c->hold_ms % 1000, c->beacon_ms / 1000,
@@ -773,6 +842,9 @@ static bool key_same(const struct key *k, const struct gemd_config *a,
 		       !memcmp(a->groups, b->groups, sizeof(a->groups[0]) * (size_t)a->ngroups) &&
 		       !memcmp(a->group_suites, b->group_suites,
 			       sizeof(a->group_suites[0]) * (size_t)a->ngroups);
+	case K_SOURCES:
+		return a->nsources == b->nsources &&
+		       !memcmp(a->sources, b->sources, sizeof(a->sources[0]) * (size_t)a->nsources);
 	case K_STREAM:
 		return a->nstreams == b->nstreams &&
 		       !memcmp(a->streams, b->streams, sizeof(a->streams[0]) * (size_t)a->nstreams);

@@ -28,6 +28,7 @@
 #define GEMD_MAX_ADDRS		8
 #define GEMD_MAX_GROUPS		64
 #define GEMD_MAX_STREAMS	64
+#define GEMD_MAX_SOURCES	32	/* [groups] sources prefixes */
 #define GEMD_NAME_MAX		32	/* node name, fits the beacon */
 #define GEMD_PATH_MAX		256
 #define GEMD_RUN_DIR_MAX	80	/* + "/tun/NNNNN/charon.vici" < sun_path (108) */
@@ -119,6 +120,15 @@ struct gemd_config {
 	unsigned int sek_lifetime_ms;	/* own SEKs: rotate after this long */
 	uint64_t sek_packets;		/* ... or after this many packets */
 	unsigned int rotate_delay_ms;	/* next SEK announced this long before use */
+	/* own streams a tx-no-key event may start (docs/CONTROL.md 13.2): a
+	 * source in one of these prefixes, or (none given) one that routes
+	 * out a LAN-side interface; at most stream_rate new streams per second
+	 * (bursts of stream_burst); withdrawn after stream_idle without a packet */
+	struct gemd_prefix sources[GEMD_MAX_SOURCES];
+	int nsources;
+	unsigned int stream_idle_ms;
+	unsigned int stream_rate;
+	unsigned int stream_burst;
 };
 
 /* Defaults for every key (docs/CONTROL.md section 2). */
@@ -138,5 +148,7 @@ int gemd_config_diff(const struct gemd_config *a, const struct gemd_config *b,
 
 /* "fd00::1/128", "10.0.0.1/32", "fd00::1" (host prefix): -EINVAL if not. */
 int gemd_prefix_parse(const char *text, struct gemd_prefix *p);
+/* Does prefix p hold a (16 bytes, IPv4 as IPv4-mapped IPv6, as struct gem_addr)? */
+bool gemd_prefix_contains(const struct gemd_prefix *p, const uint8_t a[16]);
 
 #endif /* GEMD_CONFIG_H */

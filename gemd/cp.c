@@ -24,7 +24,13 @@
  *               gem-load has attached there): the groups we hold the GAK
  *               of go into the group map, GEM_EV_TX_NO_KEY from the ring
  *               buffer makes a SEK (HSM), loads it for egress and announces
- *               it; an accepted announce loads the SEK for ingress.
+ *               it; an accepted announce loads the SEK for ingress, its
+ *               withdrawal or expiry unloads it (after a grace period).
+ *   own streams only sources on this router's LAN side ([groups] sources,
+ *               or a route out of an interface that is not GEM's, not a
+ *               discovery link and not a tunnel), at most stream_rate new
+ *               ones per second; withdrawn and forgotten after stream_idle
+ *               without a packet (docs/CONTROL.md 13.2).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,6 +40,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/rtnetlink.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +52,7 @@
 #include "gemd/gemd.h"
 #include "gem_json.h"
 #include "gemd/log.h"
+#include "gemd/nl.h"
 #include "keys/gem_keys.h"
 #include "gem_addr.h"
 #include "gem_dp.h"
@@ -190,6 +200,108 @@ static int cp_sign(void *ctx, struct gem_rec *r)
 	return err;
 }
 
+static bool same_sg_kid(const struct gemd_cp_unload *u, const uint8_t src[16],
+		       const uint8_t grp[16], uint16_t key_id)
+{
+	return u->key_id == key_id && !memcmp(u->sg.src.a, src, 16) &&
+	       !memcmp(u->sg.grp.a, grp, 16);
+}
+
+/* A load of (S,G, key id) cancels its pending unload. */
+static void unload_cancel(struct gemd *g, const uint8_t src[16], const uint8_t grp[16],
+			  uint16_t key_id)
+{
+	for (int i = 0; i < g->cp.nunload; i++)
+		if (same_sg_kid(&g->cp.unload[i], src, grp, key_id))
+			g->cp.unload[i--] = g->cp.unload[--g->cp.nunload];
+}
+
+struct live_find {
+	const struct gemd_cp_unload *u;
+	uint64_t now;
+	bool found;
+};
+
+static int live_walk(void *arg, const struct gem_db_entry *e)
+{
+	struct live_find *f = arg;
+	const struct gem_rec *r = e->rec;
+
+	if (r->type != GEM_TLV_SEK || e->own || (r->flags & GEM_REC_F_WITHDRAWN) ||
+	    e->expires <= f->now || !same_sg_kid(f->u, r->sek.src, r->sek.grp, r->sek.key_id))
+		return 0;
+	f->found = true;
+	return 1;
+}
+
+static void unload_now(struct gemd *g, const struct gemd_cp_unload *u, uint64_t now)
+{
+	struct live_find f = { .u = u, .now = now };
+	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
+	int err;
+
+	if (!g->cp.pins_open)
+		return;
+	gem_addr_str(&u->sg.src, s);
+	gem_addr_str(&u->sg.grp, gr);
+	/* another live record still names this key id (another origin's
+	 * announce of the stream): it stays */
+	gem_db_walk(g->cp.db, now, live_walk, &f);
+	if (f.found) {
+		log_info("control: stream (%s, %s) key id %u: still announced by a live record; "
+			 "kept for ingress", s, gr, u->key_id);
+		return;
+	}
+	err = gem_dp_unload_rx_sek(g->cp.pins.ctl, &u->sg, u->key_id);
+	if (err == -ENOENT) {
+		log_debug("control: stream (%s, %s) key id %u: not held for ingress", s, gr,
+			  u->key_id);
+		return;
+	}
+	if (err) {
+		log_err("control: stream (%s, %s) key id %u: cannot unload the SEK: %s", s, gr,
+			u->key_id, strerror(-err));
+		return;
+	}
+	g->cp.rx_unloaded++;
+	log_info("control: stream (%s, %s) key id %u: SEK unloaded for ingress", s, gr,
+		 u->key_id);
+}
+
+/* docs/PROTOCOL.md 10.5: a withdrawn or expired SEK is unloaded, after
+ * GEMD_CP_UNLOAD_GRACE_MS: a rotation withdraws the old key id right after
+ * the origin's egress switched, and its last packets may still be on the
+ * way (the receiver keeps it as its previous key id until then). */
+static void unload_schedule(struct gemd *g, const struct gem_rec *r, uint64_t now)
+{
+	struct gemd_cp_unload u = { .key_id = r->sek.key_id,
+				    .due_ms = now + GEMD_CP_UNLOAD_GRACE_MS };
+
+	if (member_of(g, r->sek.grp) < 0 || !memcmp(r->origin, g->id, sizeof(g->id)) ||
+	    !g->cp.pins_open)
+		return;		/* never loaded here */
+	memcpy(u.sg.src.a, r->sek.src, 16);
+	memcpy(u.sg.grp.a, r->sek.grp, 16);
+	unload_cancel(g, r->sek.src, r->sek.grp, r->sek.key_id);
+	if (g->cp.nunload >= GEMD_CP_MAX_UNLOAD) {
+		unload_now(g, &u, now);		/* no room to wait: at once */
+		return;
+	}
+	g->cp.unload[g->cp.nunload++] = u;
+}
+
+static void unload_tick(struct gemd *g, uint64_t now)
+{
+	for (int i = 0; i < g->cp.nunload; i++) {
+		struct gemd_cp_unload u = g->cp.unload[i];
+
+		if (u.due_ms > now)
+			continue;
+		g->cp.unload[i--] = g->cp.unload[--g->cp.nunload];
+		unload_now(g, &u, now);
+	}
+}
+
 static void load_rx_sek(struct gemd *g, const struct gem_rec *r)
 {
 	struct gem_sg sg;
@@ -214,6 +326,7 @@ static void load_rx_sek(struct gemd *g, const struct gem_rec *r)
 	}
 	memcpy(sg.src.a, r->sek.src, 16);
 	memcpy(sg.grp.a, r->sek.grp, 16);
+	unload_cancel(g, r->sek.src, r->sek.grp, r->sek.key_id);
 	err = gem_keys_sek_unwrap(g->keys, r->sek.grp, r->sek.epoch, r->sek.wrapped, sek);
 	if (!err)
 		err = gem_dp_set_sek(g->cp.pins.ctl, &sg, 0, r->sek.key_id, sek);
@@ -278,9 +391,12 @@ static void cp_on_change(void *ctx, enum gem_db_event ev, const struct gem_rec *
 		log_info("control: %s updated", desc);
 		load_rx_sek(g, r);
 		break;
+	case GEM_DB_EV_WITHDRAWN:
+	case GEM_DB_EV_EXPIRED:
+		log_info("control: %s %s", desc, gem_db_event_name(ev));
+		unload_schedule(g, r, gemd_now_ms());
+		break;
 	default:
-		/* the SEK stays loaded until a new one replaces it: the data
-		 * plane's key ids rotate, nothing is torn down here */
 		log_info("control: %s %s", desc, gem_db_event_name(ev));
 		break;
 	}
@@ -381,6 +497,16 @@ static bool tx_state(struct gemd *g, const struct gem_sg *sg, struct gem_tx_stre
 	return bpf_map_lookup_elem_flags(g->cp.pins.tx, &k, tv, BPF_F_LOCK) == 0;
 }
 
+/* [groups] stream = SOURCE GROUP: trusted (configured), never idle. */
+static bool declared(const struct gemd *g, const struct gem_sg *sg)
+{
+	for (int i = 0; i < g->cfg.nstreams; i++)
+		if (!memcmp(g->cfg.streams[i][0], sg->src.a, 16) &&
+		    !memcmp(g->cfg.streams[i][1], sg->grp.a, 16))
+			return true;
+	return false;
+}
+
 static struct gemd_cp_own *own_add(struct gemd *g, const struct gem_sg *sg, uint16_t key_id,
 				   uint64_t now)
 {
@@ -396,7 +522,59 @@ static struct gemd_cp_own *own_add(struct gemd *g, const struct gem_sg *sg, uint
 	o->since_ms = now;
 	if (tx_state(g, sg, &tv))
 		o->pkts0 = tv.packets;
+	o->last_pkts = o->pkts0;
+	o->active_ms = now;
+	o->declared = declared(g, sg);
 	return o;
+}
+
+/* Withdraw our record of key id of sg.  -ENOENT after a restart: the
+ * record is our previous incarnation's and expires at the others. */
+static void withdraw_own(struct gemd *g, const struct gem_sg *sg, uint16_t key_id, uint64_t now)
+{
+	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
+	struct gem_rec old = { .type = GEM_TLV_SEK };
+	struct gem_rec_key k;
+	int err;
+
+	memcpy(old.origin, g->id, sizeof(old.origin));
+	memcpy(old.sek.src, sg->src.a, 16);
+	memcpy(old.sek.grp, sg->grp.a, 16);
+	old.sek.key_id = key_id;
+	gem_rec_key_of(&old, &k);
+	err = gem_db_withdraw(g->cp.db, &k, now);
+	if (err && err != -ENOENT && err != -EPERM) {
+		gem_addr_str(&sg->src, s);
+		gem_addr_str(&sg->grp, gr);
+		log_warn("control: stream (%s, %s): cannot withdraw key id %u: %s", s, gr, key_id,
+			 strerror(-err));
+	}
+}
+
+/* Own stream i has sent nothing for stream_idle: withdraw its records
+ * (receivers unload the SEKs), forget it in the data plane (its SEKs go;
+ * a packet after this starts a new stream) and free its slot. */
+static void own_retire(struct gemd *g, int i, uint64_t now)
+{
+	struct gemd_cp_own *o = &g->cp.own[i];
+	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
+	int err;
+
+	gem_addr_str(&o->sg.src, s);
+	gem_addr_str(&o->sg.grp, gr);
+	withdraw_own(g, &o->sg, o->key_id, now);
+	if (o->next_id)
+		withdraw_own(g, &o->sg, o->next_id, now);
+	err = gem_dp_del_tx(g->cp.pins.ctl, &o->sg);
+	if (err && err != -ENOENT)
+		log_err("control: stream (%s, %s): cannot remove it from the data plane: %s", s,
+			gr, strerror(-err));
+	log_info("control: stream (%s, %s): idle for %llu s: key id %u withdrawn, egress SEK "
+		 "unloaded, slot freed", s, gr, (unsigned long long)(now - o->active_ms) / 1000,
+		 o->key_id);
+	sodium_memzero(o->wrapped, sizeof(o->wrapped));
+	*o = g->cp.own[--g->cp.nown];
+	g->cp.streams_idle++;
 }
 
 /* Rotation, first half: announce key id next_id; egress keeps the current
@@ -463,24 +641,9 @@ static void rotate_switch(struct gemd *g, struct gemd_cp_own *o, uint64_t now)
 		 "(%llu ms after the announce)", s, gr, o->key_id, o->next_id,
 		 (unsigned long long)(now - o->announced_ms));
 	mon_stream(g, "rotation", s, gr, "switched", NULL, o->key_id, o->next_id);
-	/* each key id is its own record: withdraw the old one (receivers keep
-	 * the key as their previous one; nothing is unloaded).  -ENOENT after
-	 * a restart: the old key's record is our previous incarnation's and
-	 * expires at the others. */
-	{
-		struct gem_rec old = { .type = GEM_TLV_SEK };
-		struct gem_rec_key k;
-
-		memcpy(old.origin, g->id, sizeof(old.origin));
-		memcpy(old.sek.src, o->sg.src.a, 16);
-		memcpy(old.sek.grp, o->sg.grp.a, 16);
-		old.sek.key_id = o->key_id;
-		gem_rec_key_of(&old, &k);
-		err = gem_db_withdraw(g->cp.db, &k, now);
-		if (err && err != -ENOENT && err != -EPERM)
-			log_warn("control: stream (%s, %s): cannot withdraw key id %u: %s", s, gr,
-				 o->key_id, strerror(-err));
-	}
+	/* each key id is its own record: withdraw the old one (receivers
+	 * unload it after GEMD_CP_UNLOAD_GRACE_MS, its last packets opened) */
+	withdraw_own(g, &o->sg, o->key_id, now);
 	o->key_id = o->next_id;
 	o->next_id = 0;
 	o->since_ms = now;
@@ -542,7 +705,18 @@ static void rotate_tick(struct gemd *g, uint64_t now)
 	for (int i = 0; i < g->cp.nown; i++) {
 		struct gemd_cp_own *o = &g->cp.own[i];
 		struct gem_tx_stream tv;
+		bool have = tx_state(g, &o->sg, &tv);
 
+		/* idleness from the data plane's packet count (no entry: the
+		 * data plane was replaced, nothing is sent under our key) */
+		if (have && tv.packets != o->last_pkts) {
+			o->last_pkts = tv.packets;
+			o->active_ms = now;
+		}
+		if (!o->declared && now - o->active_ms >= g->cfg.stream_idle_ms) {
+			own_retire(g, i--, now);
+			continue;
+		}
 		if (o->next_id) {
 			if (!o->sent_ms && (rotate_sent(g, o, now) ||
 					    now - o->announced_ms >= ROTATE_WAIT_MAX_MS))
@@ -553,9 +727,112 @@ static void rotate_tick(struct gemd *g, uint64_t now)
 		}
 		if (now - o->since_ms >= g->cfg.sek_lifetime_ms)
 			rotate_start(g, o, now, "lifetime");
-		else if (tx_state(g, &o->sg, &tv) && tv.packets - o->pkts0 >= g->cfg.sek_packets)
+		else if (have && tv.packets - o->pkts0 >= g->cfg.sek_packets)
 			rotate_start(g, o, now, "packet budget");
 	}
+}
+
+/* Is ifindex one of this router's WAN side: an interface GEM is attached
+ * to, a discovery link, or a tunnel's TUN?  Its name into name. */
+static bool wan_side(struct gemd *g, unsigned int ifindex, char name[IF_NAMESIZE])
+{
+	struct gem_iface gi;
+	__u32 k = ifindex;
+
+	if (!if_indextoname(ifindex, name))
+		snprintf(name, IF_NAMESIZE, "ifindex %u", ifindex);
+	if (g->cp.pins_open && bpf_map_lookup_elem(g->cp.pins.ifaces, &k, &gi) == 0)
+		return true;
+	for (int i = 0; i < g->cfg.nifaces; i++)
+		if (!strcmp(g->cfg.ifaces[i], name))
+			return true;
+	for (unsigned int i = 0; i < g->cfg.max_neighbours; i++)
+		if (g->peers[i].used && g->peers[i].tun && !strcmp(g->peers[i].tun->ifname, name))
+			return true;
+	return false;
+}
+
+/* May this router key a stream from sg's source (issue 14: spoofed sources
+ * must not take the own-stream slots)?  With [groups] sources: the source
+ * is in one of them.  Without: the kernel's route to the source leaves by a
+ * LAN-side interface (not GEM's egress ifindex, not wan_side()), or the
+ * source is an address of this router.  No route, or an error: refused
+ * (fail closed).  1 yes, 0 no with the reason in why. */
+static int source_ok(struct gemd *g, const struct gem_sg *sg, unsigned int ifindex, char *why,
+		     size_t len)
+{
+	bool v4 = gem_addr_is_v4(&sg->src);
+	char name[IF_NAMESIZE];
+	unsigned int oif = 0;
+	unsigned char type = 0;
+	int err;
+
+	if (g->cfg.nsources) {
+		for (int i = 0; i < g->cfg.nsources; i++)
+			if (gemd_prefix_contains(&g->cfg.sources[i], sg->src.a))
+				return 1;
+		snprintf(why, len, "not in [groups] sources");
+		return 0;
+	}
+	err = gemd_nl_route_get(v4 ? AF_INET : AF_INET6, v4 ? sg->src.a + 12 : sg->src.a, &oif,
+				&type);
+	if (err) {
+		if (err != -ENETUNREACH && err != -EHOSTUNREACH)
+			g->cp.route_errors++;
+		snprintf(why, len, "no route to the source (%s)", strerror(-err));
+		return 0;
+	}
+	if (type == RTN_LOCAL)
+		return 1;	/* this router's own address */
+	if (type != RTN_UNICAST) {
+		snprintf(why, len, "the route to the source is of type %u, not unicast", type);
+		return 0;
+	}
+	if (oif == ifindex || wan_side(g, oif, name)) {
+		if (oif == ifindex && !if_indextoname(oif, name))
+			snprintf(name, sizeof(name), "ifindex %u", oif);
+		snprintf(why, len, "the source routes out %s, a WAN-side interface", name);
+		return 0;
+	}
+	return 1;
+}
+
+/* Report sg again later: clear its gem_notified note at now + RETRY_MS. */
+static void retry_later(struct gemd *g, const struct gem_sg *sg, uint64_t now)
+{
+	struct gemd_cp_retry *r = &g->cp.retry[g->cp.retry_head++ % GEMD_CP_RETRY];
+
+	r->sg = *sg;
+	r->at_ms = now + GEMD_CP_RETRY_MS;
+}
+
+static void retry_tick(struct gemd *g, uint64_t now)
+{
+	for (int i = 0; i < GEMD_CP_RETRY; i++) {
+		struct gemd_cp_retry *r = &g->cp.retry[i];
+
+		if (!r->at_ms || r->at_ms > now)
+			continue;
+		r->at_ms = 0;
+		if (g->cp.pins_open)
+			bpf_map_delete_elem(g->cp.pins.notified, &r->sg);
+	}
+}
+
+/* A refusal: counted always, logged at the 1st, 2nd, 4th, 8th, ... of its
+ * kind (a flood of spoofed sources must not flood the journal too). */
+static void refused(uint64_t *ctr, const struct gem_sg *sg, const char *why)
+{
+	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
+
+	gem_addr_str(&sg->src, s);
+	gem_addr_str(&sg->grp, gr);
+	++*ctr;
+	if (!(*ctr & (*ctr - 1)))
+		log_warn("control: stream (%s, %s) not keyed: %s (%llu refused so far for this "
+			 "reason)", s, gr, why, (unsigned long long)*ctr);
+	else
+		log_debug("control: stream (%s, %s) not keyed: %s", s, gr, why);
 }
 
 /* At start: the data plane may seal streams with SEKs this gemd never saw
@@ -581,6 +858,18 @@ static void adopt_streams(struct gemd *g, uint64_t now)
 			continue;	/* no key: tx-no-key will come */
 		gem_addr_str(&k.src, s);
 		gem_addr_str(&k.grp, gr);
+		if (!declared(g, &k)) {
+			char why[120];
+
+			if (!source_ok(g, &k, 0, why, sizeof(why))) {
+				/* e.g. keyed by an older gemd for a spoofed source */
+				log_warn("control: stream (%s, %s) sealed by the data plane: %s: "
+					 "removed", s, gr, why);
+				g->cp.refused_not_lan++;
+				gem_dp_del_tx(g->cp.pins.ctl, &k);
+				continue;
+			}
+		}
 		o = own_add(g, &k, id, now);
 		if (!o) {
 			log_warn("control: stream (%s, %s): more than %d own streams", s, gr,
@@ -593,12 +882,17 @@ static void adopt_streams(struct gemd *g, uint64_t now)
 	}
 }
 
-/* A stream of a group we hold the GAK of has no egress SEK: make one. */
-static void new_stream(struct gemd *g, const struct gem_sg *sg, uint64_t now)
+/* A stream of a group we hold the GAK of has no egress SEK: make one, if
+ * its source is on our LAN side, a slot is free and the new-stream bucket
+ * has a token (declared streams: configured, only the slot counts).
+ * ifindex: where the data plane saw it (0: not from the data plane). */
+static void new_stream(struct gemd *g, const struct gem_sg *sg, unsigned int ifindex,
+		       uint64_t now)
 {
 	uint8_t sek[GEM_KEYS_SEK_LEN], wrapped[GEM_TLV_WRAPPED_LEN];
 	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
 	uint64_t t0 = gemd_now_ms();
+	char desc_full[64];
 	int err;
 
 	gem_addr_str(&sg->src, s);
@@ -610,9 +904,25 @@ static void new_stream(struct gemd *g, const struct gem_sg *sg, uint64_t now)
 	}
 	if (own_stream(g, sg) >= 0)
 		return;		/* announced already; the event raced the load */
+	if (!declared(g, sg)) {
+		char why[120];
+
+		if (!source_ok(g, sg, ifindex, why, sizeof(why))) {
+			refused(&g->cp.refused_not_lan, sg, why);
+			retry_later(g, sg, now);	/* routes change */
+			return;
+		}
+	}
 	if (g->cp.nown >= GEMD_CP_MAX_OWN) {
-		log_warn("control: stream (%s, %s): more than %d own streams", s, gr,
+		snprintf(desc_full, sizeof(desc_full), "all %d own-stream slots in use",
 			 GEMD_CP_MAX_OWN);
+		refused(&g->cp.refused_full, sg, desc_full);
+		retry_later(g, sg, now);
+		return;
+	}
+	if (!declared(g, sg) && !gemd_bucket_take(&g->cp.new_streams, now)) {
+		refused(&g->cp.refused_rate, sg, "new-stream rate limit ([groups] stream_rate)");
+		retry_later(g, sg, now);
 		return;
 	}
 	/* loaded right away: the stream's packets are being dropped */
@@ -644,7 +954,7 @@ static void declared_streams(struct gemd *g, uint64_t now)
 		memcpy(sg.grp.a, g->cfg.streams[i][1], 16);
 		if (tx_state(g, &sg, &tv) && tv.key_id[tv.cur & 1] <= 0xffff)
 			continue;	/* keyed already (adopt_streams took it over) */
-		new_stream(g, &sg, now);
+		new_stream(g, &sg, 0, now);
 	}
 }
 
@@ -665,7 +975,7 @@ static int on_dp_event(void *ctx, void *data, size_t len)
 		gem_json_u64(m, "ifindex", ev->ifindex);
 		gemd_mon_send(&g->mon, m);
 	}
-	new_stream(g, &ev->sg, gemd_now_ms());
+	new_stream(g, &ev->sg, ev->ifindex, gemd_now_ms());
 	return 0;
 }
 
@@ -808,6 +1118,8 @@ void gemd_cp_reload(struct gemd *g, const struct gemd_config *old, uint64_t now)
 	}
 	/* have_gak[] follows cfg.groups' (new) order from here on */
 	find_gaks(g, old);
+	if (g->cfg.stream_rate != old->stream_rate || g->cfg.stream_burst != old->stream_burst)
+		gemd_bucket_init(&g->cp.new_streams, g->cfg.stream_rate, g->cfg.stream_burst, now);
 	if (!g->cp.pins_open)
 		return;		/* pins_try does the rest when the data plane is there */
 	load_groups(g);
@@ -821,6 +1133,8 @@ int gemd_cp_init(struct gemd *g)
 	int err;
 
 	g->cp.fd = -1;
+	gemd_bucket_init(&g->cp.new_streams, g->cfg.stream_rate, g->cfg.stream_burst,
+			 gemd_now_ms());
 	g->cp.nb = calloc(g->cfg.max_neighbours, sizeof(*g->cp.nb));
 	if (!g->cp.nb)
 		return -ENOMEM;
@@ -949,6 +1263,8 @@ void gemd_cp_tick(struct gemd *g, uint64_t now)
 	if (g->cp.rb)
 		ring_buffer__consume(g->cp.rb);
 	rotate_tick(g, now);
+	unload_tick(g, now);
+	retry_tick(g, now);
 	if (gem_db_next_timeout(g->cp.db, now) <= now)
 		gem_db_tick(g->cp.db, now);
 }
@@ -1029,8 +1345,26 @@ static int count_walk(void *arg, const struct gem_db_entry *e)
 	return 0;
 }
 
+/* kB of this process's memory locked (VmLck, /proc/self/status), -1 if unknown. */
+static long locked_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
 void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
 {
+	struct rlimit core = { 0, 0 };
+	int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	long lck = locked_kb();
 	struct gem_db_stats st;
 	size_t cnt[3] = { 0 };
 	unsigned int up = 0;
@@ -1044,22 +1378,35 @@ void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
 	gem_db_walk(g->cp.db, now, count_walk, cnt);
 	for (unsigned int i = 0; i < g->cfg.max_neighbours; i++)
 		up += g->cp.nb[i].up;
+	getrlimit(RLIMIT_CORE, &core);
 	if (json) {
 		fprintf(f, "{\"node_id\": \"%s\", \"port\": %u, \"neighbours_up\": %u, "
 			"\"records\": %zu, \"pubkeys\": %zu, \"seks\": %zu, \"own\": %zu, "
 			"\"data_plane\": %s, \"dp_events\": %llu, \"own_streams\": %d, "
-			"\"rx_sek_loaded\": %llu, \"rx_foreign\": %llu, \"rotations\": %llu, "
-			"\"monitor_clients\": %d, \"monitor_dropped\": %llu, \"counters\": {",
+			"\"rx_sek_loaded\": %llu, \"rx_foreign\": %llu, \"rotations\": %llu, ",
 			g->id_hex, GEMD_CP_PORT, up, gem_db_count(g->cp.db), cnt[0], cnt[1], cnt[2],
 			g->cp.pins_open ? "true" : "false", (unsigned long long)g->cp.dp_events,
 			g->cp.nown, (unsigned long long)g->cp.rx_loaded,
-			(unsigned long long)g->cp.rx_foreign, (unsigned long long)g->cp.rotations,
-			g->mon.n, (unsigned long long)g->mon.dropped);
+			(unsigned long long)g->cp.rx_foreign, (unsigned long long)g->cp.rotations);
+		fprintf(f, "\"streams_refused_not_lan\": %llu, \"streams_refused_rate\": %llu, "
+			"\"streams_refused_full\": %llu, \"source_route_errors\": %llu, "
+			"\"streams_idle_withdrawn\": %llu, \"rx_sek_unloaded\": %llu, "
+			"\"rx_unload_pending\": %d, \"monitor_clients\": %d, \"monitor_dropped\": %llu, "
+			"\"counters\": {",
+			(unsigned long long)g->cp.refused_not_lan,
+			(unsigned long long)g->cp.refused_rate,
+			(unsigned long long)g->cp.refused_full,
+			(unsigned long long)g->cp.route_errors,
+			(unsigned long long)g->cp.streams_idle,
+			(unsigned long long)g->cp.rx_unloaded, g->cp.nunload, g->mon.n,
+			(unsigned long long)g->mon.dropped);
 		for (size_t i = 0; i < gem_db_n_stat_fields; i++)
 			fprintf(f, "%s\"%s\": %llu", i ? ", " : "", gem_db_stat_fields[i].name,
 				(unsigned long long)*(const uint64_t *)((const char *)&st +
 						     gem_db_stat_fields[i].off));
-		fprintf(f, "}}\n");
+		fprintf(f, "}, \"process\": {\"dumpable\": %d, \"core_limit\": %lld, "
+			"\"locked_kb\": %ld}}\n", dumpable,
+			core.rlim_cur == RLIM_INFINITY ? -1LL : (long long)core.rlim_cur, lck);
 		return;
 	}
 	fprintf(f, "node %s: control records on UDP %u, %u neighbour(s) up\n", g->id_hex,
@@ -1071,6 +1418,14 @@ void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
 		g->cp.pins_open ? "attached" : "not found", (unsigned long long)g->cp.dp_events,
 		g->cp.nown, (unsigned long long)g->cp.rotations,
 		(unsigned long long)g->cp.rx_loaded, (unsigned long long)g->cp.rx_foreign);
+	fprintf(f, "new streams refused: not LAN-side %llu, rate %llu, no slot %llu (route "
+		"errors %llu); idle streams withdrawn %llu; SEKs unloaded for ingress %llu "
+		"(%d waiting)\n", (unsigned long long)g->cp.refused_not_lan,
+		(unsigned long long)g->cp.refused_rate, (unsigned long long)g->cp.refused_full,
+		(unsigned long long)g->cp.route_errors, (unsigned long long)g->cp.streams_idle,
+		(unsigned long long)g->cp.rx_unloaded, g->cp.nunload);
+	fprintf(f, "process: dumpable %d, core limit %lld, locked %ld kB\n", dumpable,
+		core.rlim_cur == RLIM_INFINITY ? -1LL : (long long)core.rlim_cur, lck);
 	for (size_t i = 0; i < gem_db_n_stat_fields; i++)
 		fprintf(f, "  %-28s %llu\n", gem_db_stat_fields[i].name,
 			(unsigned long long)*(const uint64_t *)((const char *)&st +

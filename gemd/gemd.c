@@ -24,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -131,10 +134,50 @@ static int check_files(const struct gemd_config *c)
 			strerror(errno));
 		bad++;
 	} else if (st.st_mode & 077) {
-		fprintf(stderr, "gemd: %s: warning: [hsm] pin_file '%s' is mode %04o; make it 0600\n",
-			c->path, c->pin_file, st.st_mode & 07777);
+		/* refused, not warned about: whoever can read it can log in to
+		 * the token and use every key in it */
+		fprintf(stderr, "gemd: %s: [hsm] pin_file '%s' is mode %04o: open to group or "
+			"others; refused (run: chmod 600 %s)\n", c->path, c->pin_file,
+			st.st_mode & 07777, c->pin_file);
+		bad++;
 	}
 	return bad;
+}
+
+/* Key hygiene (docs/SECURITY.md 5): gemd holds the PIN, the HSM session
+ * (an in-process PKCS#11 module such as SoftHSM keeps the token's keys in
+ * this process) and SEKs on their way into the data plane.  None of it may
+ * reach swap or a core file:
+ *   - mlockall(MCL_CURRENT | MCL_FUTURE): every page, now and later; gemd
+ *     runs as root (CAP_IPC_LOCK: RLIMIT_MEMLOCK does not apply), so a
+ *     failure is an error, not a fallback;
+ *   - RLIMIT_CORE 0, which the children (charon, babeld) inherit;
+ *   - PR_SET_DUMPABLE 0: no core file whatever the limit or core_pattern (a
+ *     pipe to systemd-coredump ignores RLIMIT_CORE), no ptrace by other
+ *     users, /proc/PID files owned by root.  Not inherited across execve. */
+static int harden_process(void)
+{
+	struct rlimit no_core = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &no_core) < 0) {
+		log_err("setrlimit(RLIMIT_CORE, 0): %s", strerror(errno));
+		return -errno;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		log_err("prctl(PR_SET_DUMPABLE, 0): %s", strerror(errno));
+		return -errno;
+	}
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
+		int err = -errno;
+		struct rlimit ml;
+
+		getrlimit(RLIMIT_MEMLOCK, &ml);
+		log_err("mlockall: %s (RLIMIT_MEMLOCK %lld bytes): gemd keeps keys in memory that "
+			"must not reach swap; run it with CAP_IPC_LOCK (as root) or LimitMEMLOCK=infinity",
+			strerror(-err), ml.rlim_cur == RLIM_INFINITY ? -1LL : (long long)ml.rlim_cur);
+		return err;
+	}
+	return 0;
 }
 
 static void reset_tun_dirs(struct gemd *g)
@@ -569,6 +612,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gemd: must run as root (tunnels, routes, namespaces)\n");
 		goto out_free;
 	}
+	if (harden_process())
+		goto out_free;
 	if (sodium_init() < 0) {
 		fprintf(stderr, "gemd: libsodium failed to initialise\n");
 		goto out_free;

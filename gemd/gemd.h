@@ -40,6 +40,10 @@ struct tunnel;
 #define GEMD_CP_PK_LIFETIME	3600		/* s; refreshed every 30 min */
 #define GEMD_CP_SEK_LIFETIME	3600		/* s; refreshed every 30 min */
 #define GEMD_CP_MAX_OWN		256		/* streams this node seals */
+#define GEMD_CP_UNLOAD_GRACE_MS	2000		/* a withdrawn SEK opens this long more */
+#define GEMD_CP_MAX_UNLOAD	256		/* unloads waiting out the grace */
+#define GEMD_CP_RETRY		64		/* refused streams reported again */
+#define GEMD_CP_RETRY_MS	2000
 
 struct gemd_cp_nb {
 	bool up;
@@ -69,9 +73,29 @@ struct gemd_cp {
 		uint64_t announced_ms, sent_ms;
 		uint32_t seqno;
 		uint8_t wrapped[GEM_TLV_WRAPPED_LEN];
+		uint64_t last_pkts, active_ms;	/* idleness: stream_idle */
+		bool declared;			/* [groups] stream: never idle */
 	} own[GEMD_CP_MAX_OWN];
 	int nown;
+	struct gemd_bucket new_streams;	/* [groups] stream_rate / stream_burst */
+	/* ingress SEKs withdrawn or expired, unloaded at due_ms */
+	struct gemd_cp_unload {
+		struct gem_sg sg;
+		uint16_t key_id;
+		uint64_t due_ms;
+	} unload[GEMD_CP_MAX_UNLOAD];
+	int nunload;
+	/* refused tx-no-key events: their gem_notified note is cleared at
+	 * at_ms, so the data plane reports the stream again (a ring: a flood
+	 * overwrites the oldest, whose note then stays until the LRU drops it) */
+	struct gemd_cp_retry {
+		struct gem_sg sg;
+		uint64_t at_ms;
+	} retry[GEMD_CP_RETRY];
+	unsigned int retry_head;
 	uint64_t dp_events, rx_loaded, rx_foreign, rotations;
+	uint64_t refused_not_lan, refused_rate, refused_full, route_errors;
+	uint64_t streams_idle, rx_unloaded;
 };
 
 struct gemd_peer {

@@ -282,3 +282,61 @@ int gemd_nl_flush_tables(uint32_t lo, uint32_t hi)
 		return n;
 	return total + n;
 }
+
+struct route_q {
+	unsigned int oif;
+	unsigned char type;
+	int found;
+};
+
+static int route_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct route_q *q = data;
+
+	if (mnl_attr_get_type(attr) == RTA_OIF && mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+		q->oif = mnl_attr_get_u32(attr);
+	return MNL_CB_OK;
+}
+
+static int route_cb(const struct nlmsghdr *h, void *data)
+{
+	struct route_q *q = data;
+	const struct rtmsg *r = mnl_nlmsg_get_payload(h);
+
+	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*r)))
+		return MNL_CB_OK;
+	q->type = r->rtm_type;
+	q->found = 1;
+	return mnl_attr_parse(h, sizeof(*r), route_attr_cb, q);
+}
+
+int gemd_nl_route_get(int family, const uint8_t *addr, unsigned int *oif, unsigned char *type)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	struct route_q q = { 0 };
+	struct rtmsg *r;
+	struct gem_nl n;
+	int err;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	h->nlmsg_type = RTM_GETROUTE;
+	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;	/* the answer, then the ack */
+	r = mnl_nlmsg_put_extra_header(h, sizeof(*r));
+	r->rtm_family = family;
+	r->rtm_dst_len = family == AF_INET ? 32 : 128;
+	mnl_attr_put(h, RTA_DST, family == AF_INET ? 4 : 16, addr);
+	err = gem_nl_open(&n);
+	if (err)
+		return err;
+	err = gem_nl_run(&n, h, route_cb, &q);
+	gem_nl_close(&n);
+	if (err)
+		return err;
+	if (!q.found)
+		return -ENOENT;
+	*oif = q.oif;
+	*type = q.type;
+	return 0;
+}

@@ -24,6 +24,11 @@ int gemd_nl_flush_proto(unsigned char proto);
  * and every route in those tables; the number deleted or -errno. */
 int gemd_nl_flush_tables(uint32_t lo, uint32_t hi);
 
+/* The kernel's route to addr (4 or 16 bytes by family), as `ip route get`:
+ * its output interface and type (RTN_UNICAST, RTN_LOCAL, ...).  0, or the
+ * kernel's -errno (-ENETUNREACH: no route). */
+int gemd_nl_route_get(int family, const uint8_t *addr, unsigned int *oif, unsigned char *type);
+
 #define GEMD_RTPROT_BABEL 42
 
 #endif

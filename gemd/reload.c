@@ -24,7 +24,8 @@
 /* section.name of the keys a running gemd takes on */
 static const char *const live[] = {
 	"groups.group", "groups.stream", "groups.suite", "groups.sek_lifetime",
-	"groups.sek_packets", "groups.rotate_delay",
+	"groups.sek_packets", "groups.rotate_delay", "groups.sources", "groups.stream_idle",
+	"groups.stream_rate", "groups.stream_burst",
 	"discovery.interface", "discovery.interval", "discovery.hold",
 };
 

@@ -3,6 +3,7 @@
 #ifndef GEMD_UTIL_H
 #define GEMD_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -28,5 +29,16 @@ int gemd_reset_dir(const char *dir, const char *const *keep, mode_t mode);
 int gemd_write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* First line of a pid file: pid, or -errno. */
 pid_t gemd_read_pidfile(const char *path);
+
+/* Token bucket: `rate` tokens per second, at most `burst` held; starts full.
+ * Integer milli-tokens, so a rate of 1/s over 100 ms ticks loses nothing. */
+struct gemd_bucket {
+	uint64_t mtok, last_ms;
+	unsigned int rate, burst;
+};
+void gemd_bucket_init(struct gemd_bucket *b, unsigned int rate, unsigned int burst,
+		      uint64_t now_ms);
+/* Take one token: true, or false (none left: refused, nothing taken). */
+bool gemd_bucket_take(struct gemd_bucket *b, uint64_t now_ms);
 
 #endif

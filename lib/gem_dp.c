@@ -259,3 +259,30 @@ int gem_dp_replace_rx_sek_len(int ctl_fd, const struct gem_sg *sg, uint16_t key_
 {
 	return set_sek(ctl_fd, sg, 0, key_id, sek, sek_len, GEM_CTL_F_REPLACE);
 }
+
+static int del_op(int ctl_fd, __u32 op, const struct gem_sg *sg, uint16_t key_id)
+{
+	struct gem_ctl_req req;
+	int ret = -EBUSY;
+
+	memset(&req, 0, sizeof(req));	/* no key material: nothing to lock */
+	req.op = op;
+	req.sg = *sg;
+	req.key_id = key_id;
+	for (int i = 0; i < 200 && ret == -EBUSY; i++) {
+		ret = run_ctl(ctl_fd, &req);
+		if (ret == -EBUSY)
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	return ret;
+}
+
+int gem_dp_del_tx(int ctl_fd, const struct gem_sg *sg)
+{
+	return del_op(ctl_fd, GEM_OP_DEL_TX, sg, 0);
+}
+
+int gem_dp_unload_rx_sek(int ctl_fd, const struct gem_sg *sg, uint16_t key_id)
+{
+	return del_op(ctl_fd, GEM_OP_DEL_RX_SEK, sg, key_id);
+}

@@ -66,6 +66,15 @@ int gem_dp_replace_rx_sek(int ctl_fd, const struct gem_sg *sg, uint16_t key_id,
 int gem_dp_replace_rx_sek_len(int ctl_fd, const struct gem_sg *sg, uint16_t key_id,
 			      const uint8_t *sek, size_t sek_len);
 
+/* Forget egress stream sg: both key slots and the entry (its next packet is
+ * dropped and reported as tx-no-key).  0, -ENOENT, -EBUSY, -errno. */
+int gem_dp_del_tx(int ctl_fd, const struct gem_sg *sg);
+
+/* Ingress: unload key_id of sg (a withdrawn or expired SEK); the stream's
+ * other key id stays loaded with its replay window; the entry is deleted
+ * when no key id is left.  0, -ENOENT (key id not held), -EBUSY, -errno. */
+int gem_dp_unload_rx_sek(int ctl_fd, const struct gem_sg *sg, uint16_t key_id);
+
 /* fp = SHA-256("GEM v1 sek-fp" 0x00 || sek)[0..16], what an rx entry keeps
  * of a SEK to tell a reload of the same key from another key. */
 void gem_dp_sek_fp(const uint8_t sek[GEM_SEK_LEN], uint8_t fp[GEM_SEK_FP_LEN]);

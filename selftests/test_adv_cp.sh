@@ -341,6 +341,21 @@ check "the stream kept flowing: >= 99% of $COUNT packets received ($RCV, $MISS m
 check "hostD: every packet byte-identical, nothing else reached the LAN (bad 0, other 0)" \
 	jq -e '(.bad // 1) == 0 and (.other // 1) == 0' "$T/rx.json" >/dev/null
 
+echo "--- own-stream slots: 300 spoofed sources at a's WAN egress, then a new LAN-side stream (issue 14)"
+REF0=$(cstats a | jq '.streams_refused_not_lan // 0')
+nsx a python3 "$GEM_ROOT/selftests/spoof_flood.py" --iface e-b --group "$GRP" --port "$PORT" \
+	--base 10.66.0.1 --count 300 | sed 's/^/  flood: /'
+refd() { [ $(( $(cstats a | jq '.streams_refused_not_lan // 0') - REF0 )) -ge 300 ]; }
+gem_wait_for 20 refd
+echo "  a: $(cstats a | jq -c '{own_streams, streams_refused_not_lan, streams_refused_rate}')"
+check "a: all 300 spoofed sources refused (streams_refused_not_lan +300)" refd
+check "a: no slot taken (own streams: the real one only)" test "$(cstats a | jq .own_streams)" -le 1
+nsx a python3 "$GEM_ROOT/selftests/spoof_flood.py" --iface e-b --group "$GRP" --port "$PORT" \
+	--base 10.1.0.50 --count 1 >/dev/null
+keyed() { grep -q "new stream (10.1.0.50, $GRP): SEK key id 1 loaded" "$T/a/gemd.log"; }
+gem_wait_for 10 keyed
+check "a: a new stream from its LAN (10.1.0.50) is still keyed after the flood" keyed
+
 echo "--- stop; captures (c is a non-member on the path, holding every link's traffic)"
 for n in $NODES; do cp_stop "$n"; done
 cp_capture_stop

@@ -1265,3 +1265,85 @@ Test(dataplane, replay_cost_table)
 	}
 	fflush(stdout);
 }
+
+/* Unloading a withdrawn key id (docs/PROTOCOL.md 10.5): only that slot goes,
+ * the other key id keeps opening with its replay window; the last one takes
+ * the entry with it. */
+Test(dataplane, rx_unload_one_key_id_then_the_entry)
+{
+	struct stream s;
+	uint8_t pl[20] = { 0 }, in[FRAME_MAX], p1[FRAME_MAX], p2[FRAME_MAX], out[FRAME_MAX];
+	struct gem_rx_stream v;
+	size_t n, l1, l2, on;
+	__u32 cur, prev;
+
+	mkstream(&s, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_group(&s, 1);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), 0);
+	cr_assert_eq(run(eg_fd, in, n, p1, &l1), TC_ACT_OK);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 2, K.sek), 0);
+	cr_assert_eq(run(eg_fd, in, n, p2, &l2), TC_ACT_OK);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 1, K.sek), 0);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 2, K.sek), 0);
+	cr_assert_eq(run(in_fd, p2, l2, out, &on), XDP_PASS);
+
+	/* not held: nothing changes */
+	cr_assert_eq(gem_dp_unload_rx_sek(ctl_fd, &s.sg, 3), -ENOENT);
+	/* key id 2 (the current one) goes; 1 stays and becomes current */
+	cr_assert_eq(gem_dp_unload_rx_sek(ctl_fd, &s.sg, 2), 0);
+	rx_kids(&s, &cur, &prev);
+	cr_assert(cur == 1 && prev == GEM_KEY_ID_NONE, "after unloading 2: cur %u prev %u", cur,
+		  prev);
+	cr_assert_eq(run(in_fd, p1, l1, out, &on), XDP_PASS);
+	cr_assert_eq(run(in_fd, p1, l1, out, &on), XDP_DROP, "key id 1's window was lost");
+	cr_assert_eq(counter(GEM_C_RX_REPLAY), 1);
+	cr_assert_eq(run(in_fd, p2, l2, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_KEY_ID), 1);
+	cr_assert_eq(gem_dp_unload_rx_sek(ctl_fd, &s.sg, 2), -ENOENT);
+	/* the last key id: the entry is gone, packets have no key */
+	cr_assert_eq(gem_dp_unload_rx_sek(ctl_fd, &s.sg, 1), 0);
+	cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.gem_rx), &s.sg, &v), -ENOENT);
+	cr_assert_eq(run(in_fd, p1, l1, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_NO_KEY), 1);
+	cr_assert_eq(gem_dp_unload_rx_sek(ctl_fd, &s.sg, 1), -ENOENT);
+	/* and the stream can be keyed again */
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 2, K.sek), 0);
+	cr_assert_eq(run(in_fd, p2, l2, out, &on), XDP_PASS);
+}
+
+/* An idle egress stream is forgotten: no key, its next packet dropped and
+ * reported again; a new key starts the packet numbers at the clock again,
+ * above the old ones. */
+Test(dataplane, tx_delete_forgets_the_stream)
+{
+	struct stream s;
+	uint8_t pl[20] = { 0 }, in[FRAME_MAX], out[FRAME_MAX];
+	struct gem_tx_stream v;
+	struct ring_buffer *rb;
+	size_t n, on;
+	uint64_t pn0;
+	int events = 0;
+
+	mkstream(&s, AF_INET6, "fd00::1", "ff3e::1:1");
+	set_group(&s, 1);
+	n = udp_frame(in, &s, pl, sizeof(pl));
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), 0);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+	pn0 = tx_next_pn(&s);
+	cr_assert_eq(gem_dp_del_tx(ctl_fd, &s.sg), 0);
+	cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.gem_tx), &s.sg, &v), -ENOENT);
+	cr_assert_eq(gem_dp_del_tx(ctl_fd, &s.sg), -ENOENT);
+	ev_sg = &s.sg;
+	ev_count = &events;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.gem_events), on_event, NULL, NULL);
+	cr_assert_not_null(rb);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_TX_NO_KEY), 1);
+	ring_buffer__consume(rb);
+	cr_assert_eq(events, 1, "the forgotten stream is reported again, got %d events", events);
+	ring_buffer__free(rb);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), 0);
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+	cr_assert_gt(tx_next_pn(&s), pn0, "pn restarted below the old entry's");
+}

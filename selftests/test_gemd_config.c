@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "gemd/config.h"
+#include "gemd/util.h"
 
 /* A minimal valid configuration: every required key. */
 #define MIN "[hsm]\npin_file = /etc/gem/pin\n[discovery]\ninterface = eth0\n"
@@ -358,4 +359,67 @@ Test(config, group_suites)
 	    "t.conf:6: [groups] group: '239.1.1.1 suite=cmac extra': expected GROUP [suite=SUITE]");
 	bad(MIN "[groups]\ngroup = 239.1.1.1 suite=cmac\ngroup = 239.1.1.1 suite=poly1305\n",
 	    "t.conf:7: [groups] group: group '239.1.1.1 suite=poly1305' listed twice");
+}
+
+/* [groups] sources / stream_idle / stream_rate / stream_burst (issue 14). */
+Test(config, stream_admission)
+{
+	static const uint8_t in4[16] = { [10] = 0xff, [11] = 0xff, 10, 1, 0, 200 };
+	static const uint8_t out4[16] = { [10] = 0xff, [11] = 0xff, 10, 1, 1, 2 };
+	uint8_t in6[16], out6[16];
+
+	cr_assert_eq(parse(MIN), 0, "%s", err);
+	cr_expect_eq(c.nsources, 0);
+	cr_expect_eq(c.stream_idle_ms, 300000);
+	cr_expect_eq(c.stream_rate, 10);
+	cr_expect_eq(c.stream_burst, 32);
+	cr_assert_eq(parse(MIN "[groups]\ngroup = 239.1.1.1\nsources = 10.1.0.0/24 fd00:1::/61\n"
+			   "sources = 10.9.9.9\nstream_idle = 2.5\nstream_rate = 3\n"
+			   "stream_burst = 4\nstream = 10.1.0.2 239.1.1.1\n"), 0, "%s", err);
+	cr_assert_eq(c.nsources, 3);
+	cr_expect_str_eq(c.sources[1].text, "fd00:1::/61");
+	cr_expect_str_eq(c.sources[2].text, "10.9.9.9/32");
+	cr_expect_eq(c.stream_idle_ms, 2500);
+	cr_expect_eq(c.stream_rate, 3);
+	cr_expect_eq(c.stream_burst, 4);
+	/* IPv4 sources are IPv4-mapped (struct gem_addr) */
+	cr_expect(gemd_prefix_contains(&c.sources[0], in4));
+	cr_expect(!gemd_prefix_contains(&c.sources[0], out4));
+	cr_expect(!gemd_prefix_contains(&c.sources[1], in4), "IPv4 source in an IPv6 prefix");
+	cr_assert_eq(inet_pton(AF_INET6, "fd00:1:0:7:ffff::1", in6), 1);
+	cr_assert_eq(inet_pton(AF_INET6, "fd00:1:0:8::1", out6), 1);
+	cr_expect(gemd_prefix_contains(&c.sources[1], in6), "/61: :7 is inside fd00:1::/61");
+	cr_expect(!gemd_prefix_contains(&c.sources[1], out6), "/61: :8 is outside");
+	cr_expect(!gemd_prefix_contains(&c.sources[0], in6));
+	bad(MIN "[groups]\nsources = 10.1.0.0/33\n",
+	    "t.conf:6: [groups] sources: '10.1.0.0/33' is not an IP prefix (e.g. 10.1.0.0/24, "
+	    "fd00:1::/64)");
+	bad(MIN "[groups]\nstream_rate = 0\n",
+	    "t.conf:6: [groups] stream_rate: '0' is not a whole number in 1..10000");
+	bad(MIN "[groups]\nstream_idle = 0.5\n",
+	    "t.conf:6: [groups] stream_idle: '0.5' is not a time in seconds in 1.000..604800");
+	bad(MIN "[groups]\ngroup = 239.1.1.1\nsources = 10.2.0.0/16\nstream = 10.1.0.2 239.1.1.1\n",
+	    "t.conf: [groups] stream: source 10.1.0.2 is in none of the [groups] sources prefixes");
+}
+
+/* The new-stream token bucket (gemd/util.c). */
+Test(config, stream_bucket)
+{
+	struct gemd_bucket b;
+	int n = 0;
+
+	gemd_bucket_init(&b, 2, 3, 1000);
+	while (gemd_bucket_take(&b, 1000))
+		n++;
+	cr_expect_eq(n, 3, "a full bucket gives its burst: %d", n);
+	cr_expect(!gemd_bucket_take(&b, 1499), "2/s: no token after 499 ms");
+	cr_expect(gemd_bucket_take(&b, 1500), "2/s: one token after 500 ms");
+	cr_expect(!gemd_bucket_take(&b, 1500));
+	/* a long pause refills to the burst, not beyond */
+	n = 0;
+	while (gemd_bucket_take(&b, 1000000000))
+		n++;
+	cr_expect_eq(n, 3, "after a long pause: %d", n);
+	/* a clock that goes back takes nothing and gives nothing */
+	cr_expect(!gemd_bucket_take(&b, 5));
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <linux/rtnetlink.h>
 
 #include "gemd/nl.h"
 
@@ -122,4 +123,43 @@ Test(nl, flush_tables_and_proto)
 	cr_expect_eq(lines("ip route show proto 42; ip -6 route show proto 42"), 0);
 	cr_expect_eq(lines("ip route show proto static"), 1, "other protocols: kept");
 	cr_expect_eq(gemd_nl_flush_proto(GEMD_RTPROT_BABEL), 0);
+}
+
+/* gemd_nl_route_get against the kernel's routes, compared with `ip route get`. */
+Test(nl, route_get)
+{
+	struct { const char *addr; int family; const char *dev; unsigned char type; } c[] = {
+		{ "10.1.0.7", AF_INET, "dl", RTN_UNICAST },
+		{ "10.77.0.1", AF_INET, "dw", RTN_UNICAST },	/* the default route */
+		{ "10.1.0.1", AF_INET, "lo", RTN_LOCAL },
+		{ "fd00:1::7", AF_INET6, "dl", RTN_UNICAST },
+	};
+	uint8_t a[16];
+	unsigned int oif;
+	unsigned char type;
+
+	own_netns();
+	cr_assert_eq(system("ip link add dl type veth peer name dlp && ip link add dw type veth peer name dwp && "
+			    "ip link set dlp up && ip link set dwp up && "
+			    "ip link set dl up && ip link set dw up && "
+			    "ip addr add 10.1.0.1/24 dev dl && ip addr add 10.2.0.1/24 dev dw && "
+			    "ip -6 addr add fd00:1::1/64 dev dl nodad && "
+			    "ip route add default via 10.2.0.2"), 0);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char cmd[160];
+		int n;
+
+		cr_assert_eq(inet_pton(c[i].family, c[i].addr, a), 1);
+		cr_assert_eq(gemd_nl_route_get(c[i].family, a, &oif, &type), 0, "%s", c[i].addr);
+		cr_expect_eq(oif, if_nametoindex(c[i].dev), "%s: oif %u, want %s", c[i].addr, oif,
+			     c[i].dev);
+		cr_expect_eq(type, c[i].type, "%s: type %u", c[i].addr, type);
+		snprintf(cmd, sizeof(cmd), "ip route get %s | grep -w 'dev %s'", c[i].addr,
+			 c[i].dev);
+		n = lines(cmd);
+		cr_expect_eq(n, 1, "ip route get %s disagrees", c[i].addr);
+	}
+	/* no route at all (IPv6 has no default here) */
+	cr_assert_eq(inet_pton(AF_INET6, "fd00:9::1", a), 1);
+	cr_expect_eq(gemd_nl_route_get(AF_INET6, a, &oif, &type), -ENETUNREACH);
 }
