@@ -347,9 +347,11 @@ cp_peers() { "$GEMCTL" -j peers --socket "$T/$1/run/gemd.sock"; }
 cp_routes() { "$GEMCTL" -j routes --socket "$T/$1/run/gemd.sock"; }
 
 # jq_ok JSON FILTER [JQ ARGS...]: FILTER is true for JSON.
+# Empty input fails (jq -e succeeds on no input at all).
 jq_ok() {
 	local json=$1 filter=$2
 	shift 2
+	[ -n "${json//[[:space:]]/}" ] || return 1
 	jq -e "$@" "$filter" <<<"$json" >/dev/null 2>&1
 }
 
