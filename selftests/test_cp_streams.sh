@@ -48,9 +48,13 @@ gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$
 cstats() { "$GEMCTL" -j control-stats --socket "$T/$1/run/gemd.sock"; }
 cst() { cstats "$1" | jq -r ".$2 // 0"; }
 # streams NODE DIR SOURCE: that node's data-plane entries of (SOURCE, GRP) in DIR
-streams() { gemctl_in "$1" -j stream list | jq -c --arg d "$2" --arg s "$3" '[.[] | select(.dir == $d and .source == $s)]'; }
+streams() { gemctl_in "$1" -j stream list | jq -c --arg d "$2" --arg s "$3" '[.streams[] | select(.dir == $d and .source == $s)]'; }
 quiet_jq() { jq -e "$@" >/dev/null; }
-has_stream() { [ "$(streams "$1" "$2" "$3" | jq length)" -gt 0 ]; }
+# nstreams NODE DIR SOURCE: how many (empty if gemctl or jq failed: then
+# neither has_stream nor no_stream holds)
+nstreams() { streams "$1" "$2" "$3" | jq length; }
+has_stream() { local n; n=$(nstreams "$@"); [ -n "$n" ] && [ "$n" -gt 0 ]; }
+no_stream() { [ "$(nstreams "$@")" = 0 ]; }
 
 echo "--- nodes, links, hosts (as test_cp_sek.sh)"
 cp_line4
@@ -137,15 +141,15 @@ check "a: keyed the real stream after the flood" \
 check "hostD received the real stream (> 800 of 1000), byte-identical" \
 	quiet_jq '(.received // 0) > 800 and (.bad // 0) == 0 and (.other // 0) == 0' "$T/rx.json"
 check "a: rotated the stream's SEK at least once" grep -q "($SRC, $GRP): egress switched" "$T/a/gemd.log"
-one_kid() { streams d rx "$SRC" | jq -e '.[0].prev_key_id == "-" and .[0].key_id != "-"' >/dev/null; }
+one_kid() { streams d rx "$SRC" | jq -e '.[0].prev_key_id == null and .[0].key_id != null' >/dev/null; }
 gem_wait_for 15 one_kid
 echo "  d rx entry: $(streams d rx "$SRC")"
 check "d: the withdrawn key id of a rotation unloaded (one key id held, prev_key_id -)" one_kid
 check "d: the unload is counted (rx_sek_unloaded > 0)" test "$(cst d rx_sek_unloaded)" -gt 0
 
 echo "--- 4. idle: withdrawn after stream_idle ($IDLE s), SEK unloaded at d"
-gone_a() { ! has_stream a tx "$SRC"; }
-gone_d() { ! has_stream d rx "$SRC"; }
+gone_a() { no_stream a tx "$SRC"; }
+gone_d() { no_stream d rx "$SRC"; }
 gem_wait_for $((IDLE + 15)) gone_a
 gem_wait_for 10 gone_d
 echo "  a: $(cstats a | jq -c '{own_streams, streams_idle_withdrawn}'), d: $(cstats d | jq -c '{rx_sek_unloaded, rx_unload_pending}')"
