@@ -86,13 +86,12 @@ static int put_json(json_object *o)
 	return gem_json_print(o, pretty) ? 1 : 0;
 }
 
+/* libbpf's own messages (verifier log included) with -v only: without it,
+ * gem-load's one-line errors say what failed. */
 static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
-	if (lvl == LIBBPF_DEBUG && !verbose)
-		return 0;
-	if (!verbose)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
+	(void)lvl;
+	return verbose ? vfprintf(stderr, fmt, ap) : 0;
 }
 
 static void usage(FILE *f)
