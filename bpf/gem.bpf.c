@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "gem_crypto.bpf.h"
+#include "gem_errno.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -752,9 +753,9 @@ static __noinline int ctl_set_group(struct gem_ctl_req *req)
 	int err = 0;
 
 	if (req->suite < 1 || req->suite > GEM_SUITE_MAX)
-		return -22;
+		return -EINVAL;
 	if (!(gem_suites() & (1u << req->suite)))
-		return -95;	/* EOPNOTSUPP: the suite needs the crypto kfuncs */
+		return -EOPNOTSUPP;	/* the suite needs the crypto kfuncs */
 	if (req->suite == GEM_SUITE_CMAC) {
 		ctx = gem_aes_ctx(req->cmac_key, "cbc(aes)", &err);
 		if (!ctx)
@@ -769,7 +770,7 @@ static __noinline int ctl_set_group(struct gem_ctl_req *req)
 	if (!g) {
 		if (ctx && gem_have_crypto())
 			bpf_crypto_ctx_release(ctx);
-		return -12;
+		return -ENOMEM;
 	}
 	g->suite = req->suite;
 	g->flags = req->flags;
@@ -853,18 +854,18 @@ static __noinline int ctl_set_tx(struct gem_ctl_req *req)
 
 	if (req->key_id > 0xffff ||
 	    (req->sek_len != GEM_SEK_AES_LEN && req->sek_len != GEM_SEK_CHACHA_LEN))
-		return -22;
+		return -EINVAL;
 	sg = req->sg;
 	st = bpf_map_lookup_elem(&gem_tx, &sg);
 	if (!st) {
 		/* a new entry starts at the clock (gem_common.h GEM_PN_CLOCK_MIN):
 		 * above every pn an earlier entry of this stream used */
 		if (req->first_pn < GEM_PN_CLOCK_MIN || req->first_pn >= GEM_PN_LIMIT)
-			return -34;	/* ERANGE: the clock is not set */
+			return -ERANGE;	/* the clock is not set */
 		created = !bpf_map_update_elem(&gem_tx, &sg, &empty_tx, BPF_NOEXIST);
 		st = bpf_map_lookup_elem(&gem_tx, &sg);
 		if (!st)
-			return -12;
+			return -ENOMEM;
 	}
 	bpf_spin_lock(&st->lock);
 	if (created)
@@ -876,9 +877,9 @@ static __noinline int ctl_set_tx(struct gem_ctl_req *req)
 		st->loading = 1;
 	bpf_spin_unlock(&st->lock);
 	if (busy)
-		return -16;	/* EBUSY: another load of this stream is under way */
+		return -EBUSY;	/* another load of this stream is under way */
 	if (same)
-		return -17;	/* EEXIST: re-loading the current key id */
+		return -EEXIST;	/* re-loading the current key id */
 	nslot = c ^ 1;		/* egress reads only slot `cur`: fill the other */
 	ctl_make_key(req, ctx, ck, err);
 	if (err) {
@@ -936,7 +937,7 @@ static __noinline int ctl_set_rx(struct gem_ctl_req *req)
 
 	if (k > 0xffff ||
 	    (req->sek_len != GEM_SEK_AES_LEN && req->sek_len != GEM_SEK_CHACHA_LEN))
-		return -22;
+		return -EINVAL;
 	{
 		/* scoped: its stack slot is reused for the crypto params */
 		struct gem_sg sg = req->sg;
@@ -948,11 +949,11 @@ static __noinline int ctl_set_rx(struct gem_ctl_req *req)
 		}
 	}
 	if (!st)
-		return -12;
+		return -ENOMEM;
 	bpf_spin_lock(&st->lock);
 	if (st->loading) {
 		bpf_spin_unlock(&st->lock);
-		return -16;	/* EBUSY */
+		return -EBUSY;
 	}
 	c = st->cur & 1;
 	if (st->key_id[0] == k || st->key_id[1] == k) {
@@ -963,7 +964,7 @@ static __noinline int ctl_set_rx(struct gem_ctl_req *req)
 		}
 		if (!(req->sek_flags & GEM_CTL_F_REPLACE)) {
 			bpf_spin_unlock(&st->lock);
-			return -17;	/* EEXIST: another SEK under a held key id */
+			return -EEXIST;	/* another SEK under a held key id */
 		}
 		newcur = c;
 		reset = 0;
@@ -981,7 +982,7 @@ static __noinline int ctl_set_rx(struct gem_ctl_req *req)
 		newcur = c;
 	} else {
 		bpf_spin_unlock(&st->lock);
-		return -116;	/* ESTALE: older than both key ids held */
+		return -ESTALE;	/* older than both key ids held */
 	}
 	st->loading = 1;
 	bpf_spin_unlock(&st->lock);
@@ -1029,11 +1030,11 @@ static __always_inline int ctl_del_tx(struct gem_ctl_req *req)
 
 	st = bpf_map_lookup_elem(&gem_tx, &sg);
 	if (!st)
-		return -2;	/* ENOENT */
+		return -ENOENT;
 	bpf_spin_lock(&st->lock);
 	if (st->loading) {
 		bpf_spin_unlock(&st->lock);
-		return -16;	/* EBUSY */
+		return -EBUSY;
 	}
 	st->loading = 1;	/* a load racing the delete waits (EBUSY), then recreates */
 	st->key_id[0] = GEM_KEY_ID_NONE;
@@ -1056,14 +1057,14 @@ static __always_inline int ctl_del_rx(struct gem_ctl_req *req)
 	__u32 k = req->key_id, t, other;
 
 	if (k > 0xffff)
-		return -22;
+		return -EINVAL;
 	st = bpf_map_lookup_elem(&gem_rx, &sg);
 	if (!st)
-		return -2;	/* ENOENT */
+		return -ENOENT;
 	bpf_spin_lock(&st->lock);
 	if (st->loading) {
 		bpf_spin_unlock(&st->lock);
-		return -16;	/* EBUSY */
+		return -EBUSY;
 	}
 	if (st->key_id[0] == k) {
 		t = 0;
@@ -1071,7 +1072,7 @@ static __always_inline int ctl_del_rx(struct gem_ctl_req *req)
 		t = 1;
 	} else {
 		bpf_spin_unlock(&st->lock);
-		return -2;	/* ENOENT: that key id is not held */
+		return -ENOENT;	/* that key id is not held */
 	}
 	other = st->key_id[t ^ 1];
 	st->key_id[t] = GEM_KEY_ID_NONE;
@@ -1114,5 +1115,5 @@ int gem_ctl(struct gem_ctl_req *req)
 	case GEM_OP_DEL_RX_SEK:
 		return ctl_del_rx(req);
 	}
-	return -95;	/* EOPNOTSUPP */
+	return -EOPNOTSUPP;
 }

@@ -492,8 +492,7 @@ static void start(struct babel *b, uint64_t now)
 			strerror(-err), b->backoff_ms);
 		b->pid = 0;
 		b->restart_at_ms = now + b->backoff_ms;
-		b->backoff_ms = b->backoff_ms * 2 > BABEL_RESTART_MAX_MS ? BABEL_RESTART_MAX_MS :
-			       b->backoff_ms * 2;
+		b->backoff_ms = gemd_backoff_double(b->backoff_ms, BABEL_RESTART_MAX_MS);
 		return;
 	}
 	b->started_ms = now;
@@ -648,8 +647,7 @@ bool babel_child_exited(struct babel *b, pid_t pid, int status, uint64_t now)
 	b->restart_at_ms = now + b->backoff_ms;
 	log_warn("babeld pid %d %s (log: %s); restarting in %u ms", pid,
 		 gemd_exit_str(status, why, sizeof(why)), b->logf, b->backoff_ms);
-	b->backoff_ms = b->backoff_ms * 2 > BABEL_RESTART_MAX_MS ? BABEL_RESTART_MAX_MS :
-		       b->backoff_ms * 2;
+	b->backoff_ms = gemd_backoff_double(b->backoff_ms, BABEL_RESTART_MAX_MS);
 	/* a killed babeld leaves its routes behind */
 	n = gemd_nl_flush_proto(GEMD_RTPROT_BABEL);
 	if (n > 0)

@@ -61,14 +61,13 @@
 #define PINS_RETRY_MS	2000
 #define CP_HOPS		255
 
-static const char *suite_names[] = { "none", "hmac-sha256", "cmac", "poly1305" };
-
+/* A suite by name (lib/gem_dp.c holds the one table); 0 for a name it does
+ * not know, which the configuration parser has refused already. */
 static unsigned int suite_of(const char *name)
 {
-	for (unsigned int i = 1; i < sizeof(suite_names) / sizeof(suite_names[0]); i++)
-		if (!strcmp(name, suite_names[i]))
-			return i;
-	return GEM_SUITE_HMAC_SHA256;
+	int s = gem_suite_parse(name);
+
+	return s > 0 ? (unsigned int)s : 0;
 }
 
 static uint32_t handle_of(const struct gemd *g, const struct gemd_peer *p)
@@ -992,6 +991,10 @@ static void load_groups(struct gemd *g)
 		gem_keys_group_str(g->cfg.groups[i], gr);
 		if (!g->cp.have_gak[i])
 			continue;
+		if (!suite) {
+			log_err("control: group %s: unknown suite; not loaded", gr);
+			continue;
+		}
 		memcpy(a.a, g->cfg.groups[i], 16);
 		if (klen)
 			err = gem_keys_dp_key(g->keys, a.a, 0, suite, key, klen);
@@ -1003,7 +1006,7 @@ static void load_groups(struct gemd *g)
 				err == -EIO ? gem_keys_errmsg() : strerror(-err));
 		else
 			log_info("control: group %s loaded into the data plane (suite %s, key "
-				 "derived in the HSM)", gr, suite_names[suite]);
+				 "derived in the HSM)", gr, gem_suite_name(suite));
 	}
 }
 

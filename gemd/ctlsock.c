@@ -120,6 +120,7 @@ void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
 	for (unsigned int i = 0; g->peers && i < g->cfg.max_neighbours; i++) {
 		struct gemd_peer *p = &g->peers[i];
 		const struct tunnel *t = p->tun;
+		struct gem_db_neigh_info ni;
 		const struct babel_neigh *bn;
 		char ll[INET6_ADDRSTRLEN];
 		const char *state = t ? tunnel_state_name(t->state) : "no-tunnel";
@@ -185,6 +186,13 @@ void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
 		} else {
 			fprintf(f, "null, \"last_error_age_s\": null");
 		}
+		/* the record engine's view of it: what it still owes us acks for */
+		if (g->cp.db && !gem_db_neigh_info(g->cp.db, i, &ni))
+			fprintf(f, ", \"records\": {\"pending\": %zu, \"acks_due\": %zu, "
+				"\"request_pending\": %s}", ni.pending, ni.acks,
+				ni.request_pending ? "true" : "false");
+		else
+			fprintf(f, ", \"records\": null");
 		fprintf(f, ", \"babel\": ");
 		if (bn)
 			fprintf(f, "{\"address\": \"%s\", \"reach\": \"%04x\", \"rxcost\": %u, "

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "gemd/db.h"
+#include "gemd/util.h"
 
 #define DEF_MTU		1200
 #define MIN_MTU		(GEM_TLV_HDR_LEN + 2 + 255)
@@ -490,8 +491,7 @@ static void flush_neigh(struct gem_db *db, struct neigh *n, uint64_t now)
 			}
 			n->req_tries++;
 			n->req_due = now + n->req_rto;
-			n->req_rto = n->req_rto * 2 > db->p.rto_max_ms ?
-				     db->p.rto_max_ms : n->req_rto * 2;
+			n->req_rto = gemd_backoff_double(n->req_rto, db->p.rto_max_ms);
 			db->st.tx_requests++;
 		}
 	}
@@ -515,7 +515,7 @@ static void flush_neigh(struct gem_db *db, struct neigh *n, uint64_t now)
 				db->st.tx_retransmits++;
 			p->tries++;
 			p->due = now + p->rto;
-			p->rto = p->rto * 2 > db->p.rto_max_ms ? db->p.rto_max_ms : p->rto * 2;
+			p->rto = gemd_backoff_double(p->rto, db->p.rto_max_ms);
 		}
 	}
 	pkt_send(db, n, &pk);

@@ -170,8 +170,7 @@ static void fail(struct gemd *g, struct gemd_peer *p, uint64_t now, const char *
 	g->ident.failed++;
 	id->failures++;
 	id->backoff_ms = !id->backoff_ms ? GEM_IDENT_BACKOFF_MS :
-			 id->backoff_ms * 2 > GEM_IDENT_BACKOFF_MAX_MS ? GEM_IDENT_BACKOFF_MAX_MS :
-			 id->backoff_ms * 2;
+			 gemd_backoff_double(id->backoff_ms, GEM_IDENT_BACKOFF_MAX_MS);
 	id->retry_ms = now + id->backoff_ms;
 	snprintf(id->problem, sizeof(id->problem), "identity proof failed: %s", why);
 	id->problem_ms = now;

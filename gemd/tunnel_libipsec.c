@@ -261,8 +261,7 @@ static void schedule_restart(struct lt *l, uint64_t now)
 	if (l->spawned_ms && now - l->spawned_ms >= STABLE_MS)
 		l->restart_backoff_ms = RESTART_MIN_MS;
 	l->restart_at_ms = now + l->restart_backoff_ms;
-	l->restart_backoff_ms = l->restart_backoff_ms * 2 > RESTART_MAX_MS ?
-				RESTART_MAX_MS : l->restart_backoff_ms * 2;
+	l->restart_backoff_ms = gemd_backoff_double(l->restart_backoff_ms, RESTART_MAX_MS);
 	t->pid = 0;
 	t->ifname[0] = '\0';
 	t->ready = false;
@@ -676,8 +675,7 @@ static void scan_log_line(struct lt *l, const char *line, uint64_t now)
 		note_failure(l, now, "IKE authentication failed: %s", why);
 		set_state(l, TUNNEL_AUTH_FAILED, now, why);
 		/* back off: a wrong key will not fix itself quickly */
-		l->init_backoff_ms = l->init_backoff_ms * 2 > INIT_RETRY_MAX_MS ?
-				     INIT_RETRY_MAX_MS : l->init_backoff_ms * 2;
+		l->init_backoff_ms = gemd_backoff_double(l->init_backoff_ms, INIT_RETRY_MAX_MS);
 		if (!l->auth_logged_ms || now - l->auth_logged_ms >= 30000) {
 			log_err("tunnel %s: neighbour %s on %s (%s): IKE authentication failed: "
 				"%s (a different Bootstrap Key?)%s", l->conn, l->peer_hex,

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,39 +23,21 @@ uint64_t gemd_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Hex through libsodium (constant time, as for key-derived bytes). */
 void gemd_hex(const uint8_t *p, size_t n, char *out)
 {
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[p[i] >> 4];
-		out[2 * i + 1] = d[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	sodium_bin2hex(out, 2 * n + 1, p, n);
 }
 
 int gemd_unhex(const char *hex, uint8_t *out, size_t n)
 {
+	size_t got = 0;
+	const char *end = NULL;
+
 	if (!hex || strlen(hex) != 2 * n)
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexdigit(hex[2 * i]), lo = hexdigit(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (sodium_hex2bin(out, n, hex, 2 * n, NULL, &got, &end) || got != n || *end)
+		return -EINVAL;
 	return 0;
 }
 

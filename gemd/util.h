@@ -11,6 +11,13 @@
 #define GEMD_ID_HEX 17	/* 16 hex digits + NUL */
 
 uint64_t gemd_now_ms(void);	/* CLOCK_MONOTONIC */
+
+/* The next back-off of a retry that doubles up to max (no overflow): charon
+ * and babeld restarts, charon start-up, identity proofs, retransmissions. */
+static inline unsigned int gemd_backoff_double(unsigned int cur, unsigned int max)
+{
+	return cur > max / 2 ? max : cur * 2;
+}
 void gemd_hex(const uint8_t *p, size_t n, char *out);	/* out: 2n+1 bytes */
 /* Exactly 2n hex digits (either case) into out: 0, or -EINVAL. */
 int gemd_unhex(const char *hex, uint8_t *out, size_t n);

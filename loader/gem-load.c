@@ -86,21 +86,23 @@ static int put_json(json_object *o)
 	return gem_json_print(o, pretty) ? 1 : 0;
 }
 
+/* libbpf's own messages (verifier log included) with -v only: without it,
+ * gem-load's one-line errors say what failed. */
 static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
-	if (lvl == LIBBPF_DEBUG && !verbose)
-		return 0;
-	if (!verbose)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
+	(void)lvl;
+	return verbose ? vfprintf(stderr, fmt, ap) : 0;
 }
+
+/* A synopsis once: in --help and in the usage error alike. */
+#define ATTACH_USAGE "attach DEV [--xdp-mode native|generic]"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: gem-load [-j|-p] [-v] [--pin-dir DIR] COMMAND\n"
 		"\n"
-		"  attach DEV [--xdp-mode native|generic]\n"
+		"  " ATTACH_USAGE "\n"
 		"                  load GEM once per node (maps and programs pinned in DIR),\n"
 		"                  attach XDP ingress and TC egress to DEV; idempotent\n"
 		"  detach DEV      remove GEM's programs from DEV (and the clsact qdisc GEM\n"
@@ -350,7 +352,7 @@ static int cmd_attach(int argc, char **argv)
 	optind = 0;	/* re-initialise getopt: main parsed with "+" */
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (c != 'm') {
-			err("usage: gem-load attach DEV [--xdp-mode native|generic]");
+			err("usage: gem-load " ATTACH_USAGE);
 			return 2;
 		}
 		if (!strcmp(optarg, "native"))
@@ -363,7 +365,7 @@ static int cmd_attach(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		err("usage: gem-load attach DEV [--xdp-mode native|generic]");
+		err("usage: gem-load " ATTACH_USAGE);
 		return 2;
 	}
 	dev = argv[optind];

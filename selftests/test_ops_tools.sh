@@ -153,6 +153,10 @@ check "SEK Announce: its origin time within a minute of this clock" "$PY3" -c "i
 t = [int(l.split()[-1]) for l in open('$T/sek.txt')]
 assert t and all(abs(x / 1000 - time.time()) < 60 for x in t), t"
 check "Ack entries name records" quiet test -n "$(dissect "$T/cp.pcap" -Y 'gemcp.ack.type == 225')"
+acked() { jq_ok "$(cp_peers b)" '.peers[] | select(.node_id == $a) |
+	.records.pending == 0 and .records.request_pending == false' --arg a "$(cp_id a)"; }
+check "gemctl -j peers: b owes a nothing (records.pending 0, the Request acked)" \
+	gem_wait_for 10 acked
 
 echo "--- 3. gemctl monitor"
 jq() { command jq "$@" >/dev/null; }
