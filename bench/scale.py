@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 GEMCTL = os.environ.get("GEMCTL", "build/gemctl")
 MAX_STREAMS_PER_NODE = 64	# gemd/config.h GEMD_MAX_STREAMS
@@ -104,12 +105,34 @@ def ctl(t, node, req, timeout=2.0):
         s.close()
 
 
+BABEL_MAX_ROUTES = 512		# gemd/babel.h: gemd's mirror of babeld's routes
+TRUNCATED = set()
+
+
+def kernel_babel_prefixes(t, node):
+    nsp = open(os.path.join(t, "nsp")).read().strip()
+    pfx = set()
+    for fam in ("-6", "-4"):
+        out = subprocess.run(["ip", "-n", "%s-%s" % (nsp, node), fam, "-j", "route", "show",
+                              "proto", "babel"], capture_output=True).stdout
+        for x in json.loads(out or b"[]"):
+            d = x.get("dst", "")
+            pfx.add(d if "/" in d else d + ("/128" if ":" in d else "/32"))
+    return pfx
+
+
 def routes_ok(t, node, n):
-    """Installed Babel routes to every other node's /128 and /32."""
+    """Installed Babel routes to every other node's /128 and /32 (gemd's
+    view through its control socket, as gemctl -j routes; when that view is
+    full, BABEL_MAX_ROUTES, the kernel's table, where babeld installs them)."""
     r = ctl(t, node, "routes json")
     if not r:
         return 0
-    pfx = {x["prefix"] for x in r.get("routes", []) if x.get("installed")}
+    rl = r.get("routes", [])
+    pfx = {x["prefix"] for x in rl if x.get("installed")}
+    if len(rl) >= BABEL_MAX_ROUTES:
+        TRUNCATED.add(node)
+        pfx = kernel_babel_prefixes(t, node)
     return sum(1 for i in range(1, n + 1)
                if "fd00:0:0:ff::%d/128" % i in pfx and "10.255.0.%d/32" % i in pfx)
 
@@ -200,11 +223,10 @@ def wait(t, pfile, what, timeout, out, victim=None):
                 res["t_reach"] = round(time.time() - t0, 1)
         # SEKs: every member holds the source's current key id of every stream
         # of its groups (cold start: any key; whole: the key the source seals with)
-        state = {}
         need_all = what == "whole"
-        for nd in nodes:
-            if need_all or nd["name"] not in sek_done:
-                state[nd["name"]] = streams(t, nd["name"])
+        todo = [nd["name"] for nd in nodes if need_all or nd["name"] not in sek_done]
+        with ThreadPoolExecutor(4) as ex:
+            state = dict(zip(todo, ex.map(lambda x: streams(t, x), todo)))
         tx = {}
         if need_all:
             for nd in nodes:
@@ -251,6 +273,7 @@ def wait(t, pfile, what, timeout, out, victim=None):
             break
         time.sleep(0.5)
     res["route_done"] = len(route_done)
+    res["gemd_routes_view_full"] = len(TRUNCATED)
     res["sek_done"] = len(sek_done)
     json.dump(res, open(out, "w"))
 
@@ -266,14 +289,16 @@ def rx_snap(t, pfile, out):
 
 
 def proc_tree():
-    kids, comm, rss = {}, {}, {}
+    kids, comm, rss, cpu = {}, {}, {}, {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
             st = open("/proc/%s/stat" % d).read()
             name = st[st.index("(") + 1:st.rindex(")")]
-            ppid = int(st[st.rindex(")") + 2:].split()[1])
+            f = st[st.rindex(")") + 2:].split()
+            ppid = int(f[1])
+            cpu[int(d)] = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
             r = 0
             for line in open("/proc/%s/status" % d):
                 if line.startswith("VmRSS:"):
@@ -283,12 +308,12 @@ def proc_tree():
         kids.setdefault(ppid, []).append(int(d))
         comm[int(d)] = name
         rss[int(d)] = r
-    return kids, comm, rss
+    return kids, comm, rss, cpu
 
 
 def mem(t, pfile, out):
     p = json.load(open(pfile))
-    kids, comm, rss = proc_tree()
+    kids, comm, rss, cpu = proc_tree()
     per = []
     for nd in p["nodes"]:
         try:
@@ -301,14 +326,16 @@ def mem(t, pfile, out):
             seen.append(x)
             todo += kids.get(x, [])
         kb = {"gemd": 0, "charon": 0, "babeld": 0, "other": 0}
+        cs = {"gemd": 0, "charon": 0, "babeld": 0, "other": 0}
         cnt = {"charon": 0}
         for x in seen:
             c = comm.get(x, "")
             key = "gemd" if x == pid else c if c in ("charon", "babeld") else "other"
             kb[key] += rss.get(x, 0)
+            cs[key] += cpu.get(x, 0)
             if c == "charon":
                 cnt["charon"] += 1
-        per.append({"node": nd["name"], "kb": kb, "total_kb": sum(kb.values()),
+        per.append({"node": nd["name"], "kb": kb, "cpu_s": cs, "total_kb": sum(kb.values()),
                     "charons": cnt["charon"], "procs": len(seen)})
     json.dump(per, open(out, "w"))
 
@@ -359,16 +386,19 @@ def report(rdir, doc=None):
             if c.get("ping") else "-", c.get("t_sek", "-"), r.get("records_node", "-")))
     tabs.append("")
     tabs.append("| N | RSS per node median MB | max MB | gemd median MB | charon median MB "
-                "(each) | charons/node max | babeld median MB | total MB |")
-    tabs.append("|" + "---:|" * 8)
+                "(each) | charons/node max | babeld median MB | total MB | CPU s to converge per node: "
+                "gemd / charons / babeld (median) | CPU s all nodes |")
+    tabs.append("|" + "---:|" * 10)
     for r in rows:
         m = r.get("mem")
         if not m:
             continue
-        tabs.append("| %d | %.1f | %.1f | %.1f | %.1f | %d | %.1f | %.0f |" % (
+        tabs.append("| %d | %.1f | %.1f | %.1f | %.1f | %d | %.1f | %.0f | %s | %s |" % (
             r["n"], m["node_med_kb"] / 1024, m["node_max_kb"] / 1024, m["gemd_med_kb"] / 1024,
             m["charon_each_med_kb"] / 1024, m["charons_max"], m["babeld_med_kb"] / 1024,
-            m["total_kb"] / 1024))
+            m["total_kb"] / 1024,
+            "%.2f / %.2f / %.2f" % (m["cpu_gemd_med"], m["cpu_charon_med"], m["cpu_babeld_med"])
+            if "cpu_total" in m else "-", "%.0f" % m["cpu_total"] if "cpu_total" in m else "-"))
     tabs.append("")
     tabs.append("| N | cold start: control packets | bytes | record transmissions | "
                 "per record: packets | bytes | transmissions | at rest: control packets/link/s "
@@ -384,18 +414,21 @@ def report(rdir, doc=None):
             c["rest_bytes_link_s"], c["rest_wire_pkts_link_s"], c["rest_wire_bytes_link_s"]))
     tabs.append("")
     tabs.append("| N | event | whole again s | routes s | SEKs s | control packets caused | "
-                "bytes | record transmissions | SEKs lost on other nodes |")
-    tabs.append("|" + "---:|" + "---|" + "---:|" * 7)
+                "bytes | record transmissions | SEKs lost on other nodes | rx SEK replaced "
+                "/ refused as older (members' logs) |")
+    tabs.append("|" + "---:|" + "---|" + "---:|" * 8)
     for r in rows:
         for ev in ("kill", "restart"):
             e = r.get(ev)
             if not e:
                 continue
-            tabs.append("| %d | %s | %s | %s | %s | %d | %d | %d | %d |" % (
+            tabs.append("| %d | %s | %s | %s | %s | %d | %d | %d | %d | %s |" % (
                 r["n"], "gemd SIGKILL (supervisor restarts it)" if ev == "kill"
                 else "whole node (gemd stopped, data plane unloaded, both back)",
                 e.get("t_whole", "-"), e.get("t_routes", "-"), e.get("t_sek", "-"),
-                e["pkts"], e["bytes"], e["recs"], e["lost"]))
+                e["pkts"], e["bytes"], e["recs"], e["lost"],
+                "%s / %s" % (r.get("restart_replaced", "-"), r.get("restart_stale", "-"))
+                if ev == "restart" else "-"))
     tabs.append("")
     tabs.append("| N | teardown: namespaces left | processes left | mounts left |")
     tabs.append("|---:|---:|---:|---:|")
@@ -441,7 +474,11 @@ def summarize(rdir, t, pfile, out):
                     "charon_each_med_kb": med(ch),
                     "charons_max": max(x["charons"] for x in m),
                     "babeld_med_kb": med([x["kb"]["babeld"] for x in m]),
-                    "total_kb": sum(tot)}
+                    "total_kb": sum(tot),
+                    "cpu_gemd_med": med([x["cpu_s"]["gemd"] for x in m]),
+                    "cpu_charon_med": med([x["cpu_s"]["charon"] for x in m]),
+                    "cpu_babeld_med": med([x["cpu_s"]["babeld"] for x in m]),
+                    "cpu_total": sum(sum(x["cpu_s"].values()) for x in m)}
     c0, c1, c2 = ld("cs-cold.json"), ld("cs-rest0.json"), ld("cs-rest1.json")
     if c0 and c1 and c2:
         nrec = p["s"] + p["n"]

@@ -220,9 +220,14 @@ attach_node "$VICTIM" || gem_die "re-attach on $VICTIM"
 cp_start "$VICTIM"
 say "restart: $VICTIM back (data plane fresh, gemd started)"
 event restart
+# the fresh data plane starts the victim's streams at key id 1 again: what the
+# members did with that announce (their logs; the maps show key ids only)
+REPL=$(cat "$T"/n*/gemd.log | grep -c 'key id held with another SEK; replaced')
+STALE=$(cat "$T"/n*/gemd.log | grep -c 'older than both key ids held for ingress; not loaded')
+say "restart: members replaced a held key id's SEK $REPL times, refused an announce as older $STALE times"
 
-printf '{"setup_s": %.1f, "rest_s": %s, "victim": "%s", "stagger_ms": %d}\n' "$SETUP" "$REST_S" \
-	"$VICTIM" "$STAGGER" >"$T/meta.json"
+printf '{"setup_s": %.1f, "rest_s": %s, "victim": "%s", "stagger_ms": %d, "restart_replaced": %d, "restart_stale": %d}\n' \
+	"$SETUP" "$REST_S" "$VICTIM" "$STAGGER" "$REPL" "$STALE" >"$T/meta.json"
 py summarize "$OUT" "$T" "$PLAN" "$OUT/result-$N.json"
 say "stopping $N nodes"
 for i in $(seq "$N"); do cp_stop "n$i"; done
