@@ -366,6 +366,25 @@ def med(xs):
     return statistics.median(xs) if xs else 0
 
 
+NOTES = """How to read it: times are seconds from the first gemd start (cold start) or
+from the SIGKILL / the stop (events), sampled in rounds (each round reads every
+node's routes through its control socket and every unfinished node's data-plane
+maps with gemctl; a round takes up to a few seconds at N = 100 under load, so
+times are late by up to one round). "Routes complete": every node has installed
+Babel routes to every other node's /128 and /32; "ping sample": 20 random pairs,
+IPv6 and IPv4, all answered. "SEKs complete": every member holds a key for every
+stream of its groups in its rx map. "Whole again": routes complete everywhere and
+every member holds, as current or previous key, the key id each source's tx map
+seals with, and the restarted node seals all its streams with a new key id.
+"SEKs lost": a (source, group) held by another node before the event and found
+without a key in any round. Control packets and bytes are gemd's
+(control-stats tx counters summed over nodes; acks included; ESP, UDP and IPv6
+headers not); "all link" traffic at rest is every veth's tx counters (beacons,
+Babel, IKE, ESP). Victim: the node sourcing the most streams. Memory: VmRSS of
+gemd and its descendants (charons, babeld) at the end of the cold start; CPU:
+their utime + stime until then."""
+
+
 def report(rdir, doc=None):
     rows = []
     for f in sorted(os.listdir(rdir)):
@@ -443,9 +462,9 @@ def report(rdir, doc=None):
         s = open(doc).read()
         cmd = os.environ.get("SCALE_CMD", "make bench-scale")
         block = ("<!-- scale:begin -->\nMeasured by `%s` (bench/scale.sh) on %s: 2 vCPU "
-                 "(AMD EPYC), 24 GB, Debian 12, kernel 6.18, shared with other jobs; seed %s.\n\n"
-                 "%s\n<!-- scale:end -->" % (cmd, time.strftime("%Y-%m-%d", time.gmtime()),
-                                             rows[0]["seed"] if rows else "-", text))
+                 "(Intel Xeon), 24 GB, Debian 12, kernel 6.18, shared with other jobs; seed %s.\n\n"
+                 "%s\n\n%s\n<!-- scale:end -->" % (cmd, time.strftime("%Y-%m-%d", time.gmtime()),
+                                             rows[0]["seed"] if rows else "-", text, NOTES))
         if "<!-- scale:begin -->" in s:
             s = re.sub(r"<!-- scale:begin -->.*?<!-- scale:end -->", lambda m: block, s,
                        flags=re.S)

@@ -73,6 +73,7 @@ N=$2 OUT=$3
 . selftests/cp_lib.sh
 command -v ping >/dev/null || gem_skip "iputils ping missing"
 cp_init "scale-$N"
+# shellcheck disable=SC2064 # $sig expands now, on purpose
 for sig in INT TERM HUP; do trap "echo \"  got SIG$sig\"; GEM_SIGNAL=1; exit 1" $sig; done
 export GEMCTL
 echo "$GEM_NSP" >"$OUT/nsp-$N"
@@ -90,7 +91,11 @@ B0=$(date +%s.%N)
 el() { printf '%5.1f s' "$(echo "$(date +%s.%N) - $B0" | bc)"; }
 say() { echo "  [$(el)] $*"; }
 jp() { jq -r "$@" "$PLAN"; }
-py() { python3 "$PY" "$@"; }
+# the helper and the sleeps run in the background so that a signal is handled
+# at once (bash runs a trap only after the foreground command); teardown
+# stops the helper (GEM_PIDS)
+py() { python3 "$PY" "$@" & GEM_PIDS+=("$!"); wait "$!"; }
+nap() { sleep "$1" & wait "$!"; }
 
 # gemd.conf of node N gets its groups, streams and pin_dir (cp_start rewrites
 # the configuration through cp_conf)
@@ -177,11 +182,11 @@ wire() { # all traffic the veth link ends sent, summed over nodes
 	done
 	printf '{"pkts": %d, "bytes": %d}\n' "$p" "$b"
 }
-sleep 3
+nap 3
 py cstats "$T" "$PLAN" "$T/cs-rest0.json"
 wire >"$T/wire-rest0.json"
 r0=$(date +%s.%N)
-sleep "$REST"
+nap "$REST"
 py cstats "$T" "$PLAN" "$T/cs-rest1.json"
 wire >"$T/wire-rest1.json"
 REST_S=$(echo "$(date +%s.%N) - $r0" | bc)
