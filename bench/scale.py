@@ -105,7 +105,7 @@ def ctl(t, node, req, timeout=2.0):
         s.close()
 
 
-BABEL_MAX_ROUTES = 512		# gemd/babel.h: gemd's mirror of babeld's routes
+BABEL_MAX_ROUTES = int(os.environ.get("SCALE_ROUTES_CAP", "512"))  # gemd/babel.h
 TRUNCATED = set()
 
 
@@ -393,16 +393,18 @@ def report(rdir, doc=None):
     rows.sort(key=lambda r: r["n"])
     tabs = []
     h = ("| N | links | degree mean/max | groups | streams | members/group | SEK slots | "
-         "setup s | routes complete s | ping sample | SEKs complete s | records/node |")
+         "setup s | routes complete s | ping sample | SEKs complete s | records/node | "
+         "nodes with gemd's route view full (512) |")
     tabs.append(h)
-    tabs.append("|" + "---:|" * 12)
+    tabs.append("|" + "---:|" * 13)
     for r in rows:
         c = r.get("cold", {})
-        tabs.append("| %d | %d | %.2f / %d | %d | %d | %d | %d | %s | %s | %s | %s | %s |" % (
+        tabs.append("| %d | %d | %.2f / %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s |" % (
             r["n"], r["links"], r["degree_mean"], r["degree_max"], r["m"], r["s"], r["k"],
             r["sek_slots"], r.get("setup_s", "-"), c.get("t_routes", "-"),
             "%d/%d" % (c["ping"]["probes"] - c["ping"]["failed"], c["ping"]["probes"])
-            if c.get("ping") else "-", c.get("t_sek", "-"), r.get("records_node", "-")))
+            if c.get("ping") else "-", c.get("t_sek", "-"), r.get("records_node", "-"),
+            c.get("gemd_routes_view_full", "-")))
     tabs.append("")
     tabs.append("| N | RSS per node median MB | max MB | gemd median MB | charon median MB "
                 "(each) | charons/node max | babeld median MB | total MB | CPU s to converge per node: "
