@@ -30,7 +30,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=$(BPF_MCPU) -D__TARGET_ARCH_x86 $(WARN) \
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test demo bench fuzz check clean test-pristine demo-pristine
+.PHONY: all deps test demo bench bench-scale fuzz check clean test-pristine demo-pristine
 .PHONY: progs man install uninstall deb deb-pristine FORCE
 
 all:
@@ -158,6 +158,10 @@ bench:
 	$(Q)./scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./bench/run.sh
+
+# Control-plane scale (docs/SCALE.md): SCALE_N="10 25 50 100" by default.
+bench-scale: all
+	$(Q)./bench/scale.sh $(SCALE_N)
 
 # The README's commands in a fresh minimal Debian 12 root holding only the base
 # system and `git archive HEAD` (commit first): proves scripts/deps.sh names

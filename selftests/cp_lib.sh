@@ -44,9 +44,15 @@ cp_init() {
 # cp_node NAME INDEX [BK_FILE]: a node with its own token holding a node key
 # and the BK (default $T/bk).
 cp_node() {
+	gem_ns_add "$1"
+	CP_NODES+=("$1")
+	cp_node_files "$@"
+}
+
+# cp_node_files NAME INDEX [BK_FILE]: cp_node without the namespace (no
+# global state touched: runs in a background job too).
+cp_node_files() {
 	local n=$1 idx=$2 bk=${3:-$T/bk} d=$T/$1
-	gem_ns_add "$n"
-	CP_NODES+=("$n")
 	mkdir -p "$d/tokens" || gem_die "mkdir $d"
 	echo "$idx" >"$d/index"
 	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
