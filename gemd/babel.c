@@ -339,25 +339,10 @@ int babel_init(struct babel *b, const struct gemd_config *cfg, const uint8_t nod
 	return 0;
 }
 
+/* Babel's seqno files: 0..65535 */
 static int read_seqno(const char *path)
 {
-	char buf[32];
-	ssize_t n;
-	long v;
-	char *end;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = '\0';
-	v = strtol(buf, &end, 10);
-	if (end == buf || v < 0 || v > 0xffff)
-		return -EINVAL;
-	return v;
+	return (int)gemd_read_number(path, 0, 0xffff);
 }
 
 static int write_seqno(const char *path, unsigned int seqno)

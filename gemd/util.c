@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -169,9 +170,9 @@ int gemd_write_file(const char *path, const char *data, size_t len, mode_t mode)
 	return err;
 }
 
-pid_t gemd_read_pidfile(const char *path)
+long gemd_read_number(const char *path, long min, long max)
 {
-	char buf[32];
+	char buf[32], *end;
 	ssize_t n;
 	long v;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -183,8 +184,18 @@ pid_t gemd_read_pidfile(const char *path)
 	if (n <= 0)
 		return -EINVAL;
 	buf[n] = '\0';
-	v = strtol(buf, NULL, 10);
-	return v > 0 ? (pid_t)v : -EINVAL;
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	if (errno || end == buf || (*end && !isspace((unsigned char)*end)) || v < min || v > max)
+		return -EINVAL;
+	return v;
+}
+
+pid_t gemd_read_pidfile(const char *path)
+{
+	long v = gemd_read_number(path, 1, INT32_MAX);
+
+	return (pid_t)v;
 }
 
 void gemd_bucket_init(struct gemd_bucket *b, unsigned int rate, unsigned int burst,

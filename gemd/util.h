@@ -35,7 +35,11 @@ int gemd_reset_dir(const char *dir, const char *const *keep, mode_t mode);
 /* Write a whole file through a temporary + rename, with this mode. */
 int gemd_write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* First line of a pid file: pid, or -errno. */
-pid_t gemd_read_pidfile(const char *path);
+/* The decimal number a small file starts with (what follows it, after a
+ * space or newline, is ignored: babeld's state file has "seqno time"), in
+ * min..max (min >= 0): the number, or -errno (-EINVAL: not such a number). */
+long gemd_read_number(const char *path, long min, long max);
+pid_t gemd_read_pidfile(const char *path);	/* > 0, or -errno */
 
 /* Token bucket: `rate` tokens per second, at most `burst` held; starts full.
  * Integer milli-tokens, so a rate of 1/s over 100 ms ticks loses nothing. */
