@@ -324,7 +324,7 @@ static int do_retire(struct kctx *c, int argc, char **argv)
 	int ret, n;
 
 	(void)g2;
-	if (argc != 3 || strcmp(argv[1], "gak") || !c->have_epoch) {
+	if (argc != 3 || strcmp(argv[1], "gak") != 0 || !c->have_epoch) {
 		gemctl_err(&c->o, "usage: gemctl keys retire gak GROUP --epoch N");
 		return 2;
 	}

@@ -454,7 +454,7 @@ static int set_key(struct pctx *p, const struct key *k, const char *v)
 		if (n == 2) {
 			const char *name = opt + strlen("suite=");
 
-			if (strncmp(opt, "suite=", strlen("suite=")) ||
+			if (strncmp(opt, "suite=", strlen("suite=")) != 0 ||
 			    !has_choice(GEMD_SUITE_CHOICES, name)) {
 				perr(p, "[%s] %s: '%s': the group's option is suite=SUITE, SUITE one of: "
 				     "%s", k->section, k->name, opt, GEMD_SUITE_CHOICES);

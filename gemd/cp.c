@@ -1355,9 +1355,17 @@ static long locked_kb(void)
 	long kb = -1;
 	FILE *f = fopen("/proc/self/status", "re");
 
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
-			break;
+	while (f && fgets(line, sizeof(line), f)) {
+		char *end;
+
+		if (strncmp(line, "VmLck:", 6) != 0)
+			continue;
+		errno = 0;
+		kb = strtol(line + 6, &end, 10);
+		if (errno || end == line + 6)
+			kb = -1;
+		break;
+	}
 	if (f)
 		fclose(f);
 	return kb;

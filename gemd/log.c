@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,13 +15,26 @@ static bool to_journal;
 bool gemd_log_init(void)
 {
 	const char *js = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
+	unsigned long long dev = 0, ino = 0;
+	char *end = NULL;
 	struct stat st;
+	bool ok = false;
 
 	/* systemd sets JOURNAL_STREAM=DEV:INODE of the stream it connected to
 	 * stderr (systemd.exec(5)); stderr redirected elsewhere does not match */
-	to_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
-		     (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	if (js) {
+		errno = 0;
+		dev = strtoull(js, &end, 10);
+		ok = !errno && end != js && *end == ':';
+		if (ok) {
+			const char *p = end + 1;
+
+			ino = strtoull(p, &end, 10);
+			ok = !errno && end != p && !*end;
+		}
+	}
+	to_journal = ok && fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+		     (unsigned long long)st.st_ino == ino;
 	return to_journal;
 }
 

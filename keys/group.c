@@ -61,7 +61,7 @@ int gem_keys_gak_label_parse(const char *label, uint8_t grp[GEM_KEYS_GROUP_LEN],
 	char g[GEM_KEYS_GROUP_STRLEN + 16], canon[GEM_KEYS_LABEL_MAX + 1], *h, *end;
 	unsigned long e = 0;
 
-	if (strncmp(label, GEM_KEYS_LABEL_GAK_PFX, pl) || strlen(label + pl) >= sizeof(g))
+	if (strncmp(label, GEM_KEYS_LABEL_GAK_PFX, pl) != 0 || strlen(label + pl) >= sizeof(g))
 		return -EINVAL;
 	snprintf(g, sizeof(g), "%s", label + pl);
 	h = strchr(g, '#');
@@ -79,7 +79,7 @@ int gem_keys_gak_label_parse(const char *label, uint8_t grp[GEM_KEYS_GROUP_LEN],
 	}
 	/* only the label gem_keys_gak_label makes: one spelling per key */
 	gem_keys_gak_label(grp, (uint32_t)e, canon);
-	if (strcmp(canon, label))
+	if (strcmp(canon, label) != 0)
 		return -EINVAL;
 	*epoch = (uint32_t)e;
 	return 0;

@@ -209,7 +209,7 @@ int gem_keys_gak_epochs(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN
 		return err;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].cls != CKO_SECRET_KEY || gem_keys_gak_label_parse(v[i].label, g, &e) ||
-		    memcmp(g, grp, sizeof(g)))
+		    memcmp(g, grp, sizeof(g)) != 0)
 			continue;
 		if (cnt < max)
 			epochs[cnt] = e;
