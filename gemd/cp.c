@@ -1313,14 +1313,7 @@ void gemd_cp_input(struct gemd *g, uint64_t now)
 
 		if (n < 0)
 			return;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-			if (c->cmsg_level != IPPROTO_IPV6)
-				continue;
-			if (c->cmsg_type == IPV6_PKTINFO)
-				ifindex = ((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_ifindex;
-			else if (c->cmsg_type == IPV6_HOPLIMIT)
-				memcpy(&hops, CMSG_DATA(c), sizeof(hops));
-		}
+		gemd_cmsg_in6(&m, &ifindex, &hops);
 		for (h = 0; h < g->cfg.max_neighbours; h++)
 			if (g->cp.nb[h].up && g->cp.nb[h].ifindex == ifindex)
 				break;

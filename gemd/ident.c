@@ -353,14 +353,7 @@ void gemd_ident_input(struct gemd *g, uint64_t now)
 
 		if (n < 0)
 			return;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != IPPROTO_IPV6)
-				continue;
-			if (c->cmsg_type == IPV6_PKTINFO)
-				ifindex = ((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_ifindex;
-			else if (c->cmsg_type == IPV6_HOPLIMIT)
-				memcpy(&hops, CMSG_DATA(c), sizeof(hops));
-		}
+		gemd_cmsg_in6(&mh, &ifindex, &hops);
 		/* only from inside an established tunnel, never forwarded */
 		p = ifindex ? peer_of_ifindex(g, ifindex) : NULL;
 		if (!p || hops != IDENT_HOPS || !IN6_IS_ADDR_LINKLOCAL(&from.sin6_addr) ||

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,18 @@ uint64_t gemd_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void gemd_cmsg_in6(struct msghdr *m, unsigned int *ifindex, int *hops)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level != IPPROTO_IPV6)
+			continue;
+		if (c->cmsg_type == IPV6_PKTINFO)
+			*ifindex = ((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_ifindex;
+		else if (c->cmsg_type == IPV6_HOPLIMIT)
+			memcpy(hops, CMSG_DATA(c), sizeof(*hops));
+	}
 }
 
 /* Hex through libsodium (constant time, as for key-derived bytes). */

@@ -12,6 +12,12 @@
 
 uint64_t gemd_now_ms(void);	/* CLOCK_MONOTONIC */
 
+struct msghdr;
+/* From a received IPv6 datagram's control messages: the interface it came in
+ * on (IPV6_PKTINFO) and its hop limit (IPV6_HOPLIMIT); each left as it was
+ * when the message lacks it. */
+void gemd_cmsg_in6(struct msghdr *m, unsigned int *ifindex, int *hops);
+
 /* The next back-off of a retry that doubles up to max (no overflow): charon
  * and babeld restarts, charon start-up, identity proofs, retransmissions. */
 static inline unsigned int gemd_backoff_double(unsigned int cur, unsigned int max)

@@ -60,27 +60,7 @@ cp_line4
 for n in $NODES; do echo "  $n: node $(cp_id "$n"), $(cp_addr "$n")"; done
 
 echo "--- multicast routing (smcrouted) and GEM (gem-load) on the inter-node links"
-for n in $NODES; do
-	{
-		echo "phyint ${FROM[$n]} enable ttl-threshold 1"
-		echo "phyint ${TO[$n]} enable ttl-threshold 1"
-		echo "mroute from ${FROM[$n]} source $SRC group $GRP to ${TO[$n]}"
-	} >"$T/$n.smc.conf"
-	gem_bg "$n" "smcrouted-$n" smcrouted -n -N -i "gem-$n" -f "$T/$n.smc.conf" \
-		-P "$T/$n.smc.pid" -u "$T/$n.smc.sock"
-done
-for n in $NODES; do
-	gem_mroute_wait "$n" 4 "$SRC" "$GRP" ||
-		gem_die "$n: no multicast route: $(cat "$T/smcrouted-$n.log")"
-	for ifc in $(cat "$T/$n/ifaces"); do
-		if ! nsx "$n" "$GEM_LOAD" --pin-dir "$GEM_BPFFS/$n" attach "$ifc" \
-			--xdp-mode native >"$T/attach.log" 2>&1; then
-			grep -q "lacks the BPF crypto kfuncs" "$T/attach.log" &&
-				gem_skip "$(cat "$T/attach.log")"
-			gem_die "gem-load attach $ifc on $n: $(cat "$T/attach.log")"
-		fi
-	done
-done
+cp_line4_dataplane
 echo "  ok   (S,G) routes and GEM on every node"
 
 cp_capture_start
