@@ -34,7 +34,8 @@ struct gem_keys;
 struct ring_buffer;
 struct tunnel;
 
-/* Control plane part 2 (cp.c, docs/CONTROL.md section 8). */
+/* Control plane part 2 (cp*.c, streams.c, admit.c: gemd/cp_int.h;
+ * docs/CONTROL.md section 8). */
 #define GEMD_CP_PORT		6698u		/* UDP, inside the tunnels only */
 #define GEMD_CP_GROUP		"ff02::6d:7"	/* destination on a tunnel's TUN */
 #define GEMD_CP_PK_LIFETIME	3600		/* s; refreshed every 30 min */

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* gemd control plane, `gemctl control-stats` (docs/CONTROL.md). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <bpf/libbpf.h>
+
+#include "gemd/cp_int.h"
+
+static int count_walk(void *arg, const struct gem_db_entry *e)
+{
+	size_t *c = arg;
+
+	c[e->rec->type == GEM_TLV_SEK ? 1 : 0]++;
+	c[2] += e->own;
+	return 0;
+}
+
+/* kB of this process's memory locked (VmLck, /proc/self/status), -1 if unknown. */
+static long locked_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *end;
+
+		if (strncmp(line, "VmLck:", 6) != 0)
+			continue;
+		errno = 0;
+		kb = strtol(line + 6, &end, 10);
+		if (errno || end == line + 6)
+			kb = -1;
+		break;
+	}
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
+{
+	struct rlimit core = { 0, 0 };
+	int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	long lck = locked_kb();
+	struct gem_db_stats st;
+	size_t cnt[3] = { 0 };
+	unsigned int up = 0;
+
+	if (!g->cp.db) {
+		fprintf(f, json ? "{\"error\": \"control plane not running\"}\n" :
+			"error: control plane not running\n");
+		return;
+	}
+	gem_db_get_stats(g->cp.db, &st);
+	gem_db_walk(g->cp.db, now, count_walk, cnt);
+	for (unsigned int i = 0; i < g->cfg.max_neighbours; i++)
+		up += g->cp.nb[i].up;
+	getrlimit(RLIMIT_CORE, &core);
+	if (json) {
+		fprintf(f, "{\"node_id\": \"%s\", \"port\": %u, \"neighbours_up\": %u, "
+			"\"records\": %zu, \"pubkeys\": %zu, \"seks\": %zu, \"own\": %zu, "
+			"\"data_plane\": %s, \"dp_events\": %llu, \"own_streams\": %d, "
+			"\"rx_sek_loaded\": %llu, \"rx_foreign\": %llu, \"rotations\": %llu, ",
+			g->id_hex, GEMD_CP_PORT, up, gem_db_count(g->cp.db), cnt[0], cnt[1], cnt[2],
+			g->cp.pins_open ? "true" : "false", (unsigned long long)g->cp.dp_events,
+			g->cp.nown, (unsigned long long)g->cp.rx_loaded,
+			(unsigned long long)g->cp.rx_foreign, (unsigned long long)g->cp.rotations);
+		fprintf(f, "\"streams_refused_not_lan\": %llu, \"streams_refused_rate\": %llu, "
+			"\"streams_refused_full\": %llu, \"source_route_errors\": %llu, "
+			"\"streams_idle_withdrawn\": %llu, \"rx_sek_unloaded\": %llu, "
+			"\"rx_unload_pending\": %d, \"monitor_clients\": %d, \"monitor_dropped\": %llu, "
+			"\"counters\": {",
+			(unsigned long long)g->cp.refused_not_lan,
+			(unsigned long long)g->cp.refused_rate,
+			(unsigned long long)g->cp.refused_full,
+			(unsigned long long)g->cp.route_errors,
+			(unsigned long long)g->cp.streams_idle,
+			(unsigned long long)g->cp.rx_unloaded, g->cp.nunload, g->mon.n,
+			(unsigned long long)g->mon.dropped);
+		for (size_t i = 0; i < gem_db_n_stat_fields; i++)
+			fprintf(f, "%s\"%s\": %llu", i ? ", " : "", gem_db_stat_fields[i].name,
+				(unsigned long long)*(const uint64_t *)((const char *)&st +
+						     gem_db_stat_fields[i].off));
+		fprintf(f, "}, \"process\": {\"dumpable\": %d, \"core_limit\": %lld, "
+			"\"locked_kb\": %ld}}\n", dumpable,
+			core.rlim_cur == RLIM_INFINITY ? -1LL : (long long)core.rlim_cur, lck);
+		return;
+	}
+	fprintf(f, "node %s: control records on UDP %u, %u neighbour(s) up\n", g->id_hex,
+		GEMD_CP_PORT, up);
+	fprintf(f, "records %zu (public keys %zu, SEK announces %zu, own %zu)\n",
+		gem_db_count(g->cp.db), cnt[0], cnt[1], cnt[2]);
+	fprintf(f, "data plane %s, tx-no-key events %llu, own streams %d (rotations %llu), "
+		"SEKs loaded for ingress %llu, packets not from a tunnel %llu\n",
+		g->cp.pins_open ? "attached" : "not found", (unsigned long long)g->cp.dp_events,
+		g->cp.nown, (unsigned long long)g->cp.rotations,
+		(unsigned long long)g->cp.rx_loaded, (unsigned long long)g->cp.rx_foreign);
+	fprintf(f, "new streams refused: not LAN-side %llu, rate %llu, no slot %llu (route "
+		"errors %llu); idle streams withdrawn %llu; SEKs unloaded for ingress %llu "
+		"(%d waiting)\n", (unsigned long long)g->cp.refused_not_lan,
+		(unsigned long long)g->cp.refused_rate, (unsigned long long)g->cp.refused_full,
+		(unsigned long long)g->cp.route_errors, (unsigned long long)g->cp.streams_idle,
+		(unsigned long long)g->cp.rx_unloaded, g->cp.nunload);
+	fprintf(f, "process: dumpable %d, core limit %lld, locked %ld kB\n", dumpable,
+		core.rlim_cur == RLIM_INFINITY ? -1LL : (long long)core.rlim_cur, lck);
+	for (size_t i = 0; i < gem_db_n_stat_fields; i++)
+		fprintf(f, "  %-28s %llu\n", gem_db_stat_fields[i].name,
+			(unsigned long long)*(const uint64_t *)((const char *)&st +
+								gem_db_stat_fields[i].off));
+}
