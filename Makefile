@@ -108,6 +108,13 @@ $(FORGE_BIN): $(B)/gemd-obj/gemd.o $(B)/selftests/forge_id.o $(LIBGEM)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -Wl,--wrap=gem_keys_node_id -Wl,--wrap=gem_keys_node_sign $^ -o $@ $(LDLIBS)
 
+# Static multicast routes for test and demo networks on kernels without
+# multicast routing, where smcrouted cannot work (selftests/mfwd.c).
+MFWD_BIN := $(B)/selftests/gem-mfwd
+$(MFWD_BIN): $(B)/selftests/mfwd.o $(LIBGEM)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
 # ---- tools -------------------------------------------------------------------
 GEMCTL_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))
 $(B)/gemctl: $(GEMCTL_OBJS) $(LIBGEM)
@@ -136,7 +143,7 @@ TOOLS := $(B)/gemctl $(B)/gem-load $(BENCH_BINS) $(if $(wildcard gemd/gemd.c),$(
 SCRIPT_TESTS := $(sort $(wildcard selftests/*.sh))
 SCRIPT_TESTS := $(filter-out selftests/run.sh selftests/lib.sh selftests/cp_lib.sh,$(SCRIPT_TESTS))
 
-all: $(BPF_SKELS) $(LIBGEM) $(TOOLS) $(TEST_BINS) $(FORGE_BIN)
+all: $(BPF_SKELS) $(LIBGEM) $(TOOLS) $(TEST_BINS) $(FORGE_BIN) $(MFWD_BIN)
 
 deps:
 	$(Q)./scripts/deps.sh

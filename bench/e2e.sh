@@ -130,7 +130,7 @@ for n in mcrA mcrB; do
 			done
 		done
 	} >"$T/$n.smc.conf"
-	gem_bg $n "smcrouted-$n" smcrouted -n -N -i "gem-$n" -f "$T/$n.smc.conf" \
+	gem_bg $n "smcrouted-$n" "$GEM_MROUTER" -n -N -i "gem-$n" -f "$T/$n.smc.conf" \
 		-P "$T/$n.smc.pid" -u "$T/$n.smc.sock"
 done
 for n in mcrA mcrB; do

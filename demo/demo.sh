@@ -92,7 +92,7 @@ for n in $NODES; do
 		for ifc in ${FROM[$n]} ${TO[$n]}; do echo "phyint $ifc enable ttl-threshold 1"; done
 		echo "mroute from ${FROM[$n]} source $SRC group $GRP to ${TO[$n]}"
 	} >"$T/$n.smc.conf"
-	gem_bg "$n" "smcrouted-$n" smcrouted -n -N -i "gemdemo-$n" -f "$T/$n.smc.conf" \
+	gem_bg "$n" "smcrouted-$n" "$GEM_MROUTER" -n -N -i "gemdemo-$n" -f "$T/$n.smc.conf" \
 		-P "$T/$n.smc.pid" -u "$T/$n.smc.sock"
 done
 for n in $NODES; do

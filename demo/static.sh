@@ -56,7 +56,7 @@ for n in mcrA mcrB mcrC; do
 	if [ $n = mcrA ]; then from=lan0 to=wan0; else from=wan0 to=lan0; fi
 	printf 'phyint lan0 enable ttl-threshold 1\nphyint wan0 enable ttl-threshold 1\n' >"$T/$n.conf"
 	for g in $G $GC; do echo "mroute from $from source $SRC group $g to $to" >>"$T/$n.conf"; done
-	gem_bg "$n" "smc-$n" smcrouted -n -N -i "demo-$n" -f "$T/$n.conf" -P "$T/$n.pid" -u "$T/$n.sock"
+	gem_bg "$n" "smc-$n" "$GEM_MROUTER" -n -N -i "demo-$n" -f "$T/$n.conf" -P "$T/$n.pid" -u "$T/$n.sock"
 	gem_mroute_wait "$n" 4 $SRC $G || gem_die "$n: no multicast route"
 done
 echo "  hostA 10.1.0.2 sends to $G (protected) and $GC (clear); hostB and hostC listen"

@@ -426,7 +426,7 @@ cp_line4_dataplane() {
 				echo "mroute from ${FROM[$n]} source $SRC group $g to ${TO[$n]}"
 			done
 		} >"$T/$n.smc.conf"
-		gem_bg "$n" "smcrouted-$n" smcrouted -n -N -i "gem-$n" -f "$T/$n.smc.conf" \
+		gem_bg "$n" "smcrouted-$n" "$GEM_MROUTER" -n -N -i "gem-$n" -f "$T/$n.smc.conf" \
 			-P "$T/$n.smc.pid" -u "$T/$n.smc.sock"
 	done
 	for n in $NODES; do

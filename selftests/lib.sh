@@ -19,6 +19,13 @@
 GEM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GEM_LOAD=${GEM_LOAD:-$GEM_ROOT/build/gem-load}
 GEMCTL=${GEMCTL:-$GEM_ROOT/build/gemctl}
+# Multicast routing in the test networks: smcrouted where the kernel routes
+# multicast; where it was built without (CONFIG_IP_MROUTE unset: no
+# /proc/net/ip_mr_vif, smcrouted says "Kernel does not even support IGMP"),
+# gem-mfwd (selftests/mfwd.c), which takes smcrouted's command line and
+# routes file and forwards with a BPF program at tcx ingress.
+GEM_MFWD=${GEM_MFWD:-$GEM_ROOT/build/selftests/gem-mfwd}
+if [ -e /proc/net/ip_mr_vif ]; then GEM_MROUTER=smcrouted; else GEM_MROUTER=$GEM_MFWD; fi
 
 T=""			# private scratch directory of this run
 GEM_NSP=""		# random prefix of every namespace name
@@ -193,11 +200,16 @@ gem_bpffs_mount() {
 }
 
 # gem_mroute_wait NS FAMILY(4|6) SOURCE GROUP: wait until the kernel has the
-# (S,G) multicast route (smcrouted installs it some time after it starts).
+# (S,G) multicast route (smcrouted installs it some time after it starts;
+# gem-mfwd lists its routes once it forwards them).
 gem_mroute_has() {
 	local v=-4
 	[ "$2" = 6 ] && v=-6
-	nsx "$1" ip "$v" mroute show | grep -qF "($3,$4) "
+	if [ "$GEM_MROUTER" = smcrouted ]; then
+		nsx "$1" ip "$v" mroute show | grep -qF "($3,$4) "
+	else
+		nsx "$1" "$GEM_MFWD" --show | grep -qF "($3,$4) "
+	fi
 }
 gem_mroute_wait() { gem_wait_for 10 gem_mroute_has "$@"; }
 

@@ -188,7 +188,7 @@ for n in $MCRS; do
 			echo "mroute from $from source $(src_of "$g") group $g to $to"
 		done
 	} >"$T/$n.conf"
-	gem_bg "$n" "smcrouted-$n" smcrouted -n -N -i "gem-$n" -f "$T/$n.conf" \
+	gem_bg "$n" "smcrouted-$n" "$GEM_MROUTER" -n -N -i "gem-$n" -f "$T/$n.conf" \
 		-P "$T/$n.smc.pid" -u "$T/$n.smc.sock"
 done
 for n in $MCRS; do

@@ -53,7 +53,7 @@ cp_line4
 smc_start() {
 	local n=$1
 	rm -f "$T/$n.smc.pid" "$T/$n.smc.sock"
-	gem_bg "$n" "smcrouted-$n" smcrouted -n -N -i "gem-$n" -f "$T/$n.smc.conf" \
+	gem_bg "$n" "smcrouted-$n" "$GEM_MROUTER" -n -N -i "gem-$n" -f "$T/$n.smc.conf" \
 		-P "$T/$n.smc.pid" -u "$T/$n.smc.sock"
 }
 for n in $NODES; do
