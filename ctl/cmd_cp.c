@@ -327,6 +327,40 @@ static int cmd_cp(int argc, char **argv, const struct gemctl_opts *go, const cha
 	return mon ? monitor(&o, sock, count, timeout) : query(&o, sock, req);
 }
 
+int gemctl_gemd_request(const struct gemctl_opts *o, const char *sock, const char *conf,
+			const char *what)
+{
+	char req[GEMD_PATH_MAX + 128], err[512];
+	struct gemd_config *cfg;
+	int rc;
+
+	if (strchr(what, '\n') || strlen(what) + 7 >= sizeof(req)) {
+		gemctl_err(o, "request too long");
+		return 2;
+	}
+	snprintf(req, sizeof(req), "%s %s\n", what, o->json ? "json" : "text");
+	if (conf) {
+		cfg = malloc(sizeof(*cfg));
+		if (!cfg) {
+			gemctl_err(o, "out of memory");
+			return 1;
+		}
+		if (gemd_config_load(cfg, conf, err, sizeof(err))) {
+			gemctl_err(o, "%s", err);
+			free(cfg);
+			return 1;
+		}
+		rc = query(o, cfg->socket, req);
+		free(cfg);
+		return rc;
+	}
+	if (!sock)
+		sock = getenv(GEMD_ENV_SOCKET);
+	if (!sock || !*sock)
+		sock = GEMD_DEFAULT_SOCKET;
+	return query(o, sock, req);
+}
+
 int cmd_peers(int argc, char **argv, const struct gemctl_opts *o)
 {
 	return cmd_cp(argc, argv, o, "peers");

@@ -19,6 +19,7 @@
 #include "gem_pin.h"
 
 #include "dp.h"
+#include "ctl/rekey.h"
 
 /* ---- group ------------------------------------------------------------------ */
 
@@ -34,6 +35,8 @@ static void group_usage(FILE *f)
 		"usage: " ADD_USAGE "\n"
 		"       " DEL_USAGE "\n"
 		"       gemctl [-j] group list\n"
+		"       " GEMCTL_REKEY_USAGE "\n"
+		"       " GEMCTL_EPOCHS_USAGE "\n"
 		"\n"
 		"GAK_FILE holds the group's 32-byte Group Authorization Key; the data-plane MAC\n"
 		"key is derived from it as docs/KEYS.md says (dp-hmac / dp-cmac, epoch N).\n"
@@ -257,6 +260,10 @@ int cmd_group(int argc, char **argv, const struct gemctl_opts *o)
 		return group_del(argc - 1, argv + 1, o);
 	if (!strcmp(argv[1], "list"))
 		return group_list(o);
-	gemctl_err(o, "unknown group command '%s' (add, del, list)", argv[1]);
+	if (!strcmp(argv[1], "rekey"))
+		return cmd_group_rekey(argc - 1, argv + 1, o);
+	if (!strcmp(argv[1], "epochs"))
+		return cmd_group_epochs(argc - 1, argv + 1, o);
+	gemctl_err(o, "unknown group command '%s' (add, del, list, rekey, epochs)", argv[1]);
 	return 2;
 }

@@ -9,6 +9,7 @@
  * a key value: list shows labels, types and attributes only.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "gemctl.h"
 #include "keys/gem_keys.h"
+#include "gemd/config.h"
 
 #define LOCK_WAIT_MS 2000	/* ride out another gemctl; not a running daemon */
 
@@ -26,7 +28,32 @@ struct kctx {
 	struct gem_keys_cfg cfg;
 	bool have_epoch;	/* --epoch N (import gak, retire gak) */
 	uint32_t epoch;
+	const char *sock, *conf;	/* import/retire gak through the running gemd */
 };
+
+/* import gak / retire gak with --socket or --config: gemd owns the token
+ * while it runs, so it does them (it reads FILE itself: the key does not
+ * cross the socket) and starts using the epochs at once. */
+static int via_gemd(struct kctx *c, const char *verb, const char *group, const char *file)
+{
+	char req[GEMD_PATH_MAX + 128], abs[PATH_MAX];
+
+	if (!c->have_epoch) {
+		gemctl_err(&c->o, "keys %s gak --socket/--config: give --epoch N", verb);
+		return 2;
+	}
+	if (file && !realpath(file, abs)) {
+		gemctl_err(&c->o, "%s: %s", file, strerror(errno));
+		return 1;
+	}
+	if (file && strlen(abs) >= GEMD_PATH_MAX) {
+		gemctl_err(&c->o, "%s: path too long for gemd", file);
+		return 2;
+	}
+	snprintf(req, sizeof(req), "gak-%s %s %u%s%s", verb, group, c->epoch, file ? " " : "",
+		 file ? abs : "");
+	return gemctl_gemd_request(&c->o, c->sock, c->conf, req);
+}
 
 static void usage(FILE *f)
 {
@@ -41,6 +68,8 @@ static void usage(FILE *f)
 		"                         (default 0; 32 raw bytes); several epochs may be held\n"
 		"  retire gak GROUP --epoch N\n"
 		"                         destroy GROUP's GAK of epoch N (docs/KEYS.md 2.3)\n"
+		"                         import gak / retire gak with --socket PATH or --config\n"
+		"                         FILE: done by the running gemd, which owns the token\n"
 		"  list                   token objects: labels, types, attributes (never values)\n"
 		"  pubkey                 the node's public key and node id\n"
 		"  gen-secret FILE        write 32 random bytes to a new FILE (mode 0600)\n"
@@ -183,6 +212,8 @@ static int do_import(struct kctx *c, int argc, char **argv)
 			   "[--epoch N]");
 		return 2;
 	}
+	if (kind == GEM_KEYS_GAK && (c->sock || c->conf))
+		return via_gemd(c, "import", argv[2], file);
 	if (kind == GEM_KEYS_BK && c->have_epoch) {
 		gemctl_err(&c->o, "keys import bk: the Bootstrap Key has no epochs (--epoch is "
 			   "for a GAK)");
@@ -330,6 +361,8 @@ static int do_retire(struct kctx *c, int argc, char **argv)
 	}
 	if (gem_keys_group_parse(argv[2], grp))
 		return fail(c);
+	if (c->sock || c->conf)
+		return via_gemd(c, "retire", argv[2], NULL);
 	gem_keys_gak_label(grp, c->epoch, label);
 	gem_keys_group_str(grp, gs);
 	ret = open_token(c, &k);
@@ -410,6 +443,8 @@ static const struct option lo[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "pretty", no_argument, NULL, 'p' },
 	{ "epoch", required_argument, NULL, 'e' },
+	{ "socket", required_argument, NULL, 's' },
+	{ "config", required_argument, NULL, 'c' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -460,6 +495,8 @@ int cmd_keys(int argc, char **argv, const struct gemctl_opts *o)
 		case 'm': c.cfg.module = optarg; break;
 		case 't': c.cfg.token = optarg; break;
 		case 'F': c.cfg.pin_file = optarg; break;
+		case 's': c.sock = optarg; break;
+		case 'c': c.conf = optarg; break;
 		case 'j': c.o.json = true; break;
 		case 'p': c.o.json = c.o.pretty = true; break;
 		case 'e': {

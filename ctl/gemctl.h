@@ -27,6 +27,11 @@ int cmd_peers(int argc, char **argv, const struct gemctl_opts *o);	/* cmd_cp.c *
 int cmd_routes(int argc, char **argv, const struct gemctl_opts *o);
 int cmd_control_stats(int argc, char **argv, const struct gemctl_opts *o);
 int cmd_monitor(int argc, char **argv, const struct gemctl_opts *o);
+/* Send gemd the request what (" json"/" text" appended) over its control
+ * socket (sock, else the one conf names, else $GEMD_SOCKET, else the
+ * default) and print the reply: 0, 1 (gemd replied an error, or none), 2. */
+int gemctl_gemd_request(const struct gemctl_opts *o, const char *sock, const char *conf,
+			const char *what);
 
 /* Print an error: "gemctl: ..." on stderr, or {"error": "..."} on stdout with -j. */
 void gemctl_err(const struct gemctl_opts *o, const char *fmt, ...)

@@ -51,31 +51,6 @@ int cp_member_of(const struct gemd *g, const uint8_t grp[16])
 	return -1;
 }
 
-/* Which of cfg.groups we hold the GAK of; logged for each group not in
- * old (NULL: every group). */
-static void find_gaks(struct gemd *g, const struct gemd_config *old)
-{
-	bool had[GEMD_MAX_GROUPS];
-
-	memcpy(had, g->cp.have_gak, sizeof(had));	/* in old's order */
-	for (int i = 0; i < g->cfg.ngroups; i++) {
-		uint8_t key[GEM_TLV_CTL_KEY_LEN];
-		char gr[GEM_KEYS_GROUP_STRLEN];
-		int err, was = -1;	/* -1: a new group */
-
-		for (int j = 0; old && j < old->ngroups; j++)
-			if (!memcmp(old->groups[j], g->cfg.groups[i], 16))
-				was = had[j];
-		gem_keys_group_str(g->cfg.groups[i], gr);
-		err = gem_keys_ctl_key(g->keys, g->cfg.groups[i], 0, key);
-		sodium_memzero(key, sizeof(key));
-		if (was != !err)
-			log_info("control: group %s: %s", gr, err ? "no GAK in the token: relay only"
-				 : "GAK held: member (announces and reads its SEKs)");
-		g->cp.have_gak[i] = !err;
-	}
-}
-
 void gemd_cp_reload(struct gemd *g, const struct gemd_config *old, uint64_t now)
 {
 	for (int j = 0; j < old->ngroups; j++) {
@@ -93,7 +68,7 @@ void gemd_cp_reload(struct gemd *g, const struct gemd_config *old, uint64_t now)
 			 "data-plane policy stays (gemctl group del %s to pass it in clear)", gr, gr);
 	}
 	/* have_gak[] follows cfg.groups' (new) order from here on */
-	find_gaks(g, old);
+	cp_find_gaks(g, old);
 	if (g->cfg.stream_rate != old->stream_rate || g->cfg.stream_burst != old->stream_burst)
 		gemd_bucket_init(&g->cp.new_streams, g->cfg.stream_rate, g->cfg.stream_burst, now);
 	if (!g->cp.pins_open)
@@ -114,7 +89,7 @@ int gemd_cp_init(struct gemd *g)
 	g->cp.nb = calloc(g->cfg.max_neighbours, sizeof(*g->cp.nb));
 	if (!g->cp.nb)
 		return -ENOMEM;
-	find_gaks(g, NULL);
+	cp_find_gaks(g, NULL);
 	err = gem_db_new(&g->cp.db, g->id, &cp_ops, g, NULL);
 	if (err) {
 		log_err("control: cannot create the record store: %s", strerror(-err));
@@ -177,6 +152,7 @@ void gemd_cp_tick(struct gemd *g, uint64_t now)
 	cp_pins_try(g, now);
 	if (g->cp.rb)
 		ring_buffer__consume(g->cp.rb);
+	cp_epoch_tick(g, now);
 	cp_rotate_tick(g, now);
 	cp_unload_tick(g, now);
 	cp_retry_tick(g, now);

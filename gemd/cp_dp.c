@@ -18,36 +18,44 @@
 
 #define PINS_RETRY_MS	2000
 
+/* Group i into the data plane: its suite and, for suites 1 and 2, its MAC
+ * key of the active GAK epoch (gemd/epochs.c), derived in the HSM. */
+void cp_load_group(struct gemd *g, int i)
+{
+	uint8_t key[GEM_MAC_KEY_LEN];
+	unsigned int suite = cp_suite_of_group(g, i);
+	size_t klen = gem_suite_key_len(suite);
+	uint32_t epoch = g->cp.ep[i].active;
+	char gr[GEM_KEYS_GROUP_STRLEN];
+	struct gem_addr a;
+	int err = 0;
+
+	gem_keys_group_str(g->cfg.groups[i], gr);
+	if (!g->cp.have_gak[i])
+		return;
+	if (!suite) {
+		log_err("control: group %s: unknown suite; not loaded", gr);
+		return;
+	}
+	memcpy(a.a, g->cfg.groups[i], 16);
+	if (klen)
+		err = gem_keys_dp_key(g->keys, a.a, epoch, suite, key, klen);
+	if (!err)
+		err = gem_dp_set_group(g->cp.pins.ctl, &a, suite, key, klen);
+	sodium_memzero(key, sizeof(key));
+	if (err)
+		log_err("control: cannot load group %s into the data plane: %s", gr,
+			err == -EIO ? gem_keys_errmsg() : strerror(-err));
+	else
+		log_info("control: group %s loaded into the data plane (suite %s%s)", gr,
+			 gem_suite_name(suite), klen ? ", MAC key of the active GAK epoch derived in "
+			 "the HSM" : "");
+}
+
 void cp_load_groups(struct gemd *g)
 {
-	for (int i = 0; i < g->cfg.ngroups; i++) {
-		uint8_t key[GEM_MAC_KEY_LEN];
-		unsigned int suite = cp_suite_of_group(g, i);
-		size_t klen = gem_suite_key_len(suite);
-		char gr[GEM_KEYS_GROUP_STRLEN];
-		struct gem_addr a;
-		int err = 0;
-
-		gem_keys_group_str(g->cfg.groups[i], gr);
-		if (!g->cp.have_gak[i])
-			continue;
-		if (!suite) {
-			log_err("control: group %s: unknown suite; not loaded", gr);
-			continue;
-		}
-		memcpy(a.a, g->cfg.groups[i], 16);
-		if (klen)
-			err = gem_keys_dp_key(g->keys, a.a, 0, suite, key, klen);
-		if (!err)
-			err = gem_dp_set_group(g->cp.pins.ctl, &a, suite, key, klen);
-		sodium_memzero(key, sizeof(key));
-		if (err)
-			log_err("control: cannot load group %s into the data plane: %s", gr,
-				err == -EIO ? gem_keys_errmsg() : strerror(-err));
-		else
-			log_info("control: group %s loaded into the data plane (suite %s, key "
-				 "derived in the HSM)", gr, gem_suite_name(suite));
-	}
+	for (int i = 0; i < g->cfg.ngroups; i++)
+		cp_load_group(g, i);
 }
 
 int cp_load_rx_walk(void *arg, const struct gem_db_entry *e)

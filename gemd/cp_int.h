@@ -13,6 +13,7 @@
  *                loaded for egress, rotated, retired
  *   cp_dp.c      the pinned data-plane maps: groups' MAC keys, and what
  *                is loaded once gem-load has attached
+ *   epochs.c     GAK epochs: the one records use, rekey, retirement
  *   cp_stats.c   gemctl control-stats
  */
 #ifndef GEMD_CP_INT_H
@@ -42,6 +43,8 @@ void cp_neigh_tick(struct gemd *g, uint64_t now);
 /* cp_record.c */
 extern const struct gem_db_ops cp_ops;
 void cp_load_rx_sek(struct gemd *g, const struct gem_rec *r);
+/* Unload r's ingress SEK after GEMD_CP_UNLOAD_GRACE_MS. */
+void cp_unload_schedule(struct gemd *g, const struct gem_rec *r, uint64_t now);
 void cp_unload_tick(struct gemd *g, uint64_t now);
 
 /* streams.c */
@@ -65,7 +68,23 @@ int cp_on_dp_event(void *ctx, void *data, size_t len);
 
 /* cp_dp.c */
 void cp_load_groups(struct gemd *g);
+void cp_load_group(struct gemd *g, int i);
 int cp_load_rx_walk(void *arg, const struct gem_db_entry *e);
 void cp_pins_try(struct gemd *g, uint64_t now);
+
+/* epochs.c */
+/* Which epochs of each configured group the token holds; the active one
+ * (kept over a reload while held, else the oldest held); have_gak[].  Logs
+ * each group whose membership changed from old (NULL: at start). */
+void cp_find_gaks(struct gemd *g, const struct gemd_config *old);
+bool cp_epoch_held(const struct gemd *g, int gi, uint32_t e);
+/* The active epoch of grp (0 if not configured). */
+uint32_t cp_epoch_active(const struct gemd *g, const uint8_t grp[16]);
+/* A record of group gi under epoch e verified with its key: a newer held
+ * epoch makes this node switch (at the next cp_epoch_tick). */
+void cp_epoch_verified(struct gemd *g, int gi, uint32_t e);
+/* A record of group gi under an epoch this node does not hold. */
+void cp_epoch_unheld(struct gemd *g, int gi, const struct gem_rec *r, const char *desc);
+void cp_epoch_tick(struct gemd *g, uint64_t now);
 
 #endif

@@ -62,11 +62,20 @@ static int cp_verify(void *ctx, uint32_t nh, const struct gem_rec *r)
 	gi = cp_member_of(g, r->sek.grp);
 	if (gi < 0)
 		return 0;		/* not ours to read: relay it */
+	if (!cp_epoch_held(g, gi, r->sek.epoch)) {
+		/* an epoch this node was not given (it is being excluded, or
+		 * missed a rekey) or has retired: signed by its origin, so
+		 * relayed to the members that can read it; never loaded here */
+		char desc[200];
+
+		rec_desc(r, desc, sizeof(desc));
+		cp_epoch_unheld(g, gi, r, desc);
+		return 0;
+	}
 	err = gem_keys_ctl_key(g->keys, r->sek.grp, r->sek.epoch, key);
 	if (err) {
 		sodium_memzero(key, sizeof(key));
-		/* e.g. an epoch this token does not know */
-		return err == -ENOENT ? GEM_DB_REJECT(GEM_DB_R_POLICY) : -EIO;
+		return err == -ENOENT ? 0 : -EIO;	/* retired meanwhile: relay */
 	}
 	err = gem_tlv_hmac_verify(r, key);
 	sodium_memzero(key, sizeof(key));
@@ -82,6 +91,7 @@ static int cp_verify(void *ctx, uint32_t nh, const struct gem_rec *r)
 	}
 	if (r->sek.suite != cp_suite_of_group(g, gi))
 		return GEM_DB_REJECT(GEM_DB_R_POLICY);
+	cp_epoch_verified(g, gi, r->sek.epoch);
 	return GEM_DB_VERIFIED_GROUP;	/* checked with the group key: binds */
 }
 
@@ -182,7 +192,7 @@ static void unload_now(struct gemd *g, const struct gemd_cp_unload *u, uint64_t 
  * GEMD_CP_UNLOAD_GRACE_MS: a rotation withdraws the old key id right after
  * the origin's egress switched, and its last packets may still be on the
  * way (the receiver keeps it as its previous key id until then). */
-static void unload_schedule(struct gemd *g, const struct gem_rec *r, uint64_t now)
+void cp_unload_schedule(struct gemd *g, const struct gem_rec *r, uint64_t now)
 {
 	struct gemd_cp_unload u = { .key_id = r->sek.key_id,
 				    .due_ms = now + GEMD_CP_UNLOAD_GRACE_MS };
@@ -221,8 +231,9 @@ void cp_load_rx_sek(struct gemd *g, const struct gem_rec *r)
 	json_object *ev;
 	int err;
 
-	if (cp_member_of(g, r->sek.grp) < 0 || (r->flags & GEM_REC_F_WITHDRAWN))
-		return;
+	if (cp_member_of(g, r->sek.grp) < 0 || (r->flags & GEM_REC_F_WITHDRAWN) ||
+	    !cp_epoch_held(g, cp_member_of(g, r->sek.grp), r->sek.epoch))
+		return;		/* not ours, or an epoch not held (relayed only) */
 	rec_desc(r, desc, sizeof(desc));
 	if (!memcmp(r->origin, g->id, sizeof(g->id))) {
 		/* our previous incarnation's announce, handed back by a
@@ -304,7 +315,7 @@ static void cp_on_change(void *ctx, enum gem_db_event ev, const struct gem_rec *
 	case GEM_DB_EV_WITHDRAWN:
 	case GEM_DB_EV_EXPIRED:
 		log_info("control: %s %s", desc, gem_db_event_name(ev));
-		unload_schedule(g, r, gemd_now_ms());
+		cp_unload_schedule(g, r, gemd_now_ms());
 		break;
 	default:
 		log_info("control: %s %s", desc, gem_db_event_name(ev));

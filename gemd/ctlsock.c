@@ -296,10 +296,34 @@ static void write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+/* "group-rekey ARGS", "gak-import ARGS", "gak-retire ARGS" (then " json" or
+ * " text"): GAK epochs (gemd/epochs.c).  true if req was one. */
+static bool epoch_request(struct gemd *g, char *req, FILE *f, bool json)
+{
+	static const char *const verbs[] = { "group-rekey ", "gak-import ", "gak-retire " };
+	size_t n = strlen(req);
+
+	if (n < 5 || (strcmp(req + n - 5, " json") != 0 && strcmp(req + n - 5, " text") != 0))
+		return false;
+	for (int i = 0; i < 3; i++) {
+		const char *args = req + strlen(verbs[i]);
+
+		if (strncmp(req, verbs[i], strlen(verbs[i])) != 0)
+			continue;
+		req[n - 5] = '\0';
+		if (i == 0)
+			gemd_cp_rekey_request(g, args, f, json);
+		else
+			gemd_cp_gak_request(g, i == 1, args, f, json);
+		return true;
+	}
+	return false;
+}
+
 void gemd_ctl_serve(struct gemd *g, int lfd)
 {
 	struct timeval rt = { 1, 0 }, wt = { 2, 0 };
-	char req[128], *reply = NULL, *nl;
+	char req[GEMD_PATH_MAX + 128], *reply = NULL, *nl;
 	size_t rlen = 0, len = 0;
 	bool json;
 	FILE *f;
@@ -353,6 +377,10 @@ void gemd_ctl_serve(struct gemd *g, int lfd)
 		gemd_show_routes(g, f, json);
 	else if (!strcmp(req, "control-stats json") || !strcmp(req, "control-stats text"))
 		gemd_show_cp_stats(g, f, json, gemd_now_ms());
+	else if (!strcmp(req, "groups json") || !strcmp(req, "groups text"))
+		gemd_cp_show_groups(g, f, json);
+	else if (epoch_request(g, req, f, json))
+		;
 	else if (json)
 		fprintf(f, "{\"error\": \"unknown request (try: peers json, routes json)\"}\n");
 	else

@@ -45,6 +45,8 @@ struct tunnel;
 #define GEMD_CP_MAX_UNLOAD	256		/* unloads waiting out the grace */
 #define GEMD_CP_RETRY		64		/* refused streams reported again */
 #define GEMD_CP_RETRY_MS	2000
+#define GEMD_CP_MAX_EPOCHS	8		/* GAK epochs of a group looked at */
+#define GEMD_CP_EPOCH_GRACE_MS	10000		/* older epochs kept after a switch */
 
 struct gemd_cp_nb {
 	bool up;
@@ -57,6 +59,15 @@ struct gemd_cp {
 	struct gem_db *db;
 	int fd;
 	bool have_gak[GEMD_MAX_GROUPS];	/* per cfg.groups[] */
+	/* GAK epochs per cfg.groups[] (gemd/epochs.c, docs/CONTROL.md 13.6) */
+	struct gemd_cp_epochs {
+		uint32_t held[GEMD_CP_MAX_EPOCHS];	/* in the token, ascending */
+		int nheld;
+		uint32_t active;	/* own records wrapped and HMACed under it */
+		uint32_t want;		/* > active: a verified record uses it */
+		uint64_t switched_ms;	/* active last changed (0: chosen at start) */
+		uint64_t unheld_logged;	/* records of epochs not held: log 1, 2, 4.. */
+	} ep[GEMD_MAX_GROUPS];
 	struct gemd_cp_nb *nb;		/* per peer slot = db neighbour handle */
 	struct gem_pins pins;
 	bool pins_open, pins_logged;
@@ -70,6 +81,7 @@ struct gemd_cp {
 	struct gemd_cp_own {
 		struct gem_sg sg;
 		uint16_t key_id, next_id;
+		uint32_t epoch, next_epoch;	/* GAK epochs of their records */
 		uint64_t since_ms, pkts0;
 		uint64_t announced_ms, sent_ms;
 		uint32_t seqno;
@@ -97,6 +109,7 @@ struct gemd_cp {
 	uint64_t dp_events, rx_loaded, rx_foreign, rotations;
 	uint64_t refused_not_lan, refused_rate, refused_full, route_errors;
 	uint64_t streams_idle, rx_unloaded;
+	uint64_t epoch_switches, epochs_retired, rx_unheld_epoch;
 };
 
 struct gemd_peer {
@@ -205,6 +218,12 @@ int gemd_cp_dp_fd(const struct gemd *g);	/* data-plane events, -1 if none */
 void gemd_cp_dp_input(struct gemd *g);
 void gemd_cp_input(struct gemd *g, uint64_t now_ms);
 void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now_ms);
+/* Control-socket requests about GAK epochs (epochs.c): "GROUP [EPOCH]";
+ * "GROUP EPOCH [/PATH]" (import: the file gemd reads itself; the key never
+ * crosses the socket).  The reply (one line, JSON if json) goes to f. */
+void gemd_cp_rekey_request(struct gemd *g, const char *args, FILE *f, bool json);
+void gemd_cp_gak_request(struct gemd *g, bool import, const char *args, FILE *f, bool json);
+void gemd_cp_show_groups(struct gemd *g, FILE *f, bool json);
 /* g->cfg's [groups] changed (SIGHUP; old: the previous configuration):
  * GAKs looked up again, groups (and the suite) loaded into the data plane,
  * SEKs of groups that became ours loaded, new declared streams keyed. */

@@ -54,10 +54,10 @@ int cp_announce_sek(struct gemd *g, const struct gem_sg *sg, uint16_t key_id, ui
 	memcpy(r.sek.src, sg->src.a, 16);
 	memcpy(r.sek.grp, sg->grp.a, 16);
 	r.sek.key_id = key_id;
-	r.sek.epoch = 0;
+	r.sek.epoch = cp_epoch_active(g, sg->grp.a);	/* wrapped and HMACed under it only */
 	err = gem_keys_sek_generate(g->keys, k);
 	if (!err)
-		err = gem_keys_sek_wrap(g->keys, sg->grp.a, 0, k, r.sek.wrapped);
+		err = gem_keys_sek_wrap(g->keys, sg->grp.a, r.sek.epoch, k, r.sek.wrapped);
 	if (err) {
 		log_err("control: stream (%s, %s): cannot make a SEK in the HSM: %s", s, gr,
 			gem_keys_errmsg());
@@ -107,6 +107,7 @@ struct gemd_cp_own *cp_own_add(struct gemd *g, const struct gem_sg *sg, uint16_t
 	memset(o, 0, sizeof(*o));
 	o->sg = *sg;
 	o->key_id = key_id;
+	o->epoch = cp_epoch_active(g, sg->grp.a);
 	o->since_ms = now;
 	if (cp_tx_state(g, sg, &tv))
 		o->pkts0 = tv.packets;
@@ -196,12 +197,13 @@ void cp_rotate_start(struct gemd *g, struct gemd_cp_own *o, uint64_t now, const 
 	if (cp_announce_sek(g, &o->sg, id, now, NULL, o->wrapped))
 		return;		/* tried again at the next check */
 	o->next_id = id;
+	o->next_epoch = cp_epoch_active(g, o->sg.grp.a);	/* cp_announce_sek's */
 	o->announced_ms = now;
 	o->sent_ms = 0;
 	o->seqno = 0;
-	log_info("control: stream (%s, %s): rotation (%s): SEK key id %u announced, egress "
-		 "stays on key id %u until the announce has propagated", s, gr, why, id,
-		 o->key_id);
+	log_info("control: stream (%s, %s): rotation (%s): SEK key id %u announced (GAK epoch "
+		 "%u), egress stays on key id %u until the announce has propagated", s, gr, why,
+		 id, o->next_epoch, o->key_id);
 	cp_mon_stream(g, "rotation", s, gr, "announced", why, o->key_id, id);
 }
 
@@ -215,7 +217,7 @@ static void rotate_switch(struct gemd *g, struct gemd_cp_own *o, uint64_t now)
 
 	gem_addr_str(&o->sg.src, s);
 	gem_addr_str(&o->sg.grp, gr);
-	err = gem_keys_sek_unwrap(g->keys, o->sg.grp.a, 0, o->wrapped, sek);
+	err = gem_keys_sek_unwrap(g->keys, o->sg.grp.a, o->next_epoch, o->wrapped, sek);
 	if (!err)
 		err = gem_dp_set_sek(g->cp.pins.ctl, &o->sg, 1, o->next_id, sek);
 	sodium_memzero(sek, sizeof(sek));
@@ -233,6 +235,7 @@ static void rotate_switch(struct gemd *g, struct gemd_cp_own *o, uint64_t now)
 	 * unload it after GEMD_CP_UNLOAD_GRACE_MS, its last packets opened) */
 	withdraw_own(g, &o->sg, o->key_id, now);
 	o->key_id = o->next_id;
+	o->epoch = o->next_epoch;
 	o->next_id = 0;
 	o->since_ms = now;
 	o->pkts0 = cp_tx_state(g, &o->sg, &tv) ? tv.packets : 0;
@@ -313,7 +316,9 @@ void cp_rotate_tick(struct gemd *g, uint64_t now)
 				rotate_switch(g, o, now);
 			continue;
 		}
-		if (now - o->since_ms >= g->cfg.sek_lifetime_ms)
+		if (o->epoch != cp_epoch_active(g, o->sg.grp.a))
+			cp_rotate_start(g, o, now, "rekey");	/* gemd/epochs.c */
+		else if (now - o->since_ms >= g->cfg.sek_lifetime_ms)
 			cp_rotate_start(g, o, now, "lifetime");
 		else if (have && tv.packets - o->pkts0 >= g->cfg.sek_packets)
 			cp_rotate_start(g, o, now, "packet budget");

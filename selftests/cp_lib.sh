@@ -420,8 +420,9 @@ cp_line4_dataplane() {
 	local n ifc g
 	for n in $NODES; do
 		{
-			echo "phyint ${FROM[$n]} enable ttl-threshold 1"
-			echo "phyint ${TO[$n]} enable ttl-threshold 1"
+			for ifc in ${FROM[$n]} ${TO[$n]}; do
+				echo "phyint $ifc enable ttl-threshold 1"
+			done
 			for g in $GRP ${GRP2:-}; do
 				echo "mroute from ${FROM[$n]} source $SRC group $g to ${TO[$n]}"
 			done

@@ -202,7 +202,8 @@ def cmd_recv(a):
     missing = [i for i in range(a.expect) if i not in seen] if a.expect else []
     emit({"received": received, "unique": len(seen), "duplicates": dup, "bad": bad,
           "other": other, "missing": len(missing), "first_missing": missing[:10],
-          "bad_example": bad_example, "seconds": round(time.monotonic() - t0, 3)}, a.out)
+          "bad_example": bad_example, "max_seq": max(seen) if seen else None,
+          "seconds": round(time.monotonic() - t0, 3)}, a.out)
     return 0
 
 
