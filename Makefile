@@ -190,6 +190,9 @@ MANDIR         ?= $(PREFIX)/share/man
 DOCDIR         ?= $(PREFIX)/share/doc/gem
 BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# gem-mfwd (selftests/mfwd.c): static multicast routes for test and demo
+# networks where the kernel has no multicast routing; not on PATH
+LIBEXECDIR     ?= $(PREFIX)/lib/gem
 SYSCONFDIR     ?= /etc
 SCDOC          ?= scdoc
 
@@ -199,7 +202,7 @@ MANS := $(patsubst man/%.scd,$(B)/man/%,$(MAN_SRCS))
 COMPLETIONS := $(wildcard completion/*)
 DOCS := README.md $(wildcard docs/*.md)
 
-progs: $(PROGS)
+progs: $(PROGS) $(MFWD_BIN)
 man: $(MANS)
 
 $(B)/man/%: man/%.scd
@@ -209,12 +212,14 @@ $(B)/man/%: man/%.scd
 
 # the paths in gemd.service and in the man pages (@DOCDIR@) are set here, at
 # install time: one build serves any PREFIX
-install: $(PROGS) $(MANS)
+install: $(PROGS) $(MFWD_BIN) $(MANS)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
-	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/gem
 	$(Q)install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
+	$(Q)install -m 0755 $(MFWD_BIN) $(DESTDIR)$(LIBEXECDIR)/
 	$(Q)for m in $(MANS); do sed 's|@DOCDIR@|$(DOCDIR)|g' $$m \
 		>$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} && \
 		chmod 0644 $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
@@ -230,9 +235,10 @@ uninstall:
 	$(Q)rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(PROGS))) \
 		$(foreach m,$(MANS),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
 		$(addprefix $(DESTDIR)$(BASHCOMPDIR)/,$(notdir $(COMPLETIONS))) \
-		$(DESTDIR)$(SYSTEMDUNITDIR)/gemd.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/gemd.service $(DESTDIR)$(LIBEXECDIR)/gem-mfwd \
 		$(addprefix $(DESTDIR)$(DOCDIR)/,gemd.conf.example $(notdir $(DOCS)))
-	$(Q)rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/gem 2>/dev/null || true
+	$(Q)rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SYSCONFDIR)/gem \
+		2>/dev/null || true
 
 # The Debian package (debian/; scripts/deps.sh deb installs the tools): built
 # in build-deb/, the .deb and its .changes moved from .. into $(B)/deb/.

@@ -166,7 +166,8 @@ if [ "${TARGETS[*]}" = deb-e2e ]; then
 		gem-load --version && gemctl --version && gemd --version &&
 		GEM_LOAD=/usr/sbin/gem-load GEMCTL=/usr/sbin/gemctl GEMD=/usr/sbin/gemd \
 			bash selftests/test_version.sh &&
-		GEM_LOAD=/usr/sbin/gem-load GEMCTL=/usr/sbin/gemctl bash selftests/test_e2e.sh"
+		GEM_LOAD=/usr/sbin/gem-load GEMCTL=/usr/sbin/gemctl GEM_MFWD=/usr/lib/gem/gem-mfwd \
+			bash selftests/test_e2e.sh"
 	rc=$?
 	set -e
 	echo "pristine: deb-e2e exited $rc: build $((t1 - t0)) s, install and e2e $(( $(now) - t1 )) s"
