@@ -92,6 +92,21 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+/* gemd's refusal of a request: "error: ..." or a JSON object with "error". */
+static bool refusal(const char *line)
+{
+	json_object *j;
+	bool err;
+
+	if (!strncmp(line, "error:", 6))
+		return true;
+	j = json_tokener_parse(line);
+	err = j && json_object_is_type(j, json_type_object) &&
+	      json_object_object_get_ex(j, "error", NULL);
+	json_object_put(j);
+	return err;
+}
+
 /* gemctl monitor: gemd's events, one line each, as they come. */
 static int monitor(const struct gemctl_opts *o, const char *sock, long count, long timeout)
 {
@@ -137,8 +152,7 @@ static int monitor(const struct gemctl_opts *o, const char *sock, long count, lo
 		buf[have] = 0;
 		while ((nl = memchr(buf, '\n', have))) {
 			*nl = 0;
-			if (seen < 0 && (!strncmp(buf, "{\"error\"", 8) ||
-					 !strncmp(buf, "error:", 6))) {
+			if (seen < 0 && refusal(buf)) {
 				if (o->json)
 					puts(buf);
 				else
