@@ -27,6 +27,7 @@
 #include "gemd/gemd.h"
 #include "gemd/log.h"
 #include "gem_json.h"
+#include "gem_lines.h"
 
 int gemd_ctl_open(const char *path)
 {
@@ -363,8 +364,9 @@ static bool epoch_request(struct gemd *g, char *req, FILE *f, bool json)
 void gemd_ctl_serve(struct gemd *g, int lfd)
 {
 	struct timeval rt = { 1, 0 }, wt = { 2, 0 };
-	char req[GEMD_PATH_MAX + 128], *reply = NULL, *nl;
-	size_t rlen = 0, len = 0;
+	char buf[GEMD_PATH_MAX + 128], *req, *reply = NULL;
+	struct gem_lines in;
+	size_t len = 0;
 	bool json;
 	FILE *f;
 	int fd;
@@ -374,20 +376,11 @@ void gemd_ctl_serve(struct gemd *g, int lfd)
 		return;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof(rt));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof(wt));
-	while (rlen < sizeof(req) - 1) {
-		ssize_t n = recv(fd, req + rlen, sizeof(req) - 1 - rlen, 0);
-
-		if (n <= 0)
-			break;
-		rlen += n;
-		if (memchr(req, '\n', rlen))
-			break;
-	}
-	req[rlen] = '\0';
-	nl = strchr(req, '\n');
-	if (!nl)
+	gem_lines_init(&in, buf, sizeof(buf));
+	while (!(req = gem_lines_next(&in)) && gem_lines_recv(&in, fd, 0) > 0)
+		;
+	if (!req)
 		goto out;
-	*nl = '\0';
 	json = strlen(req) > 5 && !strcmp(req + strlen(req) - 5, " json");
 	if (!strcmp(req, "monitor json") || !strcmp(req, "monitor text")) {
 		int err = gemd_mon_add(&g->mon, fd, json, g->id_hex);
