@@ -30,7 +30,9 @@
 #include "gemd/log.h"
 #include "gemd/nl.h"
 #include "gemd/proc.h"
-#include "gemd/util.h"
+#include "gemd/clock.h"
+#include "gemd/files.h"
+#include "gemd/ids.h"
 
 #define BABEL_RESTART_MIN_MS	500
 #define BABEL_RESTART_MAX_MS	30000

@@ -26,7 +26,8 @@
 #include "gemd/ident.h"
 #include "gemd/monitor.h"
 #include "gemd/tunnel.h"
-#include "gemd/util.h"
+#include "gemd/clock.h"
+#include "gemd/ids.h"
 #include "gem_common.h"
 #include "gem_pin.h"
 

@@ -13,7 +13,7 @@
 #include "gemd/monitor.h"
 #include "gemd/log.h"
 #include "gemd/tlv.h"
-#include "gemd/util.h"
+#include "gemd/ids.h"
 #include "gem_addr.h"
 #include "gem_json.h"
 
