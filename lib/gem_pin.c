@@ -41,6 +41,22 @@ int gem_pin_dir_check(const char *dir, int create)
 	return 0;
 }
 
+#define MAP_NAME(f, opened) "gem_" #f,
+#define PROG_NAME(f, opened) "prog_" #f,
+const char *const gem_pin_maps[] = { GEM_PIN_MAPS(MAP_NAME) NULL };
+const char *const gem_pin_progs[] = { GEM_PIN_PROGS(PROG_NAME) NULL };
+
+/* The objects gem_pins_open() opens: name and fd. */
+struct opened {
+	const char *name;
+	int *fd;
+};
+#define OPENED_0(pre, f)
+#define OPENED_1(pre, f) { pre #f, &p->f },
+#define MAP_OPENED(f, opened) OPENED_##opened("gem_", f)
+#define PROG_OPENED(f, opened) OPENED_##opened("prog_", f)
+#define PINS_OPENED(p) { GEM_PIN_MAPS(MAP_OPENED) GEM_PIN_PROGS(PROG_OPENED) }
+
 static int get(const char *dir, const char *name, int *fd)
 {
 	char path[PATH_MAX];
@@ -146,12 +162,7 @@ int gem_stamp_check(const char *dir, struct gem_stamp *out, char *msg, size_t n)
 
 int gem_pins_open(const char *dir, struct gem_pins *p)
 {
-	struct { const char *name; int *fd; } o[] = {
-		{ "gem_groups", &p->groups }, { "gem_tx", &p->tx }, { "gem_rx", &p->rx },
-		{ "gem_counters", &p->counters }, { "gem_events", &p->events },
-		{ "gem_notified", &p->notified }, { "gem_ifaces", &p->ifaces },
-		{ "prog_ctl", &p->ctl },
-	};
+	struct opened o[] = PINS_OPENED(p);
 	int err = 0;
 
 	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++)
@@ -175,13 +186,12 @@ int gem_pins_open(const char *dir, struct gem_pins *p)
 
 void gem_pins_close(struct gem_pins *p)
 {
-	int *fds[] = { &p->groups, &p->tx, &p->rx, &p->counters, &p->events,
-		       &p->notified, &p->ifaces, &p->ctl };
+	struct opened o[] = PINS_OPENED(p);
 
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
+	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+		if (*o[i].fd >= 0)
+			close(*o[i].fd);
+		*o[i].fd = -1;
 	}
 }
 
