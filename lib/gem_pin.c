@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,16 +47,22 @@ int gem_pin_dir_check(const char *dir, int create)
 const char *const gem_pin_maps[] = { GEM_PIN_MAPS(MAP_NAME) NULL };
 const char *const gem_pin_progs[] = { GEM_PIN_PROGS(PROG_NAME) NULL };
 
-/* The objects gem_pins_open() opens: name and fd. */
-struct opened {
-	const char *name;
-	int *fd;
-};
+/* The objects gem_pins_open() opens: name, and where in struct gem_pins. */
 #define OPENED_0(pre, f)
-#define OPENED_1(pre, f) { pre #f, &p->f },
+/* f: a member name, it cannot stand in parentheses */
+#define OPENED_1(pre, f) { pre #f, offsetof(struct gem_pins, f) },	/* NOLINT(bugprone-macro-parentheses) */
 #define MAP_OPENED(f, opened) OPENED_##opened("gem_", f)
 #define PROG_OPENED(f, opened) OPENED_##opened("prog_", f)
-#define PINS_OPENED(p) { GEM_PIN_MAPS(MAP_OPENED) GEM_PIN_PROGS(PROG_OPENED) }
+static const struct {
+	const char *name;
+	size_t off;
+} opened[] = { GEM_PIN_MAPS(MAP_OPENED) GEM_PIN_PROGS(PROG_OPENED) };
+#define N_OPENED (sizeof(opened) / sizeof(opened[0]))
+
+static int *opened_fd(struct gem_pins *p, size_t i)
+{
+	return (int *)((char *)p + opened[i].off);
+}
 
 static int get(const char *dir, const char *name, int *fd)
 {
@@ -162,11 +169,10 @@ int gem_stamp_check(const char *dir, struct gem_stamp *out, char *msg, size_t n)
 
 int gem_pins_open(const char *dir, struct gem_pins *p)
 {
-	struct opened o[] = PINS_OPENED(p);
 	int err = 0;
 
-	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++)
-		*o[i].fd = -1;
+	for (size_t i = 0; i < N_OPENED; i++)
+		*opened_fd(p, i) = -1;
 	p->stamp_msg[0] = '\0';
 	err = gem_pin_dir_check(dir, 0);
 	if (err)
@@ -174,8 +180,8 @@ int gem_pins_open(const char *dir, struct gem_pins *p)
 	err = gem_stamp_check(dir, NULL, p->stamp_msg, sizeof(p->stamp_msg));
 	if (err < 0)
 		return err;
-	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
-		err = get(dir, o[i].name, o[i].fd);
+	for (size_t i = 0; i < N_OPENED; i++) {
+		err = get(dir, opened[i].name, opened_fd(p, i));
 		if (err) {
 			gem_pins_close(p);
 			return err;
@@ -186,12 +192,12 @@ int gem_pins_open(const char *dir, struct gem_pins *p)
 
 void gem_pins_close(struct gem_pins *p)
 {
-	struct opened o[] = PINS_OPENED(p);
+	for (size_t i = 0; i < N_OPENED; i++) {
+		int *fd = opened_fd(p, i);
 
-	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
-		if (*o[i].fd >= 0)
-			close(*o[i].fd);
-		*o[i].fd = -1;
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
 	}
 }
 
