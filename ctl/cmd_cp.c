@@ -24,6 +24,7 @@
 
 #include "gemctl.h"
 #include "gemd/config.h"
+#include "gem_lines.h"
 
 #define REPLY_TIMEOUT_MS 5000
 #define REPLY_MAX (16u << 20)	/* a JSON reply is parsed whole: bounded */
@@ -92,11 +93,26 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+/* gemd's refusal of a request: "error: ..." or a JSON object with "error". */
+static bool refusal(const char *line)
+{
+	json_object *j;
+	bool err;
+
+	if (!strncmp(line, "error:", 6))
+		return true;
+	j = json_tokener_parse(line);
+	err = j && json_object_is_type(j, json_type_object) &&
+	      json_object_object_get_ex(j, "error", NULL);
+	json_object_put(j);
+	return err;
+}
+
 /* gemctl monitor: gemd's events, one line each, as they come. */
 static int monitor(const struct gemctl_opts *o, const char *sock, long count, long timeout)
 {
-	char buf[8192];
-	size_t have = 0;
+	char buf[8192], *line;
+	struct gem_lines in;
 	long seen = -1;		/* gemd's first line says it has subscribed us */
 	struct timespec t0, t;
 	int fd, rc = 1;
@@ -106,10 +122,10 @@ static int monitor(const struct gemctl_opts *o, const char *sock, long count, lo
 		return 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	gem_lines_init(&in, buf, sizeof(buf));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!stop) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		char *nl;
 		ssize_t n;
 		int r = poll(&p, 1, 200);
 
@@ -124,7 +140,7 @@ static int monitor(const struct gemctl_opts *o, const char *sock, long count, lo
 		}
 		if (r <= 0)
 			continue;
-		n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		n = gem_lines_recv(&in, fd, 0);
 		if (n <= 0) {
 			if (seen < 0)
 				gemctl_err(o, "gemd at %s closed the connection", sock);
@@ -133,26 +149,22 @@ static int monitor(const struct gemctl_opts *o, const char *sock, long count, lo
 					   "slow)", sock);
 			break;
 		}
-		have += (size_t)n;
-		buf[have] = 0;
-		while ((nl = memchr(buf, '\n', have))) {
-			*nl = 0;
-			if (seen < 0 && (!strncmp(buf, "{\"error\"", 8) ||
-					 !strncmp(buf, "error:", 6))) {
+		while ((line = gem_lines_next(&in))) {
+			if (seen < 0 && refusal(line)) {
 				if (o->json)
-					puts(buf);
+					puts(line);
 				else
-					fprintf(stderr, "gemctl: gemd: %s\n", buf + 7);
+					fprintf(stderr, "gemctl: gemd: %s\n", line + 7);
 				goto out;
 			}
 			if (seen >= 0) {
 				/* the subscription line is gemd's, not an event */
-				json_object *j = o->pretty ? json_tokener_parse(buf) : NULL;
+				json_object *j = o->pretty ? json_tokener_parse(line) : NULL;
 
 				if (j)
 					gemctl_json(o, j);
 				else
-					puts(buf);
+					puts(line);
 				fflush(stdout);
 				if (count > 0 && seen + 1 >= count) {
 					rc = 0;
@@ -160,10 +172,8 @@ static int monitor(const struct gemctl_opts *o, const char *sock, long count, lo
 				}
 			}
 			seen++;
-			have -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, have);
 		}
-		if (have == sizeof(buf) - 1) {
+		if (gem_lines_full(&in)) {
 			gemctl_err(o, "gemd at %s: a line longer than %zu bytes", sock, sizeof(buf));
 			break;
 		}

@@ -62,7 +62,7 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 	const char *key_file = NULL;
 	uint8_t *gak = NULL, *key = NULL;
 	struct gem_keys *k = NULL;
-	struct gem_pins p = { -1, -1, -1, -1, -1, -1, -1, -1, "" };
+	struct gem_pins p = GEM_PINS_NONE;
 	struct gem_addr g;
 	unsigned long epoch = 0;
 	int c, suite = -1, hsm = 0, fam, r = 1;

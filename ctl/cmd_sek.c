@@ -58,7 +58,7 @@ static int sek_set(int argc, char **argv, const struct gemctl_opts *o)
 		{ "dir", required_argument, NULL, 'd' },
 		{ 0 }
 	};
-	struct gem_pins p = { -1, -1, -1, -1, -1, -1, -1, -1, "" };
+	struct gem_pins p = GEM_PINS_NONE;
 	struct gem_group gv;
 	const char *file = NULL;
 	struct gem_sg sg;

@@ -30,7 +30,9 @@
 #include "gemd/log.h"
 #include "gemd/nl.h"
 #include "gemd/proc.h"
-#include "gemd/util.h"
+#include "gemd/clock.h"
+#include "gemd/files.h"
+#include "gemd/ids.h"
 
 #define BABEL_RESTART_MIN_MS	500
 #define BABEL_RESTART_MAX_MS	30000
@@ -448,7 +450,7 @@ static void disconnect(struct babel *b)
 		close(b->fd);
 	b->fd = -1;
 	b->monitoring = false;
-	b->rlen = 0;
+	gem_lines_init(&b->in, b->rbuf, sizeof(b->rbuf));
 	babel_state_clear(&b->st);
 }
 
@@ -521,7 +523,7 @@ static void try_connect(struct babel *b, uint64_t now)
 		return;
 	}
 	b->fd = fd;
-	b->rlen = 0;
+	gem_lines_init(&b->in, b->rbuf, sizeof(b->rbuf));
 	babel_state_clear(&b->st);
 	if (send_line(b, "%smonitor\n", "")) {
 		disconnect(b);
@@ -577,42 +579,30 @@ int babel_fd(const struct babel *b)
 
 void babel_input(struct babel *b, uint64_t now)
 {
+	char *line;
 	ssize_t n;
 
 	(void)now;
 	if (b->fd < 0)
 		return;
-	n = recv(b->fd, b->rbuf + b->rlen, sizeof(b->rbuf) - 1 - b->rlen, MSG_DONTWAIT);
+	n = gem_lines_recv(&b->in, b->fd, MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		log_debug("babeld: local interface closed");
 		disconnect(b);
 		b->next_connect_ms = now + 500;
 		return;
 	}
-	if (n < 0)
-		return;
-	b->rlen += n;
-	for (;;) {
-		char *nl = memchr(b->rbuf, '\n', b->rlen);
-		size_t l;
-
-		if (!nl) {
-			if (b->rlen >= sizeof(b->rbuf) - 1) {
-				log_warn("babeld: overlong line on the local interface; reconnecting");
-				disconnect(b);
-			}
-			return;
-		}
-		*nl = '\0';
-		l = nl + 1 - b->rbuf;
-		if (!strncmp(b->rbuf, "no", 2) && (b->rbuf[2] == ' ' || !b->rbuf[2]))
-			log_warn("babeld refused a command: %s", b->rbuf);
-		else if (!strcmp(b->rbuf, "bad"))
+	while ((line = gem_lines_next(&b->in))) {
+		if (!strncmp(line, "no", 2) && (line[2] == ' ' || !line[2]))
+			log_warn("babeld refused a command: %s", line);
+		else if (!strcmp(line, "bad"))
 			log_warn("babeld did not understand a command");
-		else if (babel_parse_line(&b->st, b->rbuf) < 0)
-			log_debug("babeld: unparsed line: %s", b->rbuf);
-		memmove(b->rbuf, b->rbuf + l, b->rlen - l);
-		b->rlen -= l;
+		else if (babel_parse_line(&b->st, line) < 0)
+			log_debug("babeld: unparsed line: %s", line);
+	}
+	if (gem_lines_full(&b->in)) {
+		log_warn("babeld: overlong line on the local interface; reconnecting");
+		disconnect(b);
 	}
 }
 

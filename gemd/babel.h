@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include "gemd/config.h"
+#include "gem_lines.h"
 
 #define BABEL_MAX_IFACES	64
 #define BABEL_MAX_NEIGHS	128
@@ -95,7 +96,7 @@ struct babel {
 	int fd;				/* local interface, -1 if not connected */
 	bool monitoring;
 	char rbuf[16384];
-	size_t rlen;
+	struct gem_lines in;		/* over rbuf */
 
 	char want[BABEL_MAX_IFACES][IF_NAMESIZE];	/* tunnel interfaces */
 	int nwant;

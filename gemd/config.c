@@ -21,7 +21,7 @@
 
 #include "gemd/charon_algs.h"
 #include "gemd/config.h"
-#include "gemd/util.h"
+#include "gemd/ids.h"
 #include "gem_addr.h"
 #include "keys/gem_keys.h"
 

@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "gem_json.h"
+#include "gemd/cmsg.h"
 #include "gemd/log.h"
 #include "gemd/cp_int.h"
 

@@ -30,10 +30,10 @@ static void rec_desc(const struct gem_rec *r, char *buf, size_t len)
 	if (r->type == GEM_TLV_SEK) {
 		gem_addr_str((const struct gem_addr *)r->sek.src, s);
 		gem_addr_str((const struct gem_addr *)r->sek.grp, gr);
-		snprintf(buf, len, "SEK Announce (%s, %s) key id %u from origin %s seqno %u", s, gr,
-			 r->sek.key_id, id, r->seqno);
+		snprintf(buf, len, "%s (%s, %s) key id %u from origin %s seqno %u",
+			 gem_tlv_type_name(r->type), s, gr, r->sek.key_id, id, r->seqno);
 	} else {
-		snprintf(buf, len, "Public Key of %s seqno %u", id, r->seqno);
+		snprintf(buf, len, "%s of %s seqno %u", gem_tlv_type_name(r->type), id, r->seqno);
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 
 #include "gemd/cp_int.h"
+#include "gem_json.h"
 
 static int count_walk(void *arg, const struct gem_db_entry *e)
 {
@@ -43,6 +44,51 @@ static long locked_kb(void)
 	return kb;
 }
 
+static uint64_t stat_field(const struct gem_db_stats *st, size_t i)
+{
+	return *(const uint64_t *)((const char *)st + gem_db_stat_fields[i].off);
+}
+
+static void stats_json(struct gemd *g, FILE *f, const struct gem_db_stats *st,
+		       const size_t cnt[3], unsigned int up, int dumpable,
+		       const struct rlimit *core, long lck)
+{
+	json_object *o = json_object_new_object(), *x = json_object_new_object();
+
+	gem_json_str(o, "node_id", g->id_hex);
+	gem_json_u64(o, "port", GEMD_CP_PORT);
+	gem_json_u64(o, "neighbours_up", up);
+	gem_json_u64(o, "records", gem_db_count(g->cp.db));
+	gem_json_u64(o, "pubkeys", cnt[0]);
+	gem_json_u64(o, "seks", cnt[1]);
+	gem_json_u64(o, "own", cnt[2]);
+	gem_json_bool(o, "data_plane", g->cp.pins_open);
+	gem_json_u64(o, "dp_events", g->cp.dp_events);
+	gem_json_int(o, "own_streams", g->cp.nown);
+	gem_json_u64(o, "rx_sek_loaded", g->cp.rx_loaded);
+	gem_json_u64(o, "rx_foreign", g->cp.rx_foreign);
+	gem_json_u64(o, "rotations", g->cp.rotations);
+	gem_json_u64(o, "streams_refused_not_lan", g->cp.refused_not_lan);
+	gem_json_u64(o, "streams_refused_rate", g->cp.refused_rate);
+	gem_json_u64(o, "streams_refused_full", g->cp.refused_full);
+	gem_json_u64(o, "source_route_errors", g->cp.route_errors);
+	gem_json_u64(o, "streams_idle_withdrawn", g->cp.streams_idle);
+	gem_json_u64(o, "rx_sek_unloaded", g->cp.rx_unloaded);
+	gem_json_int(o, "rx_unload_pending", g->cp.nunload);
+	gem_json_int(o, "monitor_clients", g->mon.n);
+	gem_json_u64(o, "monitor_dropped", g->mon.dropped);
+	for (size_t i = 0; i < gem_db_n_stat_fields; i++)
+		gem_json_u64(x, gem_db_stat_fields[i].name, stat_field(st, i));
+	gem_json_add(o, "counters", x);
+	x = json_object_new_object();
+	gem_json_int(x, "dumpable", dumpable);
+	gem_json_int(x, "core_limit", core->rlim_cur == RLIM_INFINITY ? -1LL :
+		     (long long)core->rlim_cur);
+	gem_json_int(x, "locked_kb", lck);
+	gem_json_add(o, "process", x);
+	gem_json_fprint(f, o, false);
+}
+
 void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
 {
 	struct rlimit core = { 0, 0 };
@@ -53,8 +99,7 @@ void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
 	unsigned int up = 0;
 
 	if (!g->cp.db) {
-		fprintf(f, json ? "{\"error\": \"control plane not running\"}\n" :
-			"error: control plane not running\n");
+		gemd_ctl_error(f, json, "control plane not running");
 		return;
 	}
 	gem_db_get_stats(g->cp.db, &st);
@@ -63,33 +108,7 @@ void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
 		up += g->cp.nb[i].up;
 	getrlimit(RLIMIT_CORE, &core);
 	if (json) {
-		fprintf(f, "{\"node_id\": \"%s\", \"port\": %u, \"neighbours_up\": %u, "
-			"\"records\": %zu, \"pubkeys\": %zu, \"seks\": %zu, \"own\": %zu, "
-			"\"data_plane\": %s, \"dp_events\": %llu, \"own_streams\": %d, "
-			"\"rx_sek_loaded\": %llu, \"rx_foreign\": %llu, \"rotations\": %llu, ",
-			g->id_hex, GEMD_CP_PORT, up, gem_db_count(g->cp.db), cnt[0], cnt[1], cnt[2],
-			g->cp.pins_open ? "true" : "false", (unsigned long long)g->cp.dp_events,
-			g->cp.nown, (unsigned long long)g->cp.rx_loaded,
-			(unsigned long long)g->cp.rx_foreign, (unsigned long long)g->cp.rotations);
-		fprintf(f, "\"streams_refused_not_lan\": %llu, \"streams_refused_rate\": %llu, "
-			"\"streams_refused_full\": %llu, \"source_route_errors\": %llu, "
-			"\"streams_idle_withdrawn\": %llu, \"rx_sek_unloaded\": %llu, "
-			"\"rx_unload_pending\": %d, \"monitor_clients\": %d, \"monitor_dropped\": %llu, "
-			"\"counters\": {",
-			(unsigned long long)g->cp.refused_not_lan,
-			(unsigned long long)g->cp.refused_rate,
-			(unsigned long long)g->cp.refused_full,
-			(unsigned long long)g->cp.route_errors,
-			(unsigned long long)g->cp.streams_idle,
-			(unsigned long long)g->cp.rx_unloaded, g->cp.nunload, g->mon.n,
-			(unsigned long long)g->mon.dropped);
-		for (size_t i = 0; i < gem_db_n_stat_fields; i++)
-			fprintf(f, "%s\"%s\": %llu", i ? ", " : "", gem_db_stat_fields[i].name,
-				(unsigned long long)*(const uint64_t *)((const char *)&st +
-						     gem_db_stat_fields[i].off));
-		fprintf(f, "}, \"process\": {\"dumpable\": %d, \"core_limit\": %lld, "
-			"\"locked_kb\": %ld}}\n", dumpable,
-			core.rlim_cur == RLIM_INFINITY ? -1LL : (long long)core.rlim_cur, lck);
+		stats_json(g, f, &st, cnt, up, dumpable, &core, lck);
 		return;
 	}
 	fprintf(f, "node %s: control records on UDP %u, %u neighbour(s) up\n", g->id_hex,
@@ -111,6 +130,5 @@ void gemd_show_cp_stats(struct gemd *g, FILE *f, bool json, uint64_t now)
 		core.rlim_cur == RLIM_INFINITY ? -1LL : (long long)core.rlim_cur, lck);
 	for (size_t i = 0; i < gem_db_n_stat_fields; i++)
 		fprintf(f, "  %-28s %llu\n", gem_db_stat_fields[i].name,
-			(unsigned long long)*(const uint64_t *)((const char *)&st +
-								gem_db_stat_fields[i].off));
+			(unsigned long long)stat_field(&st, i));
 }

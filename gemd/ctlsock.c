@@ -26,6 +26,8 @@
 
 #include "gemd/gemd.h"
 #include "gemd/log.h"
+#include "gem_json.h"
+#include "gem_lines.h"
 
 int gemd_ctl_open(const char *path)
 {
@@ -57,22 +59,6 @@ void gemd_ctl_close(int fd, const char *path)
 	}
 }
 
-static void jstr(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 /* The Babel neighbour on a tunnel interface.  After the far end restarts,
  * the old one (another link-local address) lingers until babeld times it
  * out: take the cheapest. */
@@ -102,27 +88,23 @@ static void rid_hex(const char *rid, char out[GEMD_ID_HEX])
 	out[n] = '\0';
 }
 
-void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
+static const char *peer_role(const struct gemd *g, const struct gemd_peer *p)
 {
-	bool first = true;
+	return memcmp(g->id, p->id, 8) < 0 ? "initiator" : "responder";
+}
 
-	if (json) {
-		fprintf(f, "{\"node_id\": \"%s\", \"name\": ", g->id_hex);
-		jstr(f, g->cfg.name);
-		fprintf(f, ", \"peers\": [");
-	} else {
-		fprintf(f, "node %s%s%s%s\n", g->id_hex, g->cfg.name[0] ? " (" : "", g->cfg.name,
-			g->cfg.name[0] ? ")" : "");
-		fprintf(f, "%-16s  %-10s %-10s %-26s %-9s %-16s %-9s %6s %6s  %s\n", "NEIGHBOUR",
-			"NAME", "LINK", "ADDRESS", "TUNNEL", "STATE", "ROLE", "COST", "UP",
-			"PROBLEM / LAST ERROR");
-	}
+static void peers_text(struct gemd *g, FILE *f, uint64_t now)
+{
+	fprintf(f, "node %s%s%s%s\n", g->id_hex, g->cfg.name[0] ? " (" : "", g->cfg.name,
+		g->cfg.name[0] ? ")" : "");
+	fprintf(f, "%-16s  %-10s %-10s %-26s %-9s %-16s %-9s %6s %6s  %s\n", "NEIGHBOUR",
+		"NAME", "LINK", "ADDRESS", "TUNNEL", "STATE", "ROLE", "COST", "UP",
+		"PROBLEM / LAST ERROR");
 	for (unsigned int i = 0; g->peers && i < g->cfg.max_neighbours; i++) {
 		struct gemd_peer *p = &g->peers[i];
 		const struct tunnel *t = p->tun;
-		struct gem_db_neigh_info ni;
 		const struct babel_neigh *bn;
-		char ll[INET6_ADDRSTRLEN];
+		char ll[INET6_ADDRSTRLEN], cost[16] = "-", err[sizeof(t->problem) + 32] = "-";
 		const char *state = t ? tunnel_state_name(t->state) : "no-tunnel";
 		unsigned long since = t ? (now - t->state_since_ms) / 1000 : 0;
 
@@ -130,155 +112,214 @@ void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
 			continue;
 		inet_ntop(AF_INET6, &p->ll, ll, sizeof(ll));
 		bn = neigh_on(g, t ? t->ifname : NULL);
-		if (!json) {
-			char cost[16] = "-", err[sizeof(t->problem) + 32] = "-";
-
-			if (bn)
-				snprintf(cost, sizeof(cost), "%u", bn->cost);
-			if (t && t->problem[0])
-				snprintf(err, sizeof(err), "%s", t->problem);
-			else if (p->ident.problem[0])
-				snprintf(err, sizeof(err), "%s (%lus ago)", p->ident.problem,
-					 (unsigned long)((now - p->ident.problem_ms) / 1000));
-			else if (t && t->last_error[0])
-				snprintf(err, sizeof(err), "%s (%lus ago)", t->last_error,
-					 (unsigned long)((now - t->last_error_ms) / 1000));
-			fprintf(f, "%-16s  %-10s %-10s %-26s %-9s %-16s %-9s %6s %5lus  %s\n",
-				p->id_hex, p->name[0] ? p->name : "-", g->disc[p->iface].name, ll,
-				t && t->ifname[0] ? t->ifname : "-", state,
-				memcmp(g->id, p->id, 8) < 0 ? "initiator" : "responder", cost, since,
-				err);
-			continue;
-		}
-		fprintf(f, "%s{\"node_id\": \"%s\", \"name\": ", first ? "" : ", ", p->id_hex);
-		jstr(f, p->name);
-		fprintf(f, ", \"link\": ");
-		jstr(f, g->disc[p->iface].name);
-		fprintf(f, ", \"address\": \"%s\", \"tunnel\": ", ll);
-		if (t && t->ifname[0])
-			jstr(f, t->ifname);
-		else
-			fprintf(f, "null");
-		fprintf(f, ", \"state\": \"%s\", \"state_for_s\": %lu, \"role\": \"%s\", "
-			"\"ike_port\": %u, \"peer_ike_port\": %u, \"peer_ready\": %s, "
-			"\"backend\": \"%s\", \"pid\": %d, \"restarts\": %u, \"auth_failures\": %u, "
-			"\"seen_for_s\": %lu, \"problem\": ", state, since,
-			memcmp(g->id, p->id, 8) < 0 ? "initiator" : "responder",
-			(unsigned int)gemd_peer_port(g, p), t ? (unsigned int)t->peer_port : 0u,
-			t && t->peer_ready ? "true" : "false", g->backend->name, t ? t->pid : 0,
-			t ? t->restarts : 0, t ? t->auth_failures : 0,
-			(unsigned long)((now - p->first_seen_ms) / 1000));
-		if (t && t->problem[0])
-			jstr(f, t->problem);
-		else if (p->ident.problem[0])
-			jstr(f, p->ident.problem);
-		else
-			fprintf(f, "null");
-		fprintf(f, ", \"identity\": \"%s\", \"identity_failures\": %u, \"hold_ms\": %u",
-			gemd_peer_trusted(p) ? "proven" :
-			p->ident.state == GEMD_IDENT_PROVING ? "proving" : "none", p->ident.failures,
-			p->hold_ms);
-		fprintf(f, ", \"last_error\": ");
-		if (t && t->last_error[0]) {
-			jstr(f, t->last_error);
-			fprintf(f, ", \"last_error_age_s\": %lu",
-				(unsigned long)((now - t->last_error_ms) / 1000));
-		} else {
-			fprintf(f, "null, \"last_error_age_s\": null");
-		}
-		/* the record engine's view of it: what it still owes us acks for */
-		if (g->cp.db && !gem_db_neigh_info(g->cp.db, i, &ni))
-			fprintf(f, ", \"records\": {\"pending\": %zu, \"acks_due\": %zu, "
-				"\"request_pending\": %s}", ni.pending, ni.acks,
-				ni.request_pending ? "true" : "false");
-		else
-			fprintf(f, ", \"records\": null");
-		fprintf(f, ", \"babel\": ");
 		if (bn)
-			fprintf(f, "{\"address\": \"%s\", \"reach\": \"%04x\", \"rxcost\": %u, "
-				"\"txcost\": %u, \"cost\": %u}", bn->addr, bn->reach, bn->rxcost,
-				bn->txcost, bn->cost);
-		else
-			fprintf(f, "null");
-		fprintf(f, "}");
-		first = false;
-	}
-	if (json) {
-		const struct gemd_ident_stats *is = &g->ident;
-
-		fprintf(f, "], \"babeld\": {\"pid\": %d, \"restarts\": %u, \"connected\": %s}",
-			g->babel.pid, g->babel.restarts, g->babel.fd >= 0 ? "true" : "false");
-		fprintf(f, ", \"identity\": {\"proven\": %llu, \"failed\": %llu, "
-			"\"timeouts\": %llu, \"wrong_id\": %llu, \"pk_not_id\": %llu, "
-			"\"bad_sig\": %llu, \"rx_stale\": %llu, \"rx_foreign\": %llu, \"tx\": %llu, "
-			"\"signatures\": %llu}", 
-			(unsigned long long)is->proven, (unsigned long long)is->failed,
-			(unsigned long long)is->timeouts, (unsigned long long)is->wrong_id,
-			(unsigned long long)is->pk_not_id, (unsigned long long)is->bad_sig,
-			(unsigned long long)is->rx_stale, (unsigned long long)is->rx_foreign,
-			(unsigned long long)is->tx, (unsigned long long)is->signatures);
-		fprintf(f, ", \"neighbours\": {\"hold_capped\": %llu, \"refused_half_open\": %llu, "
-			"\"refused_full\": %llu, \"evicted\": %llu}}\n",
-			(unsigned long long)g->nbst.hold_capped,
-			(unsigned long long)g->nbst.refused_half_open,
-			(unsigned long long)g->nbst.refused_full, (unsigned long long)g->nbst.evicted);
+			snprintf(cost, sizeof(cost), "%u", bn->cost);
+		if (t && t->problem[0])
+			snprintf(err, sizeof(err), "%s", t->problem);
+		else if (p->ident.problem[0])
+			snprintf(err, sizeof(err), "%s (%lus ago)", p->ident.problem,
+				 (unsigned long)((now - p->ident.problem_ms) / 1000));
+		else if (t && t->last_error[0])
+			snprintf(err, sizeof(err), "%s (%lus ago)", t->last_error,
+				 (unsigned long)((now - t->last_error_ms) / 1000));
+		fprintf(f, "%-16s  %-10s %-10s %-26s %-9s %-16s %-9s %6s %5lus  %s\n",
+			p->id_hex, p->name[0] ? p->name : "-", g->disc[p->iface].name, ll,
+			t && t->ifname[0] ? t->ifname : "-", state, peer_role(g, p), cost, since,
+			err);
 	}
 }
 
-void gemd_show_routes(struct gemd *g, FILE *f, bool json)
+/* One neighbour of `peers json` (gemctl(8)). */
+static json_object *peer_json(struct gemd *g, unsigned int i, uint64_t now)
+{
+	const struct gemd_peer *p = &g->peers[i];
+	const struct tunnel *t = p->tun;
+	const struct babel_neigh *bn = neigh_on(g, t ? t->ifname : NULL);
+	json_object *o = json_object_new_object(), *x = NULL;
+	struct gem_db_neigh_info ni;
+	char ll[INET6_ADDRSTRLEN], reach[8];
+
+	inet_ntop(AF_INET6, &p->ll, ll, sizeof(ll));
+	gem_json_str(o, "node_id", p->id_hex);
+	gem_json_str(o, "name", p->name);
+	gem_json_str(o, "link", g->disc[p->iface].name);
+	gem_json_str(o, "address", ll);
+	gem_json_str(o, "tunnel", t && t->ifname[0] ? t->ifname : NULL);
+	gem_json_str(o, "state", t ? tunnel_state_name(t->state) : "no-tunnel");
+	gem_json_u64(o, "state_for_s", t ? (now - t->state_since_ms) / 1000 : 0);
+	gem_json_str(o, "role", peer_role(g, p));
+	gem_json_u64(o, "ike_port", gemd_peer_port(g, p));
+	gem_json_u64(o, "peer_ike_port", t ? t->peer_port : 0);
+	gem_json_bool(o, "peer_ready", t && t->peer_ready);
+	gem_json_str(o, "backend", g->backend->name);
+	gem_json_int(o, "pid", t ? t->pid : 0);
+	gem_json_u64(o, "restarts", t ? t->restarts : 0);
+	gem_json_u64(o, "auth_failures", t ? t->auth_failures : 0);
+	gem_json_u64(o, "seen_for_s", (now - p->first_seen_ms) / 1000);
+	gem_json_str(o, "problem", t && t->problem[0] ? t->problem :
+		     p->ident.problem[0] ? p->ident.problem : NULL);
+	gem_json_str(o, "identity", gemd_peer_trusted(p) ? "proven" :
+		     p->ident.state == GEMD_IDENT_PROVING ? "proving" : "none");
+	gem_json_u64(o, "identity_failures", p->ident.failures);
+	gem_json_u64(o, "hold_ms", p->hold_ms);
+	if (t && t->last_error[0]) {
+		gem_json_str(o, "last_error", t->last_error);
+		gem_json_u64(o, "last_error_age_s", (now - t->last_error_ms) / 1000);
+	} else {
+		gem_json_null(o, "last_error");
+		gem_json_null(o, "last_error_age_s");
+	}
+	/* the record engine's view of it: what it still owes us acks for */
+	if (g->cp.db && !gem_db_neigh_info(g->cp.db, i, &ni)) {
+		x = json_object_new_object();
+		gem_json_u64(x, "pending", ni.pending);
+		gem_json_u64(x, "acks_due", ni.acks);
+		gem_json_bool(x, "request_pending", ni.request_pending);
+	}
+	gem_json_add(o, "records", x);
+	x = NULL;
+	if (bn) {
+		x = json_object_new_object();
+		snprintf(reach, sizeof(reach), "%04x", bn->reach);
+		gem_json_str(x, "address", bn->addr);
+		gem_json_str(x, "reach", reach);
+		gem_json_u64(x, "rxcost", bn->rxcost);
+		gem_json_u64(x, "txcost", bn->txcost);
+		gem_json_u64(x, "cost", bn->cost);
+	}
+	gem_json_add(o, "babel", x);
+	return o;
+}
+
+static void peers_json(struct gemd *g, FILE *f, uint64_t now)
+{
+	const struct gemd_ident_stats *is = &g->ident;
+	json_object *o = json_object_new_object(), *a = json_object_new_array(), *x;
+
+	gem_json_str(o, "node_id", g->id_hex);
+	gem_json_str(o, "name", g->cfg.name);
+	for (unsigned int i = 0; g->peers && i < g->cfg.max_neighbours; i++)
+		if (g->peers[i].used)
+			gem_json_append(a, peer_json(g, i, now));
+	gem_json_add(o, "peers", a);
+	x = json_object_new_object();
+	gem_json_int(x, "pid", g->babel.pid);
+	gem_json_u64(x, "restarts", g->babel.restarts);
+	gem_json_bool(x, "connected", g->babel.fd >= 0);
+	gem_json_add(o, "babeld", x);
+	x = json_object_new_object();
+	gem_json_u64(x, "proven", is->proven);
+	gem_json_u64(x, "failed", is->failed);
+	gem_json_u64(x, "timeouts", is->timeouts);
+	gem_json_u64(x, "wrong_id", is->wrong_id);
+	gem_json_u64(x, "pk_not_id", is->pk_not_id);
+	gem_json_u64(x, "bad_sig", is->bad_sig);
+	gem_json_u64(x, "rx_stale", is->rx_stale);
+	gem_json_u64(x, "rx_foreign", is->rx_foreign);
+	gem_json_u64(x, "tx", is->tx);
+	gem_json_u64(x, "signatures", is->signatures);
+	gem_json_add(o, "identity", x);
+	x = json_object_new_object();
+	gem_json_u64(x, "hold_capped", g->nbst.hold_capped);
+	gem_json_u64(x, "refused_half_open", g->nbst.refused_half_open);
+	gem_json_u64(x, "refused_full", g->nbst.refused_full);
+	gem_json_u64(x, "evicted", g->nbst.evicted);
+	gem_json_add(o, "neighbours", x);
+	gem_json_fprint(f, o, false);
+}
+
+void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now)
+{
+	if (json)
+		peers_json(g, f, now);
+	else
+		peers_text(g, f, now);
+}
+
+static bool from_any(const struct babel_route *r)
+{
+	return !strcmp(r->from, "::/0") || !strcmp(r->from, "0.0.0.0/0");
+}
+
+static void routes_text(struct gemd *g, FILE *f)
 {
 	const struct babel_state *st = &g->babel.st;
 
-	if (json) {
-		fprintf(f, "{\"node_id\": \"%s\", \"routes\": [", g->id_hex);
-	} else {
-		fprintf(f, "%-28s %-16s %-28s %-9s %-16s %6s %s\n", "PREFIX", "ORIGIN", "VIA", "IF",
-			"NEIGHBOUR", "METRIC", "INSTALLED");
+	fprintf(f, "%-28s %-16s %-28s %-9s %-16s %6s %s\n", "PREFIX", "ORIGIN", "VIA", "IF",
+		"NEIGHBOUR", "METRIC", "INSTALLED");
+	for (int i = 0; i < st->nroute; i++) {
+		const struct babel_route *r = &st->route[i];
+		struct gemd_peer *p = gemd_peer_by_ifname(g, r->ifname);
+		char origin[GEMD_ID_HEX], pfx[96];
+
+		rid_hex(r->router_id, origin);
+		snprintf(pfx, sizeof(pfx), "%s%s%s", r->prefix, from_any(r) ? "" : " from ",
+			 from_any(r) ? "" : r->from);
+		fprintf(f, "%-28s %-16s %-28s %-9s %-16s %6u %s\n", pfx, origin, r->via,
+			r->ifname, p ? p->id_hex : "-", r->metric, r->installed ? "yes" : "no");
 	}
+	for (int i = 0; i < st->nxroute; i++)
+		fprintf(f, "%-28s %-16s %-28s %-9s %-16s %6u %s\n", st->xroute[i].prefix,
+			g->id_hex, "(this node)", "-", "-", st->xroute[i].metric, "exported");
+	if (g->babel.fd < 0)
+		fprintf(f, "(babeld %s)\n", g->babel.pid ? "not connected yet" : "not running");
+}
+
+static void routes_json(struct gemd *g, FILE *f)
+{
+	const struct babel_state *st = &g->babel.st;
+	json_object *o = json_object_new_object(), *a = json_object_new_array(), *x;
+
+	gem_json_str(o, "node_id", g->id_hex);
 	for (int i = 0; i < st->nroute; i++) {
 		const struct babel_route *r = &st->route[i];
 		struct gemd_peer *p = gemd_peer_by_ifname(g, r->ifname);
 		char origin[GEMD_ID_HEX];
 
 		rid_hex(r->router_id, origin);
-		if (!json) {
-			char pfx[96];
-
-			snprintf(pfx, sizeof(pfx), "%s%s%s", r->prefix,
-				 strcmp(r->from, "::/0") != 0 && strcmp(r->from, "0.0.0.0/0") != 0 ? " from " : "",
-				 strcmp(r->from, "::/0") != 0 && strcmp(r->from, "0.0.0.0/0") != 0 ? r->from : "");
-			fprintf(f, "%-28s %-16s %-28s %-9s %-16s %6u %s\n", pfx, origin, r->via,
-				r->ifname, p ? p->id_hex : "-", r->metric, r->installed ? "yes" : "no");
-			continue;
-		}
-		fprintf(f, "%s{\"prefix\": \"%s\", \"from\": \"%s\", \"origin\": \"%s\", "
-			"\"metric\": %u, \"refmetric\": %u, \"via\": \"%s\", \"interface\": ",
-			i ? ", " : "", r->prefix, r->from, origin, r->metric, r->refmetric, r->via);
-		jstr(f, r->ifname);
-		fprintf(f, ", \"neighbour\": ");
-		if (p)
-			fprintf(f, "\"%s\"", p->id_hex);
-		else
-			fprintf(f, "null");
-		fprintf(f, ", \"installed\": %s}", r->installed ? "true" : "false");
+		x = json_object_new_object();
+		gem_json_str(x, "prefix", r->prefix);
+		gem_json_str(x, "from", r->from);
+		gem_json_str(x, "origin", origin);
+		gem_json_u64(x, "metric", r->metric);
+		gem_json_u64(x, "refmetric", r->refmetric);
+		gem_json_str(x, "via", r->via);
+		gem_json_str(x, "interface", r->ifname);
+		gem_json_str(x, "neighbour", p ? p->id_hex : NULL);
+		gem_json_bool(x, "installed", r->installed);
+		gem_json_append(a, x);
 	}
-	if (json)
-		fprintf(f, "], \"exported\": [");
+	gem_json_add(o, "routes", a);
+	a = json_object_new_array();
 	for (int i = 0; i < st->nxroute; i++) {
-		const struct babel_xroute *x = &st->xroute[i];
-
-		if (json)
-			fprintf(f, "%s{\"prefix\": \"%s\", \"from\": \"%s\", \"metric\": %u}",
-				i ? ", " : "", x->prefix, x->from, x->metric);
-		else
-			fprintf(f, "%-28s %-16s %-28s %-9s %-16s %6u %s\n", x->prefix, g->id_hex,
-				"(this node)", "-", "-", x->metric, "exported");
+		x = json_object_new_object();
+		gem_json_str(x, "prefix", st->xroute[i].prefix);
+		gem_json_str(x, "from", st->xroute[i].from);
+		gem_json_u64(x, "metric", st->xroute[i].metric);
+		gem_json_append(a, x);
 	}
+	gem_json_add(o, "exported", a);
+	x = json_object_new_object();
+	gem_json_int(x, "pid", g->babel.pid);
+	gem_json_bool(x, "connected", g->babel.fd >= 0);
+	gem_json_add(o, "babeld", x);
+	gem_json_fprint(f, o, false);
+}
+
+void gemd_show_routes(struct gemd *g, FILE *f, bool json)
+{
 	if (json)
-		fprintf(f, "], \"babeld\": {\"pid\": %d, \"connected\": %s}}\n", g->babel.pid,
-			g->babel.fd >= 0 ? "true" : "false");
-	else if (g->babel.fd < 0)
-		fprintf(f, "(babeld %s)\n", g->babel.pid ? "not connected yet" : "not running");
+		routes_json(g, f);
+	else
+		routes_text(g, f);
+}
+
+void gemd_ctl_error(FILE *f, bool json, const char *msg)
+{
+	if (json)
+		gem_json_ferror(f, msg);
+	else
+		fprintf(f, "error: %s\n", msg);
 }
 
 static void write_all(int fd, const char *buf, size_t len)
@@ -323,8 +364,9 @@ static bool epoch_request(struct gemd *g, char *req, FILE *f, bool json)
 void gemd_ctl_serve(struct gemd *g, int lfd)
 {
 	struct timeval rt = { 1, 0 }, wt = { 2, 0 };
-	char req[GEMD_PATH_MAX + 128], *reply = NULL, *nl;
-	size_t rlen = 0, len = 0;
+	char buf[GEMD_PATH_MAX + 128], *req, *reply = NULL;
+	struct gem_lines in;
+	size_t len = 0;
 	bool json;
 	FILE *f;
 	int fd;
@@ -334,39 +376,28 @@ void gemd_ctl_serve(struct gemd *g, int lfd)
 		return;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof(rt));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof(wt));
-	while (rlen < sizeof(req) - 1) {
-		ssize_t n = recv(fd, req + rlen, sizeof(req) - 1 - rlen, 0);
-
-		if (n <= 0)
-			break;
-		rlen += n;
-		if (memchr(req, '\n', rlen))
-			break;
-	}
-	req[rlen] = '\0';
-	nl = strchr(req, '\n');
-	if (!nl)
+	gem_lines_init(&in, buf, sizeof(buf));
+	while (!(req = gem_lines_next(&in)) && gem_lines_recv(&in, fd, 0) > 0)
+		;
+	if (!req)
 		goto out;
-	*nl = '\0';
 	json = strlen(req) > 5 && !strcmp(req + strlen(req) - 5, " json");
 	if (!strcmp(req, "monitor json") || !strcmp(req, "monitor text")) {
 		int err = gemd_mon_add(&g->mon, fd, json, g->id_hex);
 		char e[128];
-		int n;
 
 		if (!err)
 			return;		/* fd is the monitor's now */
 		if (err == -EBUSY)
-			n = snprintf(e, sizeof(e), json ? "{\"error\": \"%d monitor clients "
-				     "already\"}\n" : "error: %d monitor clients already\n",
-				     GEMD_MON_MAX);
+			snprintf(e, sizeof(e), "%d monitor clients already", GEMD_MON_MAX);
 		else
-			n = snprintf(e, sizeof(e), json ? "{\"error\": \"monitor: %s\"}\n" :
-				     "error: monitor: %s\n", strerror(-err));
+			snprintf(e, sizeof(e), "monitor: %s", strerror(-err));
 		log_warn("monitor: client refused: %s", err == -EBUSY ? "too many" :
 			 strerror(-err));
-		write_all(fd, e, (size_t)n);
-		goto out;
+		f = open_memstream(&reply, &len);
+		if (f)
+			gemd_ctl_error(f, json, e);
+		goto send;
 	}
 	f = open_memstream(&reply, &len);
 	if (!f)
@@ -381,11 +412,11 @@ void gemd_ctl_serve(struct gemd *g, int lfd)
 		gemd_cp_show_groups(g, f, json);
 	else if (epoch_request(g, req, f, json))
 		;
-	else if (json)
-		fprintf(f, "{\"error\": \"unknown request (try: peers json, routes json)\"}\n");
 	else
-		fprintf(f, "error: unknown request (try: peers text, routes text)\n");
-	if (fclose(f) == 0)
+		gemd_ctl_error(f, json, json ? "unknown request (try: peers json, routes json)" :
+			       "unknown request (try: peers text, routes text)");
+send:
+	if (f && fclose(f) == 0)
 		write_all(fd, reply, len);
 	free(reply);
 out:

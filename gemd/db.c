@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "gemd/db.h"
-#include "gemd/util.h"
+#include "gemd/clock.h"
 
 #define DEF_MTU		1200
 #define MIN_MTU		(GEM_TLV_HDR_LEN + 2 + 255)

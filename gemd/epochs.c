@@ -269,8 +269,7 @@ static void reply(FILE *f, bool json, bool ok, const char *fmt, ...)
 		json_object *o = json_object_new_object();
 
 		gem_json_str(o, ok ? "result" : "error", msg);
-		fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-		json_object_put(o);
+		gem_json_fprint(f, o, false);
 	} else {
 		fprintf(f, "%s%s\n", ok ? "" : "error: ", msg);
 	}
@@ -424,10 +423,10 @@ void gemd_cp_show_groups(struct gemd *g, FILE *f, bool json)
 			else
 				gem_json_null(o, "active_epoch");
 			for (int k = 0; k < ep->nheld; k++)
-				json_object_array_add(h, json_object_new_uint64(ep->held[k]));
-			json_object_object_add(o, "epochs", h);
+				gem_json_append(h, json_object_new_uint64(ep->held[k]));
+			gem_json_add(o, "epochs", h);
 			gem_json_str(o, "suite", gem_suite_name(cp_suite_of_group(g, i)));
-			json_object_array_add(arr, o);
+			gem_json_append(arr, o);
 		} else {
 			char act[16] = "-";
 
@@ -441,11 +440,10 @@ void gemd_cp_show_groups(struct gemd *g, FILE *f, bool json)
 		json_object *o = json_object_new_object();
 
 		gem_json_str(o, "node_id", g->id_hex);
-		json_object_object_add(o, "groups", arr);
+		gem_json_add(o, "groups", arr);
 		gem_json_u64(o, "epoch_switches", g->cp.epoch_switches);
 		gem_json_u64(o, "epochs_retired", g->cp.epochs_retired);
 		gem_json_u64(o, "rx_unheld_epoch", g->cp.rx_unheld_epoch);
-		fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-		json_object_put(o);
+		gem_json_fprint(f, o, false);
 	}
 }

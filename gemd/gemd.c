@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "gemd/charon_algs.h"
+#include "gemd/files.h"
 #include "gemd/gemd.h"
 #include "gemd/log.h"
 #include "gemd/nl.h"

@@ -26,7 +26,8 @@
 #include "gemd/ident.h"
 #include "gemd/monitor.h"
 #include "gemd/tunnel.h"
-#include "gemd/util.h"
+#include "gemd/clock.h"
+#include "gemd/ids.h"
 #include "gem_common.h"
 #include "gem_pin.h"
 
@@ -244,5 +245,7 @@ void gemd_ctl_serve(struct gemd *g, int lfd);
 /* The replies, also used by tests: "peers" / "routes", JSON or text. */
 void gemd_show_peers(struct gemd *g, FILE *f, bool json, uint64_t now_ms);
 void gemd_show_routes(struct gemd *g, FILE *f, bool json);
+/* An error reply on f: {"error": msg} or "error: msg", one line. */
+void gemd_ctl_error(FILE *f, bool json, const char *msg);
 
 #endif

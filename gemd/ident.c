@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "gemd/gemd.h"
+#include "gemd/cmsg.h"
 #include "gemd/log.h"
 #include "keys/gem_keys.h"
 

@@ -13,7 +13,7 @@
 #include "gemd/monitor.h"
 #include "gemd/log.h"
 #include "gemd/tlv.h"
-#include "gemd/util.h"
+#include "gemd/ids.h"
 #include "gem_addr.h"
 #include "gem_json.h"
 
@@ -89,8 +89,7 @@ static void send_ev(struct gemd_mon *m, int only, json_object *ev)
 
 	if (!ev)
 		return;
-	js = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_SPACED |
-						JSON_C_TO_STRING_NOSLASHESCAPE);
+	js = gem_json_text(ev, false);
 	if (js && asprintf(&line, "%s\n", js) < 0)
 		line = NULL;
 	text_of(ev, text, sizeof(text));

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "gemd/gemd.h"
+#include "gemd/files.h"
 #include "gemd/log.h"
 #include "gemd/nl.h"
 

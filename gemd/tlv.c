@@ -370,24 +370,6 @@ int gem_tlv_pkt_add_ack(struct gem_tlv_pkt *p, const struct gem_tlv_ack *a)
 	return 0;
 }
 
-int gem_tlv_pkt_add_pad(struct gem_tlv_pkt *p, size_t n)
-{
-	if (n == 0 || n > 257)
-		return -EINVAL;
-	if (p->cap - p->len < n)
-		return -ENOSPC;
-	if (n == 1) {
-		p->buf[p->len] = GEM_TLV_PAD1;
-	} else {
-		p->buf[p->len] = GEM_TLV_PADN;
-		p->buf[p->len + 1] = (uint8_t)(n - 2);
-		memset(p->buf + p->len + 2, 0, n - 2);
-	}
-	p->len += n;
-	p->ack_off = 0;
-	return 0;
-}
-
 bool gem_tlv_pkt_empty(const struct gem_tlv_pkt *p)
 {
 	return p->len <= GEM_TLV_HDR_LEN;

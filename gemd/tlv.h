@@ -178,9 +178,6 @@ int gem_tlv_pkt_add_rec(struct gem_tlv_pkt *p, const struct gem_rec *r);
 int gem_tlv_pkt_add_request(struct gem_tlv_pkt *p, uint32_t nonce);
 /* Appends to the Ack TLV just before if it has room, else opens one. */
 int gem_tlv_pkt_add_ack(struct gem_tlv_pkt *p, const struct gem_tlv_ack *a);
-/* n bytes of padding: one Pad1 if n is 1, else a PadN of n - 2 zero bytes
- * (n <= 257).  Receivers skip both; for tests and alignment. */
-int gem_tlv_pkt_add_pad(struct gem_tlv_pkt *p, size_t n);
 bool gem_tlv_pkt_empty(const struct gem_tlv_pkt *p);
 /* Write the body length; returns the packet's total length. */
 size_t gem_tlv_pkt_finish(struct gem_tlv_pkt *p);

@@ -64,7 +64,9 @@
 #include "gemd/nl.h"
 #include "gemd/proc.h"
 #include "gemd/tunnel.h"
-#include "gemd/util.h"
+#include "gemd/clock.h"
+#include "gemd/files.h"
+#include "gemd/ids.h"
 #include "gemd/vici.h"
 #include "keys/gem_keys.h"
 

@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "gemd/util.h"
+#include "gemd/clock.h"
 #include "gemd/vici.h"
 
 enum { CMD_REQUEST = 0, CMD_RESPONSE = 1, CMD_UNKNOWN = 2, EVENT_REGISTER = 3,

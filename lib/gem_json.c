@@ -13,21 +13,42 @@ static int flags(bool pretty)
 	       (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_SPACED);
 }
 
-int gem_json_print(json_object *o, bool pretty)
+const char *gem_json_text(json_object *o, bool pretty)
+{
+	return o ? json_object_to_json_string_ext(o, flags(pretty)) : NULL;
+}
+
+int gem_json_fprint(FILE *f, json_object *o, bool pretty)
 {
 	const char *s;
 	int r = 0;
 
 	if (!o) {
-		fputs("{\"error\": \"out of memory\"}\n", stdout);
-		fflush(stdout);
+		fputs("{\"error\": \"out of memory\"}\n", f);
 		return -ENOMEM;
 	}
-	s = json_object_to_json_string_ext(o, flags(pretty));
-	if (!s || fputs(s, stdout) == EOF || putchar('\n') == EOF || fflush(stdout) == EOF)
+	s = gem_json_text(o, pretty);
+	if (!s || fputs(s, f) == EOF || fputc('\n', f) == EOF)
 		r = -EIO;
 	json_object_put(o);
 	return r;
+}
+
+int gem_json_print(json_object *o, bool pretty)
+{
+	int r = gem_json_fprint(stdout, o, pretty);
+
+	if (fflush(stdout) == EOF && !r)
+		r = -EIO;
+	return r;
+}
+
+void gem_json_ferror(FILE *f, const char *msg)
+{
+	json_object *o = json_object_new_object();
+
+	gem_json_str(o, "error", msg);
+	gem_json_fprint(f, o, false);
 }
 
 void gem_json_error(const char *msg, bool pretty)
@@ -38,10 +59,18 @@ void gem_json_error(const char *msg, bool pretty)
 	gem_json_print(o, pretty);
 }
 
-static void add(json_object *o, const char *key, json_object *v)
+void gem_json_add(json_object *o, const char *key, json_object *v)
 {
 	if (o)
 		json_object_object_add(o, key, v);
+	else
+		json_object_put(v);
+}
+
+void gem_json_append(json_object *a, json_object *v)
+{
+	if (a)
+		json_object_array_add(a, v);
 	else
 		json_object_put(v);
 }
@@ -82,7 +111,7 @@ void gem_json_str(json_object *o, const char *key, const char *val)
 	char *b;
 
 	if (!val) {
-		add(o, key, NULL);
+		gem_json_add(o, key, NULL);
 		return;
 	}
 	len = strlen(val);
@@ -90,12 +119,12 @@ void gem_json_str(json_object *o, const char *key, const char *val)
 		if (!(n = utf8_len(s + i)))
 			break;
 	if (i >= len) {
-		add(o, key, json_object_new_string(val));
+		gem_json_add(o, key, json_object_new_string(val));
 		return;
 	}
 	b = malloc(3 * len + 1);
 	if (!b) {
-		add(o, key, NULL);
+		gem_json_add(o, key, NULL);
 		return;
 	}
 	for (i = 0; i < len; i += n) {
@@ -110,26 +139,26 @@ void gem_json_str(json_object *o, const char *key, const char *val)
 		}
 	}
 	b[k] = 0;
-	add(o, key, json_object_new_string_len(b, (int)k));
+	gem_json_add(o, key, json_object_new_string_len(b, (int)k));
 	free(b);
 }
 
 void gem_json_u64(json_object *o, const char *key, uint64_t val)
 {
-	add(o, key, json_object_new_uint64(val));
+	gem_json_add(o, key, json_object_new_uint64(val));
 }
 
 void gem_json_int(json_object *o, const char *key, int64_t val)
 {
-	add(o, key, json_object_new_int64(val));
+	gem_json_add(o, key, json_object_new_int64(val));
 }
 
 void gem_json_bool(json_object *o, const char *key, bool val)
 {
-	add(o, key, json_object_new_boolean(val));
+	gem_json_add(o, key, json_object_new_boolean(val));
 }
 
 void gem_json_null(json_object *o, const char *key)
 {
-	add(o, key, NULL);
+	gem_json_add(o, key, NULL);
 }

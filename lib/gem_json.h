@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <json-c/json.h>
 
 /* Print o (one line, or indented if pretty) and a newline on stdout, flush,
@@ -22,8 +23,16 @@
  * prints {"error": "out of memory"} and returns -ENOMEM. */
 int gem_json_print(json_object *o, bool pretty);
 
-/* {"error": msg} on stdout. */
+/* The same on f (gemd's control socket replies, one object a line), without
+ * the flush. */
+int gem_json_fprint(FILE *f, json_object *o, bool pretty);
+
+/* o as text in that layout (json-c's buffer, valid while o lives), or NULL. */
+const char *gem_json_text(json_object *o, bool pretty);
+
+/* {"error": msg} on stdout; gem_json_ferror: on f, one line. */
 void gem_json_error(const char *msg, bool pretty);
+void gem_json_ferror(FILE *f, const char *msg);
 
 /* Shorthands that tolerate a NULL object (out of memory: the print fails). */
 void gem_json_str(json_object *o, const char *key, const char *val);	/* NULL: null */
@@ -31,5 +40,9 @@ void gem_json_u64(json_object *o, const char *key, uint64_t val);
 void gem_json_int(json_object *o, const char *key, int64_t val);
 void gem_json_bool(json_object *o, const char *key, bool val);
 void gem_json_null(json_object *o, const char *key);
+/* v (NULL: null) under key in o, or at the end of array a; o or a NULL
+ * releases v. */
+void gem_json_add(json_object *o, const char *key, json_object *v);
+void gem_json_append(json_object *a, json_object *v);
 
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,28 @@ int gem_pin_dir_check(const char *dir, int create)
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+#define MAP_NAME(f, opened) "gem_" #f,
+#define PROG_NAME(f, opened) "prog_" #f,
+const char *const gem_pin_maps[] = { GEM_PIN_MAPS(MAP_NAME) NULL };
+const char *const gem_pin_progs[] = { GEM_PIN_PROGS(PROG_NAME) NULL };
+
+/* The objects gem_pins_open() opens: name, and where in struct gem_pins. */
+#define OPENED_0(pre, f)
+/* f: a member name, it cannot stand in parentheses */
+#define OPENED_1(pre, f) { pre #f, offsetof(struct gem_pins, f) },	/* NOLINT(bugprone-macro-parentheses) */
+#define MAP_OPENED(f, opened) OPENED_##opened("gem_", f)
+#define PROG_OPENED(f, opened) OPENED_##opened("prog_", f)
+static const struct {
+	const char *name;
+	size_t off;
+} opened[] = { GEM_PIN_MAPS(MAP_OPENED) GEM_PIN_PROGS(PROG_OPENED) };
+#define N_OPENED (sizeof(opened) / sizeof(opened[0]))
+
+static int *opened_fd(struct gem_pins *p, size_t i)
+{
+	return (int *)((char *)p + opened[i].off);
 }
 
 static int get(const char *dir, const char *name, int *fd)
@@ -146,16 +169,10 @@ int gem_stamp_check(const char *dir, struct gem_stamp *out, char *msg, size_t n)
 
 int gem_pins_open(const char *dir, struct gem_pins *p)
 {
-	struct { const char *name; int *fd; } o[] = {
-		{ "gem_groups", &p->groups }, { "gem_tx", &p->tx }, { "gem_rx", &p->rx },
-		{ "gem_counters", &p->counters }, { "gem_events", &p->events },
-		{ "gem_notified", &p->notified }, { "gem_ifaces", &p->ifaces },
-		{ "prog_ctl", &p->ctl },
-	};
 	int err = 0;
 
-	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++)
-		*o[i].fd = -1;
+	for (size_t i = 0; i < N_OPENED; i++)
+		*opened_fd(p, i) = -1;
 	p->stamp_msg[0] = '\0';
 	err = gem_pin_dir_check(dir, 0);
 	if (err)
@@ -163,8 +180,8 @@ int gem_pins_open(const char *dir, struct gem_pins *p)
 	err = gem_stamp_check(dir, NULL, p->stamp_msg, sizeof(p->stamp_msg));
 	if (err < 0)
 		return err;
-	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
-		err = get(dir, o[i].name, o[i].fd);
+	for (size_t i = 0; i < N_OPENED; i++) {
+		err = get(dir, opened[i].name, opened_fd(p, i));
 		if (err) {
 			gem_pins_close(p);
 			return err;
@@ -175,13 +192,12 @@ int gem_pins_open(const char *dir, struct gem_pins *p)
 
 void gem_pins_close(struct gem_pins *p)
 {
-	int *fds[] = { &p->groups, &p->tx, &p->rx, &p->counters, &p->events,
-		       &p->notified, &p->ifaces, &p->ctl };
+	for (size_t i = 0; i < N_OPENED; i++) {
+		int *fd = opened_fd(p, i);
 
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
 	}
 }
 

@@ -2,7 +2,8 @@
 /* The node's pinned GEM objects under one bpffs directory (default
  * /sys/fs/bpf/gem), shared by every attached interface and by gemctl:
  *   gem_groups gem_tx gem_rx gem_counters gem_events gem_notified gem_ifaces
- *   gem_stamp prog_egress prog_ingress prog_ctl */
+ *   gem_stamp prog_egress prog_ingress prog_ctl
+ * listed once, below (GEM_PIN_MAPS, GEM_PIN_PROGS). */
 #ifndef GEM_PIN_H
 #define GEM_PIN_H
 
@@ -11,8 +12,30 @@
 #include <stddef.h>
 #include "gem_common.h"
 
+/* Every object gem-load pins, X(field, opened): the maps by their names in
+ * bpf/gem.bpf.c ("gem_" field), then the programs ("prog_" field, the
+ * skeleton's gem_<field>).  gem-load pins and removes them all; those with
+ * opened 1 are what gem_pins_open() opens, into struct gem_pins' field. */
+#define GEM_PIN_MAPS(X) X(groups, 1) X(tx, 1) X(rx, 1) X(counters, 1) X(events, 1) \
+			X(notified, 1) X(ifaces, 1) X(stamp, 0)
+#define GEM_PIN_PROGS(X) X(egress, 0) X(ingress, 0) X(ctl, 1)
+
+/* The pin names, NULL-terminated: "gem_groups", ...; "prog_egress", ... */
+extern const char *const gem_pin_maps[];
+extern const char *const gem_pin_progs[];
+
+#define GEM_PIN_FD_0(f)
+#define GEM_PIN_FD_1(f) int f;
+#define GEM_PIN_FD(f, opened) GEM_PIN_FD_##opened(f)
+#define GEM_PIN_NONE_0
+#define GEM_PIN_NONE_1 -1,
+#define GEM_PIN_NONE(f, opened) GEM_PIN_NONE_##opened
+/* Nothing open: struct gem_pins p = GEM_PINS_NONE; */
+#define GEM_PINS_NONE { GEM_PIN_MAPS(GEM_PIN_NONE) GEM_PIN_PROGS(GEM_PIN_NONE) "" }
+
 struct gem_pins {
-	int groups, tx, rx, counters, events, notified, ifaces, ctl;
+	GEM_PIN_MAPS(GEM_PIN_FD)	/* int groups, tx, rx, counters, events, notified, ifaces; */
+	GEM_PIN_PROGS(GEM_PIN_FD)	/* int ctl; */
 	/* gem_pins_open: why it refused (-ESTALE), or a warning for the caller
 	 * to print when the pins are another GEM version of the same map
 	 * layout; "" when the versions match */

@@ -46,11 +46,6 @@
 static bool verbose, json, pretty;
 static const char *pin_dir = GEM_PIN_DIR_DEFAULT;
 
-static const char *const map_pins[] = {
-	"gem_groups", "gem_tx", "gem_rx", "gem_counters", "gem_events",
-	"gem_notified", "gem_ifaces", "gem_stamp",
-};
-static const char *const prog_pins[] = { "prog_egress", "prog_ingress", "prog_ctl" };
 
 static void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void err(const char *fmt, ...)
@@ -203,13 +198,32 @@ static int have_crypto_kfuncs(void)
 	return ok;
 }
 
+/* Pin the loaded programs under the names gem_pin_progs gives them. */
+static int pin_progs(struct gem_bpf *skel)
+{
+#define SKEL_PROG(f, opened) skel->progs.gem_##f,
+	struct bpf_program *progs[] = { GEM_PIN_PROGS(SKEL_PROG) };
+#undef SKEL_PROG
+	char path[PATH_MAX];
+	int r;
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		path_of(path, sizeof(path), gem_pin_progs[i]);
+		r = bpf_program__pin(progs[i], path);
+		if (r) {
+			err("cannot pin %s: %s", path, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 /* Load and pin the programs and maps, or get the pinned programs.
  * fds[0] egress, fds[1] ingress. */
 static int get_progs(int fds[2])
 {
 	char path[PATH_MAX];
 	struct gem_bpf *skel = NULL;
-	struct bpf_program *progs[3];
 	char msg[320];
 	int r;
 
@@ -242,12 +256,11 @@ static int get_progs(int fds[2])
 		err("cannot open the BPF object: %s", strerror(errno));
 		return -EIO;
 	}
-	for (size_t i = 0; i < sizeof(map_pins) / sizeof(map_pins[0]); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, map_pins[i]);
+	for (const char *const *name = gem_pin_maps; *name; name++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, *name);
 
-		if (!m || path_of(path, sizeof(path), map_pins[i]) ||
-		    bpf_map__set_pin_path(m, path)) {
-			err("cannot set pin path for %s", map_pins[i]);
+		if (!m || path_of(path, sizeof(path), *name) || bpf_map__set_pin_path(m, path)) {
+			err("cannot set pin path for %s", *name);
 			r = -EINVAL;
 			goto out;
 		}
@@ -268,19 +281,11 @@ static int get_progs(int fds[2])
 		err("cannot write the version stamp: %s", strerror(-r));
 		goto out;
 	}
-	progs[0] = skel->progs.gem_egress;
-	progs[1] = skel->progs.gem_ingress;
-	progs[2] = skel->progs.gem_ctl;
-	for (int i = 0; i < 3; i++) {
-		path_of(path, sizeof(path), prog_pins[i]);
-		r = bpf_program__pin(progs[i], path);
-		if (r) {
-			err("cannot pin %s: %s", path, strerror(-r));
-			goto out;
-		}
-	}
-	fds[0] = dup(bpf_program__fd(progs[0]));
-	fds[1] = dup(bpf_program__fd(progs[1]));
+	r = pin_progs(skel);
+	if (r)
+		goto out;
+	fds[0] = dup(bpf_program__fd(skel->progs.gem_egress));
+	fds[1] = dup(bpf_program__fd(skel->progs.gem_ingress));
 	r = 0;
 out:
 	gem_bpf__destroy(skel);	/* pinned objects stay */
@@ -759,11 +764,11 @@ static int cmd_unload(void)
 	}
 	if (ifd >= 0)
 		close(ifd);
-	for (size_t i = 0; i < sizeof(map_pins) / sizeof(map_pins[0]); i++)
-		if (!path_of(path, sizeof(path), map_pins[i]))
+	for (const char *const *name = gem_pin_maps; *name; name++)
+		if (!path_of(path, sizeof(path), *name))
 			unlink(path);
-	for (size_t i = 0; i < sizeof(prog_pins) / sizeof(prog_pins[0]); i++)
-		if (!path_of(path, sizeof(path), prog_pins[i]))
+	for (const char *const *name = gem_pin_progs; *name; name++)
+		if (!path_of(path, sizeof(path), *name))
 			unlink(path);
 	if (lockfd >= 0)
 		close(lockfd);

@@ -25,6 +25,7 @@
 #include <criterion/criterion.h>
 
 #include "gemd/db.h"
+#include "tlv_pad.h"
 
 #define MAXN		12
 #define EXT		100	/* handles >= EXT: scripted neighbours, captured */

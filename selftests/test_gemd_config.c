@@ -13,7 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "gemd/config.h"
-#include "gemd/util.h"
+#include "gemd/clock.h"
 
 /* A minimal valid configuration: every required key. */
 #define MIN "[hsm]\npin_file = /etc/gem/pin\n[discovery]\ninterface = eth0\n"
@@ -402,7 +402,7 @@ Test(config, stream_admission)
 	    "t.conf: [groups] stream: source 10.1.0.2 is in none of the [groups] sources prefixes");
 }
 
-/* The new-stream token bucket (gemd/util.c). */
+/* The new-stream token bucket (gemd/clock.c). */
 Test(config, stream_bucket)
 {
 	struct gemd_bucket b;

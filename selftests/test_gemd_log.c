@@ -17,7 +17,7 @@
 #include <criterion/criterion.h>
 
 #include "gemd/log.h"
-#include "gemd/util.h"
+#include "gemd/files.h"
 
 /* What gemd_log prints on stderr in a child whose JOURNAL_STREAM is js
  * ("match": stderr's own DEV:INODE; NULL: unset). */

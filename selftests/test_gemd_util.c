@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* gemd/util.c: small numbers from files (pid files, babeld's seqno and state
+/* gemd/files.c and clock.h: small numbers from files (pid files, babeld's seqno and state
  * files) and the doubling back-off. */
 #include <errno.h>
 #include <stdio.h>
@@ -7,7 +7,8 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
-#include "gemd/util.h"
+#include "gemd/clock.h"
+#include "gemd/files.h"
 
 static char path[64];
 

@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "gemd/tlv.h"
+#include "tlv_pad.h"
 
 /* ---- vectors (docs/PROTOCOL.md 10.12) ------------------------------------------ */
 

@@ -1,66 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* gemd's files and directories: see files.h. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sodium.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "gemd/util.h"
-
-uint64_t gemd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void gemd_cmsg_in6(struct msghdr *m, unsigned int *ifindex, int *hops)
-{
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
-		if (c->cmsg_level != IPPROTO_IPV6)
-			continue;
-		if (c->cmsg_type == IPV6_PKTINFO)
-			*ifindex = ((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_ifindex;
-		else if (c->cmsg_type == IPV6_HOPLIMIT)
-			memcpy(hops, CMSG_DATA(c), sizeof(*hops));
-	}
-}
-
-/* Hex through libsodium (constant time, as for key-derived bytes). */
-void gemd_hex(const uint8_t *p, size_t n, char *out)
-{
-	sodium_bin2hex(out, 2 * n + 1, p, n);
-}
-
-int gemd_unhex(const char *hex, uint8_t *out, size_t n)
-{
-	size_t got = 0;
-	const char *end = NULL;
-
-	if (!hex || strlen(hex) != 2 * n)
-		return -EINVAL;
-	if (sodium_hex2bin(out, n, hex, 2 * n, NULL, &got, &end) || got != n || *end)
-		return -EINVAL;
-	return 0;
-}
-
-void gemd_id_eui64(const uint8_t id[8], char out[24])
-{
-	snprintf(out, 24, "%02x:%02x:%02x:%02x:%02x:%02x:%02x:%02x", id[0], id[1], id[2], id[3],
-		 id[4], id[5], id[6], id[7]);
-}
+#include "gemd/files.h"
 
 int gemd_mkdir_p(const char *path, mode_t mode)
 {
@@ -210,32 +163,4 @@ pid_t gemd_read_pidfile(const char *path)
 	long v = gemd_read_number(path, 1, INT32_MAX);
 
 	return (pid_t)v;
-}
-
-void gemd_bucket_init(struct gemd_bucket *b, unsigned int rate, unsigned int burst,
-		      uint64_t now_ms)
-{
-	b->rate = rate;
-	b->burst = burst;
-	b->mtok = (uint64_t)burst * 1000;
-	b->last_ms = now_ms;
-}
-
-bool gemd_bucket_take(struct gemd_bucket *b, uint64_t now_ms)
-{
-	uint64_t cap = (uint64_t)b->burst * 1000;
-
-	if (now_ms > b->last_ms) {
-		uint64_t dt = now_ms - b->last_ms;
-
-		/* dt * rate: no overflow for any dt below 2^64 / 10^4 ms */
-		b->mtok = dt >= cap ? cap : b->mtok + dt * b->rate;
-		if (b->mtok > cap)
-			b->mtok = cap;
-		b->last_ms = now_ms;
-	}
-	if (b->mtok < 1000)
-		return false;
-	b->mtok -= 1000;
-	return true;
 }
