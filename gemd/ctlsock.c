@@ -6,6 +6,10 @@
  *
  *   peers json | peers text | routes json | routes text
  *   control-stats json | control-stats text
+ *   groups json | groups text        GAK epochs per group (epochs.c)
+ *   group-rekey GROUP [EPOCH] json|text
+ *   gak-import GROUP EPOCH /PATH json|text    gemd reads the key file itself
+ *   gak-retire GROUP EPOCH json|text
  *   monitor json | monitor text      the connection stays: one line per event
  *                                    (monitor.c) until the client closes it
  *
