@@ -48,7 +48,7 @@ static const char *pin_dir = GEM_PIN_DIR_DEFAULT;
 
 static const char *const map_pins[] = {
 	"gem_groups", "gem_tx", "gem_rx", "gem_counters", "gem_events",
-	"gem_notified", "gem_ifaces", "gem_stamp",
+	"gem_notified", "gem_ifaces", "gem_stamp", "gem_gfilter",
 };
 static const char *const prog_pins[] = { "prog_egress", "prog_ingress", "prog_ctl" };
 
@@ -232,6 +232,14 @@ static int get_progs(int fds[2])
 			return -EIO;
 		}
 		return 0;
+	}
+	/* groups without their filter (gem_common.h) would pass in clear:
+	 * libbpf would create an empty gem_gfilter next to a full gem_groups */
+	if (!path_of(path, sizeof(path), "gem_groups") && access(path, F_OK) == 0 &&
+	    !path_of(path, sizeof(path), "gem_gfilter") && access(path, F_OK) != 0) {
+		err("%s has gem_groups pinned without gem_gfilter (run: gem-load unload)",
+		    pin_dir);
+		return -ESTALE;
 	}
 	/* the object loads without them (weak kfuncs): suite 4 only */
 	if (!have_crypto_kfuncs())
