@@ -2,7 +2,8 @@
 /* The node's pinned GEM objects under one bpffs directory (default
  * /sys/fs/bpf/gem), shared by every attached interface and by gemctl:
  *   gem_groups gem_tx gem_rx gem_counters gem_events gem_notified gem_ifaces
- *   gem_stamp prog_egress prog_ingress prog_ctl */
+ *   gem_stamp gem_gfilter prog_egress prog_ingress prog_ctl
+ * (gem_pins_open opens those the tools use; gem_gfilter only gem_ctl writes) */
 #ifndef GEM_PIN_H
 #define GEM_PIN_H
 
