@@ -17,8 +17,13 @@
  * GEM on a replayed packet) run with repeat.  Every figure is per round;
  * the tables give the median over rounds with min-max.
  *
- * Usage: bench_prog [-r ROUNDS] [-n PACKETS] [-p REPEAT]   (root)
- * Markdown on stdout, progress on stderr.  With -P DIR:SUITE:FAM:PAYLOAD it
+ * Usage: bench_prog [-r ROUNDS] [-n PACKETS] [-p REPEAT] [-U] [-A OBJ]   (root)
+ * Markdown on stdout, progress on stderr.  -U measures only unprotected
+ * traffic (the "Unprotected traffic" table, seconds instead of minutes).
+ * -A OBJ also loads OBJ (another build's gem.bpf.o, e.g. the code before a
+ * change) every round, with the same groups, and measures its egress and
+ * ingress on unprotected traffic in the same interleaved loop: before/after
+ * in one run, each against the same empty program.  With -P DIR:SUITE:FAM:PAYLOAD it
  * only runs GEM's program and the crypto floor on that cell, printing
  * nothing: something to profile (bench/profile.sh).
  */
@@ -84,6 +89,7 @@ struct prot {			/* one (suite, family, size), ns per packet */
 };
 struct pass {			/* one (direction, family, size) */
 	double empty, mcast, ucast;
+	double a_mcast, a_ucast;	/* the -A object */
 };
 struct ossl {			/* user-space OpenSSL, one size */
 	double suite[NSUITE], gcm;
@@ -97,6 +103,10 @@ enum { PT_LOAD, PT_KS, PT_XOR, PT_MAC, PT_ALL, NPARTS };
 static double B[MAX_ROUNDS][NSUITE][NSIZES][NPARTS];
 
 static int rounds = 7, npkt = 10000, prepeat = 10000;
+/* -A: another build of gem.bpf.o, measured on unprotected traffic only */
+static const char *alt_path;
+static struct bpf_object *alt;
+static int a_eg_fd = -1, a_in_fd = -1;
 
 static void die(const char *what)
 {
@@ -227,6 +237,37 @@ static void setup_once(void)
 	}
 }
 
+/* The -A object: the same groups as GEM's (no SEKs: unprotected traffic
+ * never reaches a stream lookup). */
+static void load_alt(void)
+{
+	struct bpf_program *eg, *in, *ctl;
+
+	alt = bpf_object__open_file(alt_path, NULL);
+	if (!alt || bpf_object__load(alt))
+		die("loading the -A object failed");
+	eg = bpf_object__find_program_by_name(alt, "gem_egress");
+	in = bpf_object__find_program_by_name(alt, "gem_ingress");
+	ctl = bpf_object__find_program_by_name(alt, "gem_ctl");
+	if (!eg || !in || !ctl)
+		die("the -A object has no gem_egress/gem_ingress/gem_ctl");
+	a_eg_fd = bpf_program__fd(eg);
+	a_in_fd = bpf_program__fd(in);
+	for (int f = 0; f < NFAM; f++)
+		for (int su = 0; su < NSUITE; su++) {
+			struct stream *s = &prot_s[su][f];
+			int r = su == 0 ? gem_dp_set_group(bpf_program__fd(ctl), &s->sg.grp, 1,
+							   MAC_KEY, 32)
+			      : su == 1 ? gem_dp_set_group(bpf_program__fd(ctl), &s->sg.grp, 2,
+							   CMAC_KEY, 16)
+					: gem_dp_set_group(bpf_program__fd(ctl), &s->sg.grp,
+							   (unsigned)su + 1, NULL, 0);
+
+			if (r)
+				die("loading the -A object's groups failed");
+		}
+}
+
 /* Load both objects and their keys.  Done afresh every round: the kernel
  * places each JIT image at a random offset and each load gets new per-CPU
  * scratch memory, and that layout alone moves the cost of the same BPF code
@@ -267,10 +308,14 @@ static void load(void)
 		bench_keys(su, 0);
 		bench_keys(su, 1);
 	}
+	if (alt_path)
+		load_alt();
 }
 
 static void unload(void)
 {
+	bpf_object__close(alt);
+	alt = NULL;
 	gem_bench_bpf__destroy(bb);
 	gem_bpf__destroy(gem);
 	bb = NULL;
@@ -385,27 +430,37 @@ static void measure_prot(int r, int su, int f, int z)
 		die("replayed packets were not all dropped as replays");
 }
 
-/* Unprotected traffic: GEM leaves it alone, so repeat works. */
+/* Unprotected traffic: GEM leaves it alone, so repeat works.  The order of
+ * the programs alternates with the round. */
 static void measure_pass(int r, int f, int z)
 {
 	uint8_t m[FRAME_MAX], u[FRAME_MAX];
 	size_t mn = udp_frame(m, &mcast_s[f], sizes[z]), un = udp_frame(u, &ucast_s[f], sizes[z]);
-	struct pass *e = &Q[r][EG][f][z], *i = &Q[r][IN][f][z];
+	struct pass *q[NDIR] = { &Q[r][EG][f][z], &Q[r][IN][f][z] };
 
-	if (r & 1) {
-		e->mcast = run(eg_fd, m, mn, NULL, NULL, prepeat, TC_ACT_OK);
-		e->ucast = run(eg_fd, u, un, NULL, NULL, prepeat, TC_ACT_OK);
-		e->empty = run(etc_fd, m, mn, NULL, NULL, prepeat, TC_ACT_OK);
-		i->mcast = run(in_fd, m, mn, NULL, NULL, prepeat, XDP_PASS);
-		i->ucast = run(in_fd, u, un, NULL, NULL, prepeat, XDP_PASS);
-		i->empty = run(exdp_fd, m, mn, NULL, NULL, prepeat, XDP_PASS);
-	} else {
-		e->empty = run(etc_fd, m, mn, NULL, NULL, prepeat, TC_ACT_OK);
-		e->mcast = run(eg_fd, m, mn, NULL, NULL, prepeat, TC_ACT_OK);
-		e->ucast = run(eg_fd, u, un, NULL, NULL, prepeat, TC_ACT_OK);
-		i->empty = run(exdp_fd, m, mn, NULL, NULL, prepeat, XDP_PASS);
-		i->mcast = run(in_fd, m, mn, NULL, NULL, prepeat, XDP_PASS);
-		i->ucast = run(in_fd, u, un, NULL, NULL, prepeat, XDP_PASS);
+	for (int d = 0; d < NDIR; d++) {
+		int fd = d == EG ? eg_fd : in_fd, afd = d == EG ? a_eg_fd : a_in_fd;
+		int efd = d == EG ? etc_fd : exdp_fd;
+		unsigned ok = d == EG ? TC_ACT_OK : XDP_PASS;
+		struct pass *e = q[d];
+
+		if (r & 1) {
+			e->mcast = run(fd, m, mn, NULL, NULL, prepeat, ok);
+			e->ucast = run(fd, u, un, NULL, NULL, prepeat, ok);
+			if (alt) {
+				e->a_mcast = run(afd, m, mn, NULL, NULL, prepeat, ok);
+				e->a_ucast = run(afd, u, un, NULL, NULL, prepeat, ok);
+			}
+			e->empty = run(efd, m, mn, NULL, NULL, prepeat, ok);
+		} else {
+			e->empty = run(efd, m, mn, NULL, NULL, prepeat, ok);
+			if (alt) {
+				e->a_mcast = run(afd, m, mn, NULL, NULL, prepeat, ok);
+				e->a_ucast = run(afd, u, un, NULL, NULL, prepeat, ok);
+			}
+			e->mcast = run(fd, m, mn, NULL, NULL, prepeat, ok);
+			e->ucast = run(fd, u, un, NULL, NULL, prepeat, ok);
+		}
 	}
 }
 
@@ -631,6 +686,47 @@ static void print_prot(int d)
 			}
 }
 
+/* The unprotected-traffic table; with -A, the other object's columns too. */
+static void print_pass(void)
+{
+	char b1[64], b2[64], b3[64], b4[64], b5[64], b6[64], b7[64], b8[64], b9[64];
+
+	printf("\n#### Unprotected traffic: GEM vs an empty program (repeat=%d)\n\n", prepeat);
+	if (alt)
+		printf("Also measured in the same loop: `%s` (-A), same groups.\n\n", alt_path);
+	printf("| direction | IP | payload B | empty ns | GEM, unprotected group ns | "
+	       "added ns | target ≤ 30 ns | GEM, unicast ns | added ns |%s\n",
+	       alt ? " -A object, unprotected group ns | added ns | -A object, unicast ns | "
+		     "added ns |" : "");
+	printf("|---|---|--:|--:|--:|--:|---|--:|--:|%s\n", alt ? "--:|--:|--:|--:|" : "");
+	for (int d = 0; d < NDIR; d++)
+		for (int f = 0; f < NFAM; f++)
+			for (int z = 0; z < NSIZES; z++) {
+				struct st e = STATS(Q[r][d][f][z].empty);
+				struct st m = STATS(Q[r][d][f][z].mcast);
+				struct st dm = STATS(Q[r][d][f][z].mcast - Q[r][d][f][z].empty);
+				struct st u = STATS(Q[r][d][f][z].ucast);
+				struct st du = STATS(Q[r][d][f][z].ucast - Q[r][d][f][z].empty);
+
+				printf("| %s | %s | %zu | %s | %s | %s | %s | %s | %s |",
+				       d == EG ? "egress" : "ingress", fam_name[f], sizes[z],
+				       ns(b1, e), ns(b2, m), ns(b3, dm), verdict(dm.med, 30),
+				       ns(b4, u), ns(b5, du));
+				if (alt) {
+					struct st am = STATS(Q[r][d][f][z].a_mcast);
+					struct st adm = STATS(Q[r][d][f][z].a_mcast -
+							      Q[r][d][f][z].empty);
+					struct st au = STATS(Q[r][d][f][z].a_ucast);
+					struct st adu = STATS(Q[r][d][f][z].a_ucast -
+							      Q[r][d][f][z].empty);
+
+					printf(" %s | %s | %s | %s |", ns(b6, am), ns(b7, adm),
+					       ns(b8, au), ns(b9, adu));
+				}
+				printf("\n");
+			}
+}
+
 static void print_tables(void)
 {
 	char b1[64], b2[64], b3[64], b4[64], b5[64], b6[64];
@@ -652,24 +748,7 @@ static void print_tables(void)
 				       fam_name[f], sizes[z], ns(b1, rp), ns(b2, g), ratio(b3, q));
 			}
 
-	printf("\n#### Unprotected traffic: GEM vs an empty program (repeat=%d)\n\n", prepeat);
-	printf("| direction | IP | payload B | empty ns | GEM, unprotected group ns | "
-	       "added ns | target ≤ 30 ns | GEM, unicast ns | added ns |\n");
-	printf("|---|---|--:|--:|--:|--:|---|--:|--:|\n");
-	for (int d = 0; d < NDIR; d++)
-		for (int f = 0; f < NFAM; f++)
-			for (int z = 0; z < NSIZES; z++) {
-				struct st e = STATS(Q[r][d][f][z].empty);
-				struct st m = STATS(Q[r][d][f][z].mcast);
-				struct st dm = STATS(Q[r][d][f][z].mcast - Q[r][d][f][z].empty);
-				struct st u = STATS(Q[r][d][f][z].ucast);
-				struct st du = STATS(Q[r][d][f][z].ucast - Q[r][d][f][z].empty);
-
-				printf("| %s | %s | %zu | %s | %s | %s | %s | %s | %s |\n",
-				       d == EG ? "egress" : "ingress", fam_name[f], sizes[z],
-				       ns(b1, e), ns(b2, m), ns(b3, dm), verdict(dm.med, 30),
-				       ns(b4, u), ns(b5, du));
-			}
+	print_pass();
 
 	printf("\n#### Fixed per-call cost (empty program, repeat=1 vs repeat=%d)\n\n", prepeat);
 	printf("| program | repeat=1 ns | repeat=%d ns |\n|---|--:|--:|\n", prepeat);
@@ -746,15 +825,18 @@ int main(int argc, char **argv)
 	int c;
 
 	const char *prof = NULL;
+	int only_pass = 0;
 
-	while ((c = getopt(argc, argv, "r:n:p:P:")) != -1) {
+	while ((c = getopt(argc, argv, "r:n:p:P:UA:")) != -1) {
 		switch (c) {
+		case 'U': only_pass = 1; break;
+		case 'A': alt_path = optarg; break;
 		case 'P': prof = optarg; break;
 		case 'r': rounds = atoi(optarg); break;
 		case 'n': npkt = atoi(optarg); break;
 		case 'p': prepeat = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-r ROUNDS] [-n PACKETS] [-p REPEAT]\n"
+			fprintf(stderr, "usage: %s [-r ROUNDS] [-n PACKETS] [-p REPEAT] [-U] [-A OBJ]\n"
 				"       %s -P egress|ingress:SUITE:4|6:PAYLOAD [-r ROUNDS] [-n PACKETS]"
 				"   (for perf: bench/profile.sh)\n", argv[0], argv[0]);
 			return 2;
@@ -769,11 +851,17 @@ int main(int argc, char **argv)
 		unload();
 		return 0;
 	}
-	printf("Rounds: %d, each with freshly loaded programs. Protected packets: %d distinct "
-	       "packets per cell and round, one BPF_PROG_TEST_RUN each (repeat=1). Unprotected, "
-	       "empty and replayed: repeat=%d per cell and round. Figures: median over rounds "
-	       "(min–max).\n\n", rounds, npkt, prepeat);
-	method_check();
+	if (only_pass)
+		printf("Rounds: %d, each with freshly loaded programs. Unprotected traffic only "
+		       "(-U): repeat=%d per cell and round. Figures: median over rounds "
+		       "(min–max).\n", rounds, prepeat);
+	else
+		printf("Rounds: %d, each with freshly loaded programs. Protected packets: %d "
+		       "distinct packets per cell and round, one BPF_PROG_TEST_RUN each "
+		       "(repeat=1). Unprotected, empty and replayed: repeat=%d per cell and "
+		       "round. Figures: median over rounds (min–max).\n\n", rounds, npkt, prepeat);
+	if (!only_pass)
+		method_check();
 	t0 = now_ns();
 	for (int r = 0; r < rounds; r++) {
 		fprintf(stderr, "bench_prog: round %d/%d\n", r + 1, rounds);
@@ -781,13 +869,15 @@ int main(int argc, char **argv)
 			unload();
 			load();
 		}
-		for (int su = 0; su < NSUITE; su++)
+		for (int su = 0; su < NSUITE && !only_pass; su++)
 			for (int f = 0; f < NFAM; f++)
 				for (int z = 0; z < NSIZES; z++)
 					measure_prot(r, su, f, z);
 		for (int f = 0; f < NFAM; f++)
 			for (int z = 0; z < NSIZES; z++)
 				measure_pass(r, f, z);
+		if (only_pass)
+			continue;
 		for (int su = 0; su < NSUITE; su++)
 			for (int z = 0; z < NSIZES; z++)
 				measure_parts(r, su, z);
@@ -795,7 +885,10 @@ int main(int argc, char **argv)
 			measure_openssl(r, z);
 	}
 	fprintf(stderr, "bench_prog: %.1f s\n", (now_ns() - t0) / 1e9);
-	print_tables();
+	if (only_pass)
+		print_pass();
+	else
+		print_tables();
 	unload();
 	return 0;
 }

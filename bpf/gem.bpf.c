@@ -83,6 +83,14 @@ struct {
 	__type(value, struct gem_iface);
 } gem_ifaces SEC(".maps");
 
+/* Group filter: groups per bucket of addresses (gem_common.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gem_gfilter);
+} gem_gfilter SEC(".maps");
+
 /* What pinned all this (gem_common.h); no program reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -100,6 +108,17 @@ static __always_inline void count(__u32 idx)
 }
 
 /* ---- parsing --------------------------------------------------------------- */
+
+/* May the group with these address words (as in memory) be in gem_groups?
+ * 0 only when its gem_gfilter bucket is empty: then it certainly is not. */
+static __always_inline int gem_gf_maybe(__u32 w0, __u32 w1, __u32 w2, __u32 w3)
+{
+	__u32 z = 0;
+	struct gem_gfilter *f = bpf_map_lookup_elem(&gem_gfilter, &z);
+
+	/* an array's entry 0 is never missing; if it were, look the group up */
+	return !f || f->n[gem_gf_bucket(w0, w1, w2, w3)] != 0;
+}
 
 enum { P_PASS, P_PROTECTED, P_SHORT, P_DROP };
 
@@ -156,6 +175,10 @@ static __always_inline int gem_parse(void *data, void *data_end, struct gem_pkt 
 		/* not multicast: not ours, cheapest exit */
 		if ((ip->daddr & bpf_htonl(0xf0000000)) != bpf_htonl(0xe0000000))
 			return P_PASS;
+		/* no protected group in its filter bucket: not ours, without
+		 * building the key or hashing it (gem_gfilter) */
+		if (!gem_gf_maybe(0, 0, bpf_htonl(0xffff), ip->daddr))
+			return P_PASS;
 		/* ::ffff:a.b.c.d in whole words: byte stores followed by the
 		 * hash's word loads stall on store forwarding (~10 ns) */
 		*(__u64 *)&p->sg.src.a[0] = 0;
@@ -188,6 +211,9 @@ static __always_inline int gem_parse(void *data, void *data_end, struct gem_pkt 
 		if ((void *)(ip6 + 1) > data_end)
 			return tx ? P_SHORT : P_PASS;
 		if (ip6->daddr.in6_u.u6_addr8[0] != 0xff)
+			return P_PASS;
+		if (!gem_gf_maybe(ip6->daddr.in6_u.u6_addr32[0], ip6->daddr.in6_u.u6_addr32[1],
+				  ip6->daddr.in6_u.u6_addr32[2], ip6->daddr.in6_u.u6_addr32[3]))
 			return P_PASS;
 		__builtin_memcpy(&p->sg.src, &ip6->saddr, 16);
 		__builtin_memcpy(&p->sg.grp, &ip6->daddr, 16);
@@ -745,10 +771,24 @@ static const struct gem_group zero_group;
 static const struct gem_tx_stream empty_tx = { .key_id = { GEM_KEY_ID_NONE, GEM_KEY_ID_NONE } };
 static const struct gem_rx_stream empty_rx = { .key_id = { GEM_KEY_ID_NONE, GEM_KEY_ID_NONE } };
 
+/* The gem_gfilter count of group address a's bucket (NULL: cannot happen).
+ * a must be 4-byte aligned (the verifier wants aligned stack loads). */
+static __always_inline __u32 *gem_gf_count(const struct gem_addr *a)
+{
+	const __u32 *w = (const __u32 *)a;
+	struct gem_gfilter *f;
+	__u32 z = 0;
+
+	f = bpf_map_lookup_elem(&gem_gfilter, &z);
+	if (!f)
+		return NULL;
+	return &f->n[gem_gf_bucket(w[0], w[1], w[2], w[3])];
+}
+
 static __noinline int ctl_set_group(struct gem_ctl_req *req)
 {
 	struct bpf_crypto_ctx *ctx = NULL, *old;
-	struct gem_addr grp;
+	struct gem_addr grp __attribute__((aligned(8)));
 	struct gem_group *g;
 	int err = 0;
 
@@ -764,8 +804,16 @@ static __noinline int ctl_set_group(struct gem_ctl_req *req)
 	grp = req->sg.grp;	/* map keys must not point into ctx */
 	g = bpf_map_lookup_elem(&gem_groups, &grp);
 	if (!g) {
-		bpf_map_update_elem(&gem_groups, &grp, &zero_group, BPF_NOEXIST);
-		g = bpf_map_lookup_elem(&gem_groups, &grp);
+		/* counted before it exists (the data plane skips groups of an
+		 * empty bucket); uncounted if this insert did not add it */
+		__u32 *n = gem_gf_count(&grp);
+
+		if (n) {
+			__sync_fetch_and_add(n, 1);
+			if (bpf_map_update_elem(&gem_groups, &grp, &zero_group, BPF_NOEXIST))
+				__sync_fetch_and_sub(n, 1);
+			g = bpf_map_lookup_elem(&gem_groups, &grp);
+		}
 	}
 	if (!g) {
 		if (ctx && gem_have_crypto())
@@ -1098,6 +1146,23 @@ static __always_inline int ctl_del_rx(struct gem_ctl_req *req)
 	return 0;
 }
 
+/* A group goes before its filter count (gem_common.h); its CMAC context is
+ * released with the entry. */
+static __noinline int ctl_del_group(struct gem_ctl_req *req)
+{
+	struct gem_addr grp __attribute__((aligned(8))) = req->sg.grp;
+	__u32 *n;
+	long r;
+
+	r = bpf_map_delete_elem(&gem_groups, &grp);
+	if (r)
+		return (int)r;
+	n = gem_gf_count(&grp);
+	if (n)
+		__sync_fetch_and_sub(n, 1);
+	return 0;
+}
+
 SEC("syscall")
 int gem_ctl(struct gem_ctl_req *req)
 {
@@ -1114,6 +1179,8 @@ int gem_ctl(struct gem_ctl_req *req)
 		return ctl_del_tx(req);
 	case GEM_OP_DEL_RX_SEK:
 		return ctl_del_rx(req);
+	case GEM_OP_DEL_GROUP:
+		return ctl_del_group(req);
 	}
 	return -EOPNOTSUPP;
 }

@@ -87,6 +87,27 @@ struct gem_sg {
 
 #define GEM_GROUP_F_ACTIVE	1
 
+/* Group filter (map gem_gfilter, one entry): per bucket of group addresses,
+ * how many groups of gem_groups are in it.  Only gem_ctl writes it: the
+ * count goes up before a group is inserted and down after one is deleted,
+ * so a bucket holding a group is never 0.  The data plane passes traffic
+ * to a group of an empty bucket without the hash lookup (one array load
+ * instead: docs/PERFORMANCE.md).  The bucket of an address is
+ * gem_gf_bucket() of its four 32-bit words as they are in memory (an
+ * IPv4-mapped address: 0, 0, htonl(0xffff), the IPv4 address). */
+#define GEM_GF_BITS	12
+#define GEM_GF_BUCKETS	(1u << GEM_GF_BITS)
+
+struct gem_gfilter {
+	__u32 n[GEM_GF_BUCKETS];
+};
+
+static inline __attribute__((always_inline)) __u32
+gem_gf_bucket(__u32 w0, __u32 w1, __u32 w2, __u32 w3)
+{
+	return ((w0 ^ w1 ^ w2 ^ w3) * 0x9e3779b1u) >> (32 - GEM_GF_BITS);
+}
+
 /* Group policy map value: group -> suite and MAC key material.
  * Suite 1 keeps the HMAC-SHA-256 inner/outer states after the key^ipad and
  * key^opad blocks, so a packet pays no key blocks.  Suite 2 keeps the CMAC
@@ -250,6 +271,7 @@ enum gem_ctl_op {
 	GEM_OP_SUITES = 4,	/* returns the suites loadable here (bit s: suite s) */
 	GEM_OP_DEL_TX = 5,	/* forget an egress stream: its SEKs, its entry */
 	GEM_OP_DEL_RX_SEK = 6,	/* unload one key id for ingress; the entry goes with its last */
+	GEM_OP_DEL_GROUP = 7,	/* forget a group policy (sg.grp); -ENOENT if none */
 };
 
 /* sek_flags of GEM_OP_SET_RX_SEK: the key id is held with another SEK:

@@ -185,7 +185,8 @@ static int group_del(int argc, char **argv, const struct gemctl_opts *o)
 		return 2;
 	if (dp_open_pins(o, &p))
 		return 1;
-	r = bpf_map_delete_elem(p.groups, &g) ? -errno : 0;
+	/* through gem_ctl, which keeps the data plane's group filter */
+	r = gem_dp_del_group(p.ctl, &g);
 	gem_pins_close(&p);
 	if (r == -ENOENT) {
 		gemctl_err(o, "group %s is not protected (see gemctl group list)", argv[1]);

@@ -277,6 +277,15 @@ static int del_op(int ctl_fd, __u32 op, const struct gem_sg *sg, uint16_t key_id
 	return ret;
 }
 
+int gem_dp_del_group(int ctl_fd, const struct gem_addr *grp)
+{
+	struct gem_sg sg;
+
+	memset(&sg, 0, sizeof(sg));
+	sg.grp = *grp;
+	return del_op(ctl_fd, GEM_OP_DEL_GROUP, &sg, 0);
+}
+
 int gem_dp_del_tx(int ctl_fd, const struct gem_sg *sg)
 {
 	return del_op(ctl_fd, GEM_OP_DEL_TX, sg, 0);

@@ -66,6 +66,10 @@ int gem_dp_replace_rx_sek(int ctl_fd, const struct gem_sg *sg, uint16_t key_id,
 int gem_dp_replace_rx_sek_len(int ctl_fd, const struct gem_sg *sg, uint16_t key_id,
 			      const uint8_t *sek, size_t sek_len);
 
+/* Forget group grp's policy (its streams' SEKs stay until deleted): traffic
+ * to it passes untouched again.  0, -ENOENT (not protected), -errno. */
+int gem_dp_del_group(int ctl_fd, const struct gem_addr *grp);
+
 /* Forget egress stream sg: both key slots and the entry (its next packet is
  * dropped and reported as tx-no-key).  0, -ENOENT, -EBUSY, -errno. */
 int gem_dp_del_tx(int ctl_fd, const struct gem_sg *sg);

@@ -247,6 +247,14 @@ static int get_progs(int fds[2])
 		}
 		return 0;
 	}
+	/* groups without their filter (gem_common.h) would pass in clear:
+	 * libbpf would create an empty gem_gfilter next to a full gem_groups */
+	if (!path_of(path, sizeof(path), "gem_groups") && access(path, F_OK) == 0 &&
+	    !path_of(path, sizeof(path), "gem_gfilter") && access(path, F_OK) != 0) {
+		err("%s has gem_groups pinned without gem_gfilter (run: gem-load unload)",
+		    pin_dir);
+		return -ESTALE;
+	}
 	/* the object loads without them (weak kfuncs): suite 4 only */
 	if (!have_crypto_kfuncs())
 		fprintf(stderr, "gem-load: this kernel lacks the BPF crypto kfuncs (Linux >= 6.10 "

@@ -1347,3 +1347,232 @@ Test(dataplane, tx_delete_forgets_the_stream)
 	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
 	cr_assert_gt(tx_next_pn(&s), pn0, "pn restarted below the old entry's");
 }
+
+/* ---- group filter (gem_gfilter, issue 16) ---------------------------------------- */
+
+/* The filter bucket of a 16-byte group address, as gem_common.h specifies it
+ * (not the data plane's code): the XOR of its four 32-bit words in memory
+ * order, times 0x9e3779b1 modulo 2^32, the top 12 bits. */
+static unsigned ref_bucket16(const uint8_t a[16])
+{
+	uint32_t w, x = 0;
+
+	for (int i = 0; i < 4; i++) {
+		memcpy(&w, a + 4 * i, 4);
+		x ^= w;
+	}
+	return (uint32_t)(x * 0x9e3779b1u) >> 20;
+}
+
+/* The bucket of a stream's group, from its address (IPv4: ::ffff:a.b.c.d). */
+static unsigned ref_bucket(const struct stream *s)
+{
+	uint8_t a[16] = { 0 };
+
+	if (s->family == AF_INET) {
+		a[10] = a[11] = 0xff;
+		memcpy(a + 12, &s->grp.v4, 4);
+	} else {
+		memcpy(a, &s->grp.v6, 16);
+	}
+	return ref_bucket16(a);
+}
+
+/* One packet of s sealed (checked against the reference) and opened. */
+static void sealed_and_opened(const struct stream *s, unsigned suite, size_t L)
+{
+	roundtrip(s, suite, 1, tx_next_pn(s), L, 1);
+}
+
+static struct gem_gfilter gf;
+
+static void read_filter(void)
+{
+	__u32 z = 0;
+
+	cr_assert_eq(GEM_GF_BUCKETS, 4096);
+	cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.gem_gfilter), &z, &gf), 0);
+}
+
+/* Every bucket counts exactly the groups gem_groups holds in it; returns how
+ * many groups there are. */
+static unsigned check_filter_exact(void)
+{
+	static unsigned want[4096];
+	int fd = bpf_map__fd(skel->maps.gem_groups);
+	struct gem_addr k, *prev = NULL;
+	unsigned n = 0;
+
+	memset(want, 0, sizeof(want));
+	while (bpf_map_get_next_key(fd, prev, &k) == 0) {
+		want[ref_bucket16(k.a)]++;
+		n++;
+		prev = &k;
+	}
+	read_filter();
+	for (unsigned b = 0; b < 4096; b++)
+		cr_assert_eq(gf.n[b], want[b], "bucket %u counts %u, gem_groups holds %u", b,
+			     gf.n[b], want[b]);
+	return n;
+}
+
+/* Egress and ingress leave a packet of s untouched (unprotected). */
+static void passes_in_clear(const struct stream *s)
+{
+	uint8_t pl[64], in[FRAME_MAX], out[FRAME_MAX];
+	size_t n, on;
+
+	fill(pl, sizeof(pl), 9);
+	n = udp_frame(in, s, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, out, &on), TC_ACT_OK);
+	cr_assert(on == n && !memcmp(in, out, n), "egress changed an unprotected packet");
+	cr_assert_eq(run(in_fd, in, n, out, &on), XDP_PASS);
+	cr_assert(on == n && !memcmp(in, out, n), "ingress changed an unprotected packet");
+}
+
+/* A group of the given family (239.x.y.z or ff3e::x:y) other than `not`
+ * in bucket b; the search starts at candidate *from (NULL: 1) and *from is
+ * left after the one found, so calls in a row find distinct groups. */
+static void find_in_bucket(struct stream *out, int family, unsigned b, const struct stream *not,
+			   unsigned *from)
+{
+	char a[64];
+
+	for (unsigned i = from ? *from : 1; i < 1u << 20; i++) {
+		if (family == AF_INET)
+			snprintf(a, sizeof(a), "239.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255,
+				 i & 255);
+		else
+			snprintf(a, sizeof(a), "ff3e::%x:%x", i >> 16, i & 0xffff);
+		mkstream(out, family, family == AF_INET ? "10.0.0.1" : "fd00::1", a);
+		if (ref_bucket(out) == b && memcmp(&out->sg.grp, &not->sg.grp, 16)) {
+			if (from)
+				*from = i + 1;
+			return;
+		}
+	}
+	cr_assert_fail("no group found in bucket %u", b);
+}
+
+/* gem_ctl counts groups in (set) and out (del): a fresh data plane has
+ * none, an update of a group does not count it twice, a deleted group's
+ * traffic passes in clear again. */
+Test(dataplane, group_filter_counts_follow_groups)
+{
+	struct stream s4, s6;
+
+	read_filter();
+	for (unsigned b = 0; b < 4096; b++)
+		cr_assert_eq(gf.n[b], 0);
+	mkstream_default(&s4, AF_INET);
+	mkstream_default(&s6, AF_INET6);
+	cr_assert_neq(ref_bucket(&s4), ref_bucket(&s6), "the test wants two buckets");
+	set_keys(&s4, 1, 1);
+	set_keys(&s6, 3, 1);
+	cr_assert_eq(check_filter_exact(), 2);
+	read_filter();
+	cr_assert_eq(gf.n[ref_bucket(&s4)], 1);
+	cr_assert_eq(gf.n[ref_bucket(&s6)], 1);
+	set_group(&s4, 2);	/* an update: still one group */
+	set_group(&s4, 1);
+	cr_assert_eq(check_filter_exact(), 2);
+	sealed_and_opened(&s4, 1, 100);
+	sealed_and_opened(&s6, 3, 100);
+
+	cr_assert_eq(gem_dp_del_group(ctl_fd, &s4.sg.grp), 0);
+	cr_assert_eq(gem_dp_del_group(ctl_fd, &s4.sg.grp), -ENOENT);
+	cr_assert_eq(check_filter_exact(), 1);
+	read_filter();
+	cr_assert_eq(gf.n[ref_bucket(&s4)], 0);
+	passes_in_clear(&s4);
+	sealed_and_opened(&s6, 3, 100);
+	cr_assert_eq(gem_dp_del_group(ctl_fd, &s6.sg.grp), 0);
+	cr_assert_eq(check_filter_exact(), 0);
+	passes_in_clear(&s6);
+}
+
+/* Groups sharing a bucket: the filter only says "maybe", the hash lookup
+ * decides; a bucket stays counted while one of its groups is left. */
+Test(dataplane, group_filter_shared_bucket)
+{
+	struct stream a, b, c;
+	unsigned bk;
+
+	mkstream_default(&a, AF_INET);
+	bk = ref_bucket(&a);
+	find_in_bucket(&b, AF_INET, bk, &a, NULL);
+	find_in_bucket(&c, AF_INET6, bk, &a, NULL);
+	set_keys(&a, 1, 1);
+	passes_in_clear(&b);	/* its bucket is counted, it is not protected */
+	passes_in_clear(&c);
+	sealed_and_opened(&a, 1, 64);
+	set_keys(&b, 3, 1);
+	set_keys(&c, 4, 1);
+	read_filter();
+	cr_assert_eq(gf.n[bk], 3);
+	cr_assert_eq(gem_dp_del_group(ctl_fd, &a.sg.grp), 0);
+	read_filter();
+	cr_assert_eq(gf.n[bk], 2);
+	passes_in_clear(&a);
+	sealed_and_opened(&b, 3, 64);
+	sealed_and_opened(&c, 4, 64);
+	cr_assert_eq(gem_dp_del_group(ctl_fd, &b.sg.grp), 0);
+	sealed_and_opened(&c, 4, 64);
+	cr_assert_eq(gem_dp_del_group(ctl_fd, &c.sg.grp), 0);
+	cr_assert_eq(check_filter_exact(), 0);
+}
+
+/* A group the full map cannot take is not counted; random adds and deletes
+ * (many in shared buckets) keep every count exact. */
+Test(dataplane, group_filter_full_map_and_random_changes)
+{
+	struct stream s, pool[48];
+	unsigned seed = 16, from4 = 1, from6 = 1;
+	char a[64];
+	int r;
+
+	for (unsigned i = 0; i < 1024; i++) {
+		snprintf(a, sizeof(a), "239.200.%u.%u", i >> 8, i & 255);
+		mkstream(&s, AF_INET, "10.0.0.1", a);
+		r = gem_dp_set_group(ctl_fd, &s.sg.grp, 3, NULL, 0);
+		cr_assert_eq(r, 0, "group %u: %d", i, r);
+	}
+	mkstream(&s, AF_INET, "10.0.0.1", "239.201.0.1");
+	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 3, NULL, 0), -ENOMEM);
+	cr_assert_eq(check_filter_exact(), 1024);
+	for (unsigned i = 0; i < 1024; i++) {
+		snprintf(a, sizeof(a), "239.200.%u.%u", i >> 8, i & 255);
+		mkstream(&s, AF_INET, "10.0.0.1", a);
+		cr_assert_eq(gem_dp_del_group(ctl_fd, &s.sg.grp), 0);
+	}
+	cr_assert_eq(check_filter_exact(), 0);
+
+	/* 16 groups in one bucket, 16 in another, 16 anywhere */
+	mkstream_default(&pool[0], AF_INET);
+	mkstream_default(&pool[16], AF_INET6);
+	for (int i = 1; i < 16; i++)
+		find_in_bucket(&pool[i], i & 1 ? AF_INET6 : AF_INET, ref_bucket(&pool[0]),
+			       &pool[0], i & 1 ? &from6 : &from4);
+	from6 = 1;
+	for (int i = 17; i < 32; i++)
+		find_in_bucket(&pool[i], AF_INET6, ref_bucket(&pool[16]), &pool[16], &from6);
+	for (int i = 32; i < 48; i++) {
+		snprintf(a, sizeof(a), "ff3e::77:%x", i);
+		mkstream(&pool[i], AF_INET6, "fd00::1", a);
+	}
+	for (int i = 0; i < 48; i++)
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(memcmp(&pool[i].sg.grp, &pool[j].sg.grp, 16), 0);
+	for (int op = 0; op < 400; op++) {
+		int i;
+
+		seed = seed * 1103515245u + 12345u;
+		i = (int)((seed >> 16) % 48);
+		if ((seed >> 8) & 1)
+			r = gem_dp_set_group(ctl_fd, &pool[i].sg.grp, 3, NULL, 0);
+		else
+			r = gem_dp_del_group(ctl_fd, &pool[i].sg.grp);
+		cr_assert(r == 0 || r == -ENOENT, "op %d: %d", op, r);
+		check_filter_exact();
+	}
+}
