@@ -332,7 +332,7 @@ int gem_egress(struct __sk_buff *skb)
 	struct gem_chacha_key *ck;
 	struct gem_scratch *s;
 	struct gem_pkt *p;
-	__u32 why = GEM_C_TX_MALFORMED, L, mtu = 0, kid, c, aead, have;
+	__u32 why = GEM_C_TX_MALFORMED, L, mtu = 0, kid, c, aead, have, su;
 	__u64 n;
 	__u64 pn, sum;
 	__u16 ulen, csum, tlen;
@@ -390,7 +390,8 @@ int gem_egress(struct __sk_buff *skb)
 	/* (key id, key, packet number) from one slot, atomically; suite 4's
 	 * key words are copied under the lock, so a key load may wipe the
 	 * object it replaces (ctl_put_key) */
-	aead = g->suite == GEM_SUITE_CHACHA20_POLY1305;
+	su = g->suite;	/* once: sealed and MACed as one suite, known to the verifier */
+	aead = su == GEM_SUITE_CHACHA20_POLY1305;
 	bpf_spin_lock(&st->lock);
 	c = st->cur & 1;
 	kid = st->key_id[c];
@@ -424,7 +425,7 @@ int gem_egress(struct __sk_buff *skb)
 	why = GEM_C_TX_ERROR;
 	gem_put_aad(s, p);
 	s->msg[36] = GEM_VERSION;
-	s->msg[37] = g->suite;
+	s->msg[37] = su;
 	*(__u16 *)&s->msg[38] = bpf_htons(kid);
 	*(__u64 *)&s->msg[40] = __builtin_bswap64(pn);
 	n = gem_bounded(L, GEM_MAX_PT);
@@ -444,7 +445,7 @@ int gem_egress(struct __sk_buff *skb)
 		__builtin_memcpy(s->otk, s->ks, 32);
 	} else if (n && bpf_skb_load_bytes(skb, p->l4 + 8, &s->msg[GEM_AAD_LEN], n)) {
 		goto drop;
-	} else if (g->suite == GEM_SUITE_POLY1305) {
+	} else if (su == GEM_SUITE_POLY1305) {
 		/* one kfunc call: blocks 0-1 (the one-time key) and the payload's */
 		if (!ctx || gem_keystream(ctx, s, pn, kid, 0,
 					  (L + 15) / 16 + GEM_CTR_FIRST_PAYLOAD_BLOCK))
@@ -458,7 +459,7 @@ int gem_egress(struct __sk_buff *skb)
 		sum = gem_xor_sum(s, L);
 	}
 	n = GEM_AAD_LEN + L;
-	if (gem_mac(s, g, n))
+	if (gem_mac_su(s, g, su, g->tx, n))	/* suites 1, 2: the tx slot's group key */
 		goto drop;
 	if (n > GEM_AAD_LEN + GEM_MAX_PT)
 		goto drop;
@@ -572,9 +573,9 @@ int gem_ingress(struct xdp_md *xdp)
 	struct gem_chacha_key *ck = NULL;
 	struct gem_scratch *s;
 	struct gem_pkt *p;
-	__u32 why = GEM_C_RX_MALFORMED, L, frame, slot = 0, aead, have = 0;
+	__u32 why = GEM_C_RX_MALFORMED, L, frame, slot = 0, aead, have = 0, su;
 	__u64 n;
-	__u64 pn, sum, diff;
+	__u64 pn, sum;
 	__u16 kid, ulen, tlen, csum;
 	int r;
 
@@ -611,7 +612,8 @@ int gem_ingress(struct xdp_md *xdp)
 		why = GEM_C_RX_VERSION;
 		goto drop;
 	}
-	if (s->msg[37] != g->suite) {
+	su = g->suite;	/* once: the verifier then knows it on each path */
+	if (s->msg[37] != su) {
 		why = GEM_C_RX_SUITE;
 		goto drop;
 	}
@@ -623,7 +625,7 @@ int gem_ingress(struct xdp_md *xdp)
 		why = GEM_C_RX_NO_KEY;
 		goto drop;
 	}
-	aead = g->suite == GEM_SUITE_CHACHA20_POLY1305;
+	aead = su == GEM_SUITE_CHACHA20_POLY1305;
 	bpf_spin_lock(&st->lock);
 	if (st->key_id[0] == kid) {
 		slot = 0;
@@ -661,7 +663,7 @@ int gem_ingress(struct xdp_md *xdp)
 			goto drop_stream;
 		}
 		__builtin_memcpy(s->otk, s->ks, 32);
-	} else if (g->suite == GEM_SUITE_POLY1305) {
+	} else if (su == GEM_SUITE_POLY1305) {
 		if (!ctx || gem_keystream(ctx, s, pn, kid, 0, 2)) {
 			why = GEM_C_RX_ERROR;
 			goto drop_stream;
@@ -669,14 +671,9 @@ int gem_ingress(struct xdp_md *xdp)
 		__builtin_memcpy(s->otk, s->ks, 32);
 	}
 	n = GEM_AAD_LEN + L;
-	if (gem_mac(s, g, n)) {
-		why = GEM_C_RX_ERROR;
-		goto drop_stream;
-	}
-	diff = (*(__u64 *)&s->tag[0] ^ *(__u64 *)&s->rtag[0]) |
-	       (*(__u64 *)&s->tag[8] ^ *(__u64 *)&s->rtag[8]);
-	if (diff) {
-		why = GEM_C_RX_BAD_TAG;
+	r = gem_tag_check(s, g, su, n);
+	if (r) {
+		why = r < 0 ? GEM_C_RX_ERROR : GEM_C_RX_BAD_TAG;
 		goto drop_stream;
 	}
 	/* 2. replay window of that key slot */
@@ -747,6 +744,8 @@ int gem_ingress(struct xdp_md *xdp)
 	__sync_fetch_and_add(&st->packets, 1);
 	__sync_fetch_and_add(&st->bytes, L);
 	count(GEM_C_RX_OPENED);
+	if (s->mac_prev)
+		count(GEM_C_RX_MAC_PREV);
 	return XDP_PASS;
 drop_stream:
 	gem_chacha_wipe(s);
@@ -785,25 +784,55 @@ static __always_inline __u32 *gem_gf_count(const struct gem_addr *a)
 	return &f->n[gem_gf_bucket(w[0], w[1], w[2], w[3])];
 }
 
-static __noinline int ctl_set_group(struct gem_ctl_req *req)
-{
-	struct bpf_crypto_ctx *ctx = NULL, *old;
-	struct gem_addr grp __attribute__((aligned(8)));
-	struct gem_group *g;
-	int err = 0;
+/* Swap slot `t`'s CMAC context of group g for ctx; release what it held. */
+#define grp_put_cmac(g, t, ctx) do {						\
+		struct bpf_crypto_ctx *__oc = NULL;				\
+										\
+		if (gem_have_crypto()) {					\
+			/* without the kfuncs no context exists */		\
+			if (t)							\
+				__oc = bpf_kptr_xchg(&(g)->cmac1, ctx);		\
+			else							\
+				__oc = bpf_kptr_xchg(&(g)->cmac0, ctx);		\
+			if (__oc)						\
+				bpf_crypto_ctx_release(__oc);			\
+		}								\
+	} while (0)
 
-	if (req->suite < 1 || req->suite > GEM_SUITE_MAX)
-		return -EINVAL;
-	if (!(gem_suites() & (1u << req->suite)))
-		return -EOPNOTSUPP;	/* the suite needs the crypto kfuncs */
-	if (req->suite == GEM_SUITE_CMAC) {
-		ctx = gem_aes_ctx(req->cmac_key, "cbc(aes)", &err);
-		if (!ctx)
-			return err ? err : -22;
-	}
-	grp = req->sg.grp;	/* map keys must not point into ctx */
+/* Slot t's key material from req (zeros for a suite without a group key). */
+static __always_inline void grp_put_mk(struct gem_group *g, __u32 t,
+				       const struct gem_ctl_req *req)
+{
+	struct gem_mac_key *mk = &g->mk[t & 1];
+
+	__builtin_memcpy(mk->hmac_istate, req->hmac_istate, 32);
+	__builtin_memcpy(mk->hmac_ostate, req->hmac_ostate, 32);
+	__builtin_memcpy(mk->cmac_k1, req->cmac_k1, 16);
+	__builtin_memcpy(mk->cmac_k2, req->cmac_k2, 16);
+}
+
+static __always_inline void grp_wipe_mk(struct gem_group *g, __u32 t)
+{
+	__builtin_memset(&g->mk[t & 1], 0, sizeof(struct gem_mac_key));
+}
+
+/* End a group op (`loading` set by it) that changed nothing. */
+#define grp_done(g) do {				\
+		bpf_spin_lock(&(g)->lock);		\
+		(g)->loading = 0;			\
+		bpf_spin_unlock(&(g)->lock);		\
+	} while (0)
+
+/* The group of req, created (empty) if `create`; NULL if none.  Its own
+ * frame: the key copy is not on the stack beside the crypto params. */
+static __noinline struct gem_group *grp_lookup(const struct gem_ctl_req *req, int create)
+{
+	/* map keys must not point into ctx; aligned: gem_gf_count reads words */
+	struct gem_addr grp __attribute__((aligned(8))) = req->sg.grp;
+	struct gem_group *g;
+
 	g = bpf_map_lookup_elem(&gem_groups, &grp);
-	if (!g) {
+	if (!g && create) {
 		/* counted before it exists (the data plane skips groups of an
 		 * empty bucket); uncounted if this insert did not add it */
 		__u32 *n = gem_gf_count(&grp);
@@ -815,23 +844,202 @@ static __noinline int ctl_set_group(struct gem_ctl_req *req)
 			g = bpf_map_lookup_elem(&gem_groups, &grp);
 		}
 	}
+	return g;
+}
+
+/* The cbc(aes) context of req's CMAC key (a suite-2 group key), or NULL
+ * with *err.  Its own frame, for the crypto params (the callers' frames
+ * hold more than the 512-byte stack has room for beside them). */
+static __noinline struct bpf_crypto_ctx *grp_cmac_ctx(const struct gem_ctl_req *req, int *err)
+{
+	struct bpf_crypto_ctx *ctx;
+
+	*err = 0;
+	ctx = gem_aes_ctx(req->cmac_key, "cbc(aes)", err);
+	if (!ctx && !*err)
+		*err = -22;
+	return ctx;
+}
+
+/* Install or replace group req->sg.grp: suite, flags and (suites 1, 2) the
+ * MAC key of epoch req->epoch as the group's only key, in the tx slot.  An
+ * existing group gets it in its non-tx slot, which then becomes tx, and the
+ * old slots are dropped: egress never reads a half-written key. */
+static __noinline int ctl_set_group(struct gem_ctl_req *req, struct bpf_crypto_ctx *ctx)
+{
+	struct gem_group *g;
+	__u32 t, haskey;
+
+	g = grp_lookup(req, 1);
 	if (!g) {
 		if (ctx && gem_have_crypto())
 			bpf_crypto_ctx_release(ctx);
 		return -ENOMEM;
 	}
+	bpf_spin_lock(&g->lock);
+	if (g->loading) {
+		bpf_spin_unlock(&g->lock);
+		if (ctx && gem_have_crypto())
+			bpf_crypto_ctx_release(ctx);
+		return -EBUSY;
+	}
+	g->loading = 1;
+	t = (g->tx & 1) ^ 1;
+	g->loaded &= ~(1u << t);
+	bpf_spin_unlock(&g->lock);
+
+	grp_put_mk(g, t, req);
+	grp_put_cmac(g, t, ctx);
+	bpf_spin_lock(&g->lock);
 	g->suite = req->suite;
 	g->flags = req->flags;
-	__builtin_memcpy(g->hmac_istate, req->hmac_istate, 32);
-	__builtin_memcpy(g->hmac_ostate, req->hmac_ostate, 32);
-	__builtin_memcpy(g->cmac_k1, req->cmac_k1, 16);
-	__builtin_memcpy(g->cmac_k2, req->cmac_k2, 16);
-	if (gem_have_crypto()) {
-		/* without the kfuncs no context exists to swap or release */
-		old = bpf_kptr_xchg(&g->cmac, ctx);
-		if (old)
-			bpf_crypto_ctx_release(old);
+	g->epoch[t & 1] = req->epoch;
+	g->epoch[(t & 1) ^ 1] = 0;
+	haskey = req->suite == GEM_SUITE_HMAC_SHA256 || req->suite == GEM_SUITE_CMAC;
+	g->loaded = haskey ? 1u << t : 0;
+	g->tx = t;
+	bpf_spin_unlock(&g->lock);
+	/* the old key(s): tx before, the overlap's other */
+	grp_put_cmac(g, t ^ 1, NULL);
+	grp_wipe_mk(g, t ^ 1);
+	if (!haskey) {
+		grp_put_cmac(g, t, NULL);
+		grp_wipe_mk(g, t);
 	}
+	grp_done(g);
+	return 0;
+}
+
+/* The group of req (suites 1, 2 only) and `loading` taken on it; or NULL
+ * with *err: -ENOENT no such group, -EOPNOTSUPP its suite has no group key,
+ * -EINVAL req->suite is not the group's, -EBUSY another op under way. */
+static __always_inline struct gem_group *grp_begin(struct gem_ctl_req *req, int *err)
+{
+	struct gem_group *g;
+
+	g = grp_lookup(req, 0);
+	if (!g) {
+		*err = -ENOENT;
+		return NULL;
+	}
+	if (g->suite != GEM_SUITE_HMAC_SHA256 && g->suite != GEM_SUITE_CMAC) {
+		*err = -EOPNOTSUPP;
+		return NULL;
+	}
+	if (req->op == GEM_OP_GROUP_KEY && req->suite != g->suite) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	bpf_spin_lock(&g->lock);
+	if (g->loading) {
+		bpf_spin_unlock(&g->lock);
+		*err = -EBUSY;
+		return NULL;
+	}
+	g->loading = 1;
+	bpf_spin_unlock(&g->lock);
+	*err = 0;
+	return g;
+}
+
+/* Load the MAC key of epoch req->epoch into the group's non-tx slot (to
+ * accept packets MACed under it; GEM_OP_GROUP_USE then sends under it).
+ * The same epoch again replaces that slot's key.  -EEXIST: it is the tx
+ * slot's epoch; -ENOSPC: the non-tx slot holds another epoch (retire it). */
+static __noinline int ctl_group_key(struct gem_ctl_req *req, struct bpf_crypto_ctx *ctx)
+{
+	struct gem_group *g;
+	__u32 t, e = req->epoch;
+	int err = 0;
+
+	g = grp_begin(req, &err);
+	if (!g) {
+		if (ctx && gem_have_crypto())
+			bpf_crypto_ctx_release(ctx);
+		return err;
+	}
+	bpf_spin_lock(&g->lock);
+	t = (g->tx & 1) ^ 1;
+	if ((g->loaded & (1u << (t ^ 1))) && g->epoch[(t & 1) ^ 1] == e)
+		err = -EEXIST;
+	else if ((g->loaded & (1u << t)) && g->epoch[t & 1] != e)
+		err = -ENOSPC;
+	else
+		g->loaded &= ~(1u << t);	/* not verified under while written */
+	bpf_spin_unlock(&g->lock);
+	if (err) {
+		if (ctx && gem_have_crypto())
+			bpf_crypto_ctx_release(ctx);
+		grp_done(g);
+		return err;
+	}
+	grp_put_mk(g, t, req);
+	grp_put_cmac(g, t, ctx);
+	bpf_spin_lock(&g->lock);
+	g->epoch[t & 1] = e;
+	g->loaded |= 1u << t;
+	g->loading = 0;
+	bpf_spin_unlock(&g->lock);
+	return 0;
+}
+
+/* Egress MACs under the slot of epoch req->epoch from now on (0 if it does
+ * already).  -ENOENT: no slot holds that epoch. */
+static __noinline int ctl_group_use(struct gem_ctl_req *req)
+{
+	struct gem_group *g;
+	__u32 e = req->epoch;
+	int err = 0;
+
+	g = grp_begin(req, &err);
+	if (!g)
+		return err;
+	bpf_spin_lock(&g->lock);
+	if ((g->loaded & 1) && g->epoch[0] == e)
+		g->tx = 0;
+	else if ((g->loaded & 2) && g->epoch[1] == e)
+		g->tx = 1;
+	else
+		err = -ENOENT;
+	g->loading = 0;
+	bpf_spin_unlock(&g->lock);
+	return err;
+}
+
+/* Drop the slot of epoch req->epoch: its key is wiped, its context released,
+ * packets MACed under it fail (rx_bad_tag).  -ENOENT: no slot holds it;
+ * -EPERM: it is the tx slot (use another epoch first). */
+static __noinline int ctl_group_retire(struct gem_ctl_req *req)
+{
+	struct gem_group *g;
+	__u32 e = req->epoch, t = 0;
+	int err = 0;
+
+	g = grp_begin(req, &err);
+	if (!g)
+		return err;
+	bpf_spin_lock(&g->lock);
+	if ((g->loaded & 1) && g->epoch[0] == e)
+		t = 0;
+	else if ((g->loaded & 2) && g->epoch[1] == e)
+		t = 1;
+	else
+		err = -ENOENT;
+	if (!err && t == (g->tx & 1))
+		err = -EPERM;
+	if (!err)
+		g->loaded &= ~(1u << t);
+	bpf_spin_unlock(&g->lock);
+	if (err) {
+		grp_done(g);
+		return err;
+	}
+	grp_put_cmac(g, t, NULL);
+	grp_wipe_mk(g, t);
+	bpf_spin_lock(&g->lock);
+	g->epoch[t & 1] = 0;
+	g->loading = 0;
+	bpf_spin_unlock(&g->lock);
 	return 0;
 }
 
@@ -1163,12 +1371,37 @@ static __noinline int ctl_del_group(struct gem_ctl_req *req)
 	return 0;
 }
 
+/* GEM_OP_SET_GROUP, GEM_OP_GROUP_KEY: a suite-2 key's context is made here,
+ * in gem_ctl's frame, and handed over: beside the crypto params the ops'
+ * frames would not fit the 512-byte stack. */
+static __always_inline int ctl_group_load(struct gem_ctl_req *req)
+{
+	struct bpf_crypto_ctx *ctx = NULL;
+	int err = 0;
+
+	if (req->op == GEM_OP_SET_GROUP) {
+		if (req->suite < 1 || req->suite > GEM_SUITE_MAX)
+			return -EINVAL;
+		if (!(gem_suites() & (1u << req->suite)))
+			return -EOPNOTSUPP;	/* the suite needs the crypto kfuncs */
+	}
+	if (req->suite == GEM_SUITE_CMAC) {
+		ctx = grp_cmac_ctx(req, &err);
+		if (!ctx)
+			return err;
+	}
+	if (req->op == GEM_OP_SET_GROUP)
+		return ctl_set_group(req, ctx);
+	return ctl_group_key(req, ctx);
+}
+
 SEC("syscall")
 int gem_ctl(struct gem_ctl_req *req)
 {
 	switch (req->op) {
 	case GEM_OP_SET_GROUP:
-		return ctl_set_group(req);
+	case GEM_OP_GROUP_KEY:
+		return ctl_group_load(req);
 	case GEM_OP_SET_TX_SEK:
 		return ctl_set_tx(req);
 	case GEM_OP_SET_RX_SEK:
@@ -1181,6 +1414,10 @@ int gem_ctl(struct gem_ctl_req *req)
 		return ctl_del_rx(req);
 	case GEM_OP_DEL_GROUP:
 		return ctl_del_group(req);
+	case GEM_OP_GROUP_USE:
+		return ctl_group_use(req);
+	case GEM_OP_GROUP_RETIRE:
+		return ctl_group_retire(req);
 	}
 	return -EOPNOTSUPP;
 }

@@ -99,11 +99,14 @@ int bench_setup(void *ctx)
 	}
 	g->suite = req->suite;
 	g->flags = GEM_GROUP_F_ACTIVE;
-	__builtin_memcpy(g->hmac_istate, req->hmac_istate, 32);
-	__builtin_memcpy(g->hmac_ostate, req->hmac_ostate, 32);
-	__builtin_memcpy(g->cmac_k1, req->cmac_k1, 16);
-	__builtin_memcpy(g->cmac_k2, req->cmac_k2, 16);
-	old = bpf_kptr_xchg(&g->cmac, cbc);
+	/* the group MAC key in slot 0, the tx slot, alone */
+	g->tx = 0;
+	g->loaded = req->suite <= GEM_SUITE_CMAC ? 1 : 0;
+	__builtin_memcpy(g->mk[0].hmac_istate, req->hmac_istate, 32);
+	__builtin_memcpy(g->mk[0].hmac_ostate, req->hmac_ostate, 32);
+	__builtin_memcpy(g->mk[0].cmac_k1, req->cmac_k1, 16);
+	__builtin_memcpy(g->mk[0].cmac_k2, req->cmac_k2, 16);
+	old = bpf_kptr_xchg(&g->cmac0, cbc);
 	if (old)
 		bpf_crypto_ctx_release(old);
 	return 0;
@@ -180,7 +183,7 @@ int bench_floor_tc(struct __sk_buff *skb)
 		if (parts & BENCH_P_XOR)
 			s->nblk = gem_xor_sum(s, n);	/* keep the sum: GEM uses it too */
 	}
-	if ((parts & BENCH_P_MAC) && gem_mac(s, g, GEM_AAD_LEN + n))
+	if ((parts & BENCH_P_MAC) && gem_mac(s, g, 0, GEM_AAD_LEN + n))
 		goto err;
 	return TC_ACT_OK;
 err:
@@ -226,7 +229,7 @@ int bench_floor_xdp(struct xdp_md *xdp)
 			goto err;
 		__builtin_memcpy(s->otk, s->ks, 32);
 	}
-	if (gem_mac(s, g, GEM_AAD_LEN + L))
+	if (gem_mac(s, g, 0, GEM_AAD_LEN + L))
 		goto err;
 	diff = (*(__u64 *)&s->tag[0] ^ *(__u64 *)&s->rtag[0]) |
 	       (*(__u64 *)&s->tag[8] ^ *(__u64 *)&s->rtag[8]);

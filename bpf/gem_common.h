@@ -108,21 +108,44 @@ gem_gf_bucket(__u32 w0, __u32 w1, __u32 w2, __u32 w3)
 	return ((w0 ^ w1 ^ w2 ^ w3) * 0x9e3779b1u) >> (32 - GEM_GF_BITS);
 }
 
-/* Group policy map value: group -> suite and MAC key material.
- * Suite 1 keeps the HMAC-SHA-256 inner/outer states after the key^ipad and
- * key^opad blocks, so a packet pays no key blocks.  Suite 2 keeps the CMAC
- * subkeys K1/K2 and a cbc(aes) context holding the CMAC key. */
-struct gem_group {
-	__u32 suite;
-	__u32 flags;
+/* One group MAC key (suites 1, 2), as the data plane keeps it: suite 1 the
+ * HMAC-SHA-256 inner/outer states after the key^ipad and key^opad blocks, so
+ * a packet pays no key blocks; suite 2 the CMAC subkeys K1/K2 (its cbc(aes)
+ * context holding the key itself is the slot's kptr in struct gem_group). */
+struct gem_mac_key {
 	__u32 hmac_istate[8];
 	__u32 hmac_ostate[8];
 	__u8 cmac_k1[16];
 	__u8 cmac_k2[16];
+};
+
+/* Group policy map value: group -> suite and MAC keys.  Suites 1 and 2 MAC
+ * every packet with a key derived from the group's GAK of one epoch
+ * (docs/KEYS.md 3); two key slots let the group move to a new epoch with no
+ * packet lost (docs/PROTOCOL.md 5):
+ *   - egress MACs under slot `tx` only;
+ *   - ingress verifies under slot `tx`, and only if that fails and the other
+ *     slot is loaded, under the other one (rx_mac_prev counts those accepted);
+ *   - bit i of `loaded`: slot i holds a key, of epoch `epoch[i]`.
+ * gem_ctl changes them (GEM_OP_SET_GROUP, GROUP_KEY, GROUP_USE, GROUP_RETIRE):
+ * a slot's key is only ever written while the slot is not `tx`, so egress
+ * never reads a half-written key.  `lock` guards tx/loaded/epoch/loading
+ * for gem_ctl only (packets read them without it).  Suites 3 and 4 have no
+ * group key: `loaded` is 0. */
+struct gem_group {
+	__u32 suite;
+	__u32 flags;
+	struct bpf_spin_lock lock;
+	__u32 tx;		/* slot egress uses (0 or 1) */
+	__u32 loaded;		/* bit i: slot i holds a key */
+	__u32 loading;		/* a gem_ctl op is under way: others get EBUSY */
+	__u32 epoch[2];		/* GAK epoch of each loaded slot's key */
+	struct gem_mac_key mk[2];
 #ifdef __BPF__
-	struct bpf_crypto_ctx __kptr *cmac;
+	struct bpf_crypto_ctx __kptr *cmac0;	/* suite 2: cbc(aes) of slot 0, 1 */
+	struct bpf_crypto_ctx __kptr *cmac1;
 #else
-	__u64 cmac;		/* kernel pointer; opaque to user space */
+	__u64 cmac0, cmac1;	/* kernel pointers; opaque to user space */
 #endif
 };
 
@@ -255,7 +278,8 @@ enum gem_counter {
 	GEM_C_RX_NO_KEY,	/* ingress: no SEK for (S,G) */
 	GEM_C_RX_KEY_ID,	/* ingress: key id is neither current nor previous */
 	GEM_C_RX_PN_LIMIT,	/* ingress: packet number >= GEM_PN_LIMIT (no sender seals it) */
-	GEM_C_RX_BAD_TAG,	/* ingress: MAC verification failed */
+	GEM_C_RX_BAD_TAG,	/* ingress: MAC verification failed (under every key held) */
+	GEM_C_RX_MAC_PREV,	/* ingress: opened, its tag verified under the non-tx group key */
 	GEM_C_RX_REPLAY,	/* ingress: packet number already seen */
 	GEM_C_RX_TOO_OLD,	/* ingress: packet number below the window */
 	GEM_C_RX_ERROR,		/* ingress: helper/kfunc failure */
@@ -272,6 +296,9 @@ enum gem_ctl_op {
 	GEM_OP_DEL_TX = 5,	/* forget an egress stream: its SEKs, its entry */
 	GEM_OP_DEL_RX_SEK = 6,	/* unload one key id for ingress; the entry goes with its last */
 	GEM_OP_DEL_GROUP = 7,	/* forget a group policy (sg.grp); -ENOENT if none */
+	GEM_OP_GROUP_KEY = 8,	/* load a group MAC key of epoch `epoch` into the non-tx slot */
+	GEM_OP_GROUP_USE = 9,	/* make the slot of epoch `epoch` the tx slot */
+	GEM_OP_GROUP_RETIRE = 10, /* drop the (non-tx) slot of epoch `epoch` */
 };
 
 /* sek_flags of GEM_OP_SET_RX_SEK: the key id is held with another SEK:
@@ -299,7 +326,7 @@ struct gem_ctl_req {
 	__u8 sek_fp[GEM_SEK_FP_LEN];	/* SEK ops: fingerprint of sek (see gem_rx_stream) */
 	__u64 first_pn;		/* SET_TX_SEK: first pn of a new entry (the clock, ns) */
 	__u32 sek_flags;	/* SET_RX_SEK: GEM_CTL_F_* */
-	__u32 pad;
+	__u32 epoch;		/* group ops: GAK epoch of the MAC key */
 };
 
 

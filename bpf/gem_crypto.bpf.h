@@ -65,6 +65,7 @@ struct gem_scratch {
 	__u32 w[16];			/* SHA-256 message schedule (off the stack) */
 	__u32 nblk;
 	__u32 cst[16];			/* suite 4: ChaCha20 input state, block counter aside */
+	__u32 mac_prev;			/* ingress: tag verified under the non-tx group key */
 	struct gem_pkt pkt;		/* kept off the 512-byte stack */
 };
 
@@ -297,7 +298,7 @@ static long gem_sha_cb(__u32 idx, void *data)
 
 /* tag = HMAC-SHA-256(key, s->msg[0..n))[0..16], with the key given as the
  * inner/outer states after the key^ipad / key^opad blocks. */
-static __always_inline int gem_hmac(struct gem_scratch *s, const struct gem_group *g,
+static __always_inline int gem_hmac(struct gem_scratch *s, const struct gem_mac_key *mk,
 				    __u64 n)
 {
 	__u64 bits = (64 + n) * 8, end, k, nblk, w, i;
@@ -321,7 +322,7 @@ static __always_inline int gem_hmac(struct gem_scratch *s, const struct gem_grou
 		return -1;
 	*(__u64 *)&s->msg[end - 8] = __builtin_bswap64(bits);
 
-	__builtin_memcpy(s->hs, g->hmac_istate, 32);
+	__builtin_memcpy(s->hs, mk->hmac_istate, 32);
 	if (bpf_loop(nblk, gem_sha_cb, NULL, 0) != (long)nblk)
 		return -1;
 
@@ -332,7 +333,7 @@ static __always_inline int gem_hmac(struct gem_scratch *s, const struct gem_grou
 	for (k = 9; k < 15; k++)
 		s->ob[k] = 0;
 	s->ob[15] = __builtin_bswap32((64 + 32) * 8);
-	__builtin_memcpy(s->hs, g->hmac_ostate, 32);
+	__builtin_memcpy(s->hs, mk->hmac_ostate, 32);
 	gem_sha256_block(s->hs, s->w, (const __u8 *)s->ob);
 	for (k = 0; k < 4; k++)
 		*(__u32 *)&s->tag[k * 4] = __builtin_bswap32(s->hs[k]);
@@ -344,7 +345,7 @@ static __always_inline int gem_hmac(struct gem_scratch *s, const struct gem_grou
 /* tag = AES-CMAC(key in ctx, s->msg[0..n)), n >= 32.  CBC-MAC of all blocks
  * but the last (IV 0), then the last block, XORed with K1 (complete) or
  * padded and XORed with K2, encrypted with the running value as IV. */
-static __noinline int gem_cmac(struct gem_scratch *s, const struct gem_group *g,
+static __noinline int gem_cmac(struct gem_scratch *s, const struct gem_mac_key *mk,
 				    struct bpf_crypto_ctx *ctx, __u64 n)
 {
 	struct bpf_dynptr src, dst, iv;
@@ -356,7 +357,7 @@ static __noinline int gem_cmac(struct gem_scratch *s, const struct gem_group *g,
 		return -1;
 	np = (n + 15) & ~15ull;
 	first = np - 16;
-	key = (np == n) ? g->cmac_k1 : g->cmac_k2;
+	key = (np == n) ? mk->cmac_k1 : mk->cmac_k2;
 	for (k = 0; k < 16; k++) {
 		__u64 o = first + k;
 		__u8 b = o < n ? s->msg[o & (GEM_MSG_CAP - 1)] : (o == n ? 0x80 : 0);
@@ -660,22 +661,68 @@ static __always_inline int gem_chacha_xor(struct gem_scratch *s, __u32 nb, __u64
 	return 0;
 }
 
-/* Tag of s->msg[0..n) for the group's suite into s->tag. */
-static __always_inline int gem_mac(struct gem_scratch *s, struct gem_group *g, __u64 n)
+/* Tag of s->msg[0..n) for suite su (the group's) into s->tag; suites 1 and
+ * 2 under the group MAC key of slot `slot` (struct gem_group), which must be
+ * loaded (else -1: no tag is made under a missing key). */
+static __always_inline int gem_mac_su(struct gem_scratch *s, struct gem_group *g, __u32 su,
+				      __u32 slot, __u64 n)
 {
 	struct bpf_crypto_ctx *cctx;
 
-	if (g->suite == GEM_SUITE_HMAC_SHA256)
-		return gem_hmac(s, g, n);
-	if (g->suite == GEM_SUITE_CMAC) {
-		cctx = g->cmac;
+	slot &= 1;
+	if (su == GEM_SUITE_HMAC_SHA256 || su == GEM_SUITE_CMAC) {
+		if (!(g->loaded & (1u << slot)))
+			return -1;
+		if (su == GEM_SUITE_HMAC_SHA256)
+			return gem_hmac(s, &g->mk[slot], n);
+		cctx = slot ? g->cmac1 : g->cmac0;
 		if (!cctx)
 			return -1;
-		return gem_cmac(s, g, cctx, n);
+		return gem_cmac(s, &g->mk[slot], cctx, n);
 	}
-	if (g->suite == GEM_SUITE_POLY1305 || g->suite == GEM_SUITE_CHACHA20_POLY1305)
+	if (su == GEM_SUITE_POLY1305 || su == GEM_SUITE_CHACHA20_POLY1305)
 		return gem_poly1305(s, n);	/* s->otk from the keystream */
 	return -1;
+}
+
+static __always_inline int gem_mac(struct gem_scratch *s, struct gem_group *g, __u32 slot,
+				   __u64 n)
+{
+	return gem_mac_su(s, g, g->suite, slot, n);
+}
+
+/* 0 when the 16-byte tags s->tag and s->rtag are equal; constant time. */
+static __always_inline __u64 gem_tag_diff(const struct gem_scratch *s)
+{
+	return (*(const __u64 *)&s->tag[0] ^ *(const __u64 *)&s->rtag[0]) |
+	       (*(const __u64 *)&s->tag[8] ^ *(const __u64 *)&s->rtag[8]);
+}
+
+/* Ingress: verify s->rtag over s->msg[0..n): 0 verified, 1 bad tag, -1 a
+ * kfunc failed.  Suites 1 and 2 try the group's tx key, then, only if that
+ * fails and the group holds a second key (it moves to another GAK epoch),
+ * that one; s->mac_prev says which verified.  A forgery costs two MACs while
+ * both keys are loaded (docs/PROTOCOL.md 6.1).  The outcome is in memory, not
+ * a register, so the verifier does not walk the rest of the program twice. */
+static __always_inline int gem_tag_check(struct gem_scratch *s, struct gem_group *g, __u32 su,
+					 __u64 n)
+{
+	__u32 t = g->tx & 1;
+
+	s->mac_prev = 0;
+	if (gem_mac_su(s, g, su, t, n))
+		return -1;
+	if (!gem_tag_diff(s))
+		return 0;
+	if ((su != GEM_SUITE_HMAC_SHA256 && su != GEM_SUITE_CMAC) ||
+	    !(g->loaded & (1u << (t ^ 1))))
+		return 1;	/* suites 3, 4 have no group key; no second key */
+	if (gem_mac_su(s, g, su, t ^ 1, n))
+		return -1;
+	if (gem_tag_diff(s))
+		return 1;
+	s->mac_prev = 1;
+	return 0;
 }
 
 #endif /* GEM_CRYPTO_BPF_H */

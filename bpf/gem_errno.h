@@ -4,11 +4,13 @@
 #ifndef GEM_ERRNO_H
 #define GEM_ERRNO_H
 
+#define EPERM		1
 #define ENOENT		2
 #define ENOMEM		12
 #define EBUSY		16
 #define EEXIST		17
 #define EINVAL		22
+#define ENOSPC		28
 #define ERANGE		34
 #define EOPNOTSUPP	95
 #define ESTALE		116

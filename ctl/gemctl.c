@@ -14,7 +14,7 @@ static const struct {
 	int (*fn)(int argc, char **argv, const struct gemctl_opts *o);
 	const char *help;
 } cmds[] = {
-	{ "group", cmd_group, "protected groups: add, del, list; GAK epochs: rekey, epochs" },
+	{ "group", cmd_group, "protected groups: add, del, key, list, show; GAK epochs: rekey, epochs" },
 	{ "sek", cmd_sek, "stream encryption keys: set, del" },
 	{ "stream", cmd_stream, "streams with key ids, packet numbers, counters: list" },
 	{ "stats", cmd_stats, "every pass and drop counter, summed over CPUs" },

@@ -32,6 +32,7 @@ const char *const gem_counter_names[GEM_C_MAX] = {
 	[GEM_C_RX_KEY_ID] = "rx_key_id",
 	[GEM_C_RX_PN_LIMIT] = "rx_pn_limit",
 	[GEM_C_RX_BAD_TAG] = "rx_bad_tag",
+	[GEM_C_RX_MAC_PREV] = "rx_mac_prev",
 	[GEM_C_RX_REPLAY] = "rx_replay",
 	[GEM_C_RX_TOO_OLD] = "rx_too_old",
 	[GEM_C_RX_ERROR] = "rx_error",
@@ -153,8 +154,45 @@ int gem_dp_suites(int ctl_fd)
 	return run_ctl(ctl_fd, &req);
 }
 
-int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
-		     const uint8_t *key, size_t key_len)
+/* Run a group op, retrying while another op of the group is under way. */
+static int run_group_op(int ctl_fd, struct gem_ctl_req *req)
+{
+	int ret = -EBUSY;
+
+	for (int i = 0; i < 200; i++) {
+		ret = run_ctl(ctl_fd, req);
+		if (ret != -EBUSY)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	return ret;
+}
+
+/* A group-key request: the suite's form of key (HMAC states, CMAC subkeys
+ * and key) in *req, which the caller has mlocked.  0 or -errno. */
+static int group_key_req(struct gem_ctl_req *req, __u32 op, const struct gem_addr *grp,
+			 unsigned suite, uint32_t epoch, const uint8_t *key)
+{
+	memset(req, 0, sizeof(*req));
+	req->op = op;
+	req->sg.grp = *grp;
+	req->suite = suite;
+	req->flags = GEM_GROUP_F_ACTIVE;
+	req->epoch = epoch;
+	if (suite == GEM_SUITE_HMAC_SHA256) {
+		gem_hmac_states(key, req->hmac_istate, req->hmac_ostate);
+	} else if (suite == GEM_SUITE_CMAC) {
+		int ret = gem_cmac_subkeys(key, req->cmac_k1, req->cmac_k2);
+
+		if (ret)
+			return ret;
+		memcpy(req->cmac_key, key, 16);
+	}
+	return 0;
+}
+
+int gem_dp_set_group_epoch(int ctl_fd, const struct gem_addr *grp, unsigned suite,
+			   uint32_t epoch, const uint8_t *key, size_t key_len)
 {
 	struct gem_ctl_req req;
 	int ret;
@@ -164,23 +202,68 @@ int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
 	if (key_len != gem_suite_key_len(suite) || (key_len && !key))
 		return -EINVAL;
 	sodium_mlock(&req, sizeof(req));
-	memset(&req, 0, sizeof(req));
-	req.op = GEM_OP_SET_GROUP;
-	req.sg.grp = *grp;
-	req.suite = suite;
-	req.flags = GEM_GROUP_F_ACTIVE;
-	if (suite == GEM_SUITE_HMAC_SHA256) {
-		gem_hmac_states(key, req.hmac_istate, req.hmac_ostate);
-	} else if (suite == GEM_SUITE_CMAC) {
-		ret = gem_cmac_subkeys(key, req.cmac_k1, req.cmac_k2);
-		if (ret)
-			goto out;
-		memcpy(req.cmac_key, key, 16);
-	}
-	ret = run_ctl(ctl_fd, &req);
-out:
+	ret = group_key_req(&req, GEM_OP_SET_GROUP, grp, suite, epoch, key);
+	if (!ret)
+		ret = run_group_op(ctl_fd, &req);
 	sodium_munlock(&req, sizeof(req));	/* also wipes */
 	return ret;
+}
+
+int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
+		     const uint8_t *key, size_t key_len)
+{
+	return gem_dp_set_group_epoch(ctl_fd, grp, suite, 0, key, key_len);
+}
+
+int gem_dp_group_key(int ctl_fd, const struct gem_addr *grp, uint32_t epoch, unsigned suite,
+		     const uint8_t *key, size_t key_len)
+{
+	struct gem_ctl_req req;
+	int ret;
+
+	if (suite != GEM_SUITE_HMAC_SHA256 && suite != GEM_SUITE_CMAC)
+		return suite >= 1 && suite <= GEM_SUITE_MAX ? -EOPNOTSUPP : -EPROTONOSUPPORT;
+	if (!key || key_len != gem_suite_key_len(suite))
+		return -EINVAL;
+	sodium_mlock(&req, sizeof(req));
+	ret = group_key_req(&req, GEM_OP_GROUP_KEY, grp, suite, epoch, key);
+	if (!ret)
+		ret = run_group_op(ctl_fd, &req);
+	sodium_munlock(&req, sizeof(req));
+	return ret;
+}
+
+static int group_epoch_op(int ctl_fd, __u32 op, const struct gem_addr *grp, uint32_t epoch)
+{
+	struct gem_ctl_req req;
+
+	memset(&req, 0, sizeof(req));	/* no key material */
+	req.op = op;
+	req.sg.grp = *grp;
+	req.epoch = epoch;
+	return run_group_op(ctl_fd, &req);
+}
+
+int gem_dp_group_use(int ctl_fd, const struct gem_addr *grp, uint32_t epoch)
+{
+	return group_epoch_op(ctl_fd, GEM_OP_GROUP_USE, grp, epoch);
+}
+
+int gem_dp_group_retire(int ctl_fd, const struct gem_addr *grp, uint32_t epoch)
+{
+	return group_epoch_op(ctl_fd, GEM_OP_GROUP_RETIRE, grp, epoch);
+}
+
+int gem_dp_group_slots(const struct gem_group *v, struct gem_dp_group_slots *out)
+{
+	unsigned t = v->tx & 1;
+
+	memset(out, 0, sizeof(*out));
+	out->has_tx = !!(v->loaded & (1u << t));
+	out->tx_epoch = out->has_tx ? v->epoch[t] : 0;
+	out->has_other = !!(v->loaded & (1u << (t ^ 1)));
+	out->other_epoch = out->has_other ? v->epoch[t ^ 1] : 0;
+	return out->has_tx + out->has_other;
 }
 
 void gem_dp_sek_fp(const uint8_t sek[GEM_SEK_LEN], uint8_t fp[GEM_SEK_FP_LEN])

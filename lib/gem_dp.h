@@ -37,10 +37,47 @@ int gem_suite_parse(const char *name);
 int gem_dp_suites(int ctl_fd);
 
 /* Install or replace group `grp` with `suite` and its MAC key (32 bytes for
- * suite 1, 16 for suite 2, none for suite 3).  ctl_fd: the gem_ctl program.
- * 0 or -errno. */
+ * suite 1, 16 for suite 2, none for suites 3, 4), recorded as GAK epoch 0,
+ * as the group's only key.  ctl_fd: the gem_ctl program.  0 or -errno. */
 int gem_dp_set_group(int ctl_fd, const struct gem_addr *grp, unsigned suite,
 		     const uint8_t *key, size_t key_len);
+
+/* Group MAC keys of GAK epochs (suites 1, 2; docs/PROTOCOL.md 5).  A group
+ * holds at most two: the tx key (egress MACs under it, ingress tries it
+ * first) and, while it moves to another epoch, one more that ingress also
+ * accepts.  The move: gem_dp_group_key(E+1) on every member, then
+ * gem_dp_group_use(E+1), then, once every sender uses E+1,
+ * gem_dp_group_retire(E).  Each returns 0 or -errno; -EBUSY only if another
+ * op on the group did not finish (after retries).
+ *
+ * gem_dp_set_group_epoch: gem_dp_set_group (which is epoch 0) with the key's
+ *   epoch: the key becomes the group's only key, the tx key; keys of other
+ *   epochs are dropped.
+ * gem_dp_group_key: load the key of `epoch` as the other (accepted) key;
+ *   the same epoch again replaces it.  -ENOENT no such group, -EOPNOTSUPP the
+ *   group's suite has no group key (3, 4), -EINVAL suite is not the group's
+ *   or key_len not the suite's, -EEXIST epoch is the tx key's, -ENOSPC the
+ *   group holds another accepted epoch (retire it first).
+ * gem_dp_group_use: make the key of `epoch` the tx key (0 if it is).
+ *   -ENOENT: no key of that epoch.
+ * gem_dp_group_retire: drop the key of `epoch` (wiped); packets MACed under
+ *   it fail (rx_bad_tag).  -ENOENT: not held, -EPERM: it is the tx key. */
+int gem_dp_set_group_epoch(int ctl_fd, const struct gem_addr *grp, unsigned suite,
+			   uint32_t epoch, const uint8_t *key, size_t key_len);
+int gem_dp_group_key(int ctl_fd, const struct gem_addr *grp, uint32_t epoch, unsigned suite,
+		     const uint8_t *key, size_t key_len);
+int gem_dp_group_use(int ctl_fd, const struct gem_addr *grp, uint32_t epoch);
+int gem_dp_group_retire(int ctl_fd, const struct gem_addr *grp, uint32_t epoch);
+
+/* The epochs of a gem_groups map value's keys (a lookup of the map). */
+struct gem_dp_group_slots {
+	int has_tx;		/* suites 1, 2: 1; suites 3, 4: 0 (no group key) */
+	uint32_t tx_epoch;
+	int has_other;		/* a second, accepted key (the overlap) */
+	uint32_t other_epoch;
+};
+/* Fills *out; returns how many keys the group holds (0..2). */
+int gem_dp_group_slots(const struct gem_group *v, struct gem_dp_group_slots *out);
 
 /* Install a SEK for (S,G) with key_id for egress (tx=1) or ingress (tx=0).
  * A new egress entry's first pn is CLOCK_REALTIME in ns (docs/PROTOCOL.md 4).
