@@ -1575,4 +1575,267 @@ Test(dataplane, group_filter_full_map_and_random_changes)
 		cr_assert(r == 0 || r == -ENOENT, "op %d: %d", op, r);
 		check_filter_exact();
 	}
+
+/* ---- group MAC keys of two GAK epochs (issue 15: exclusion) --------------------- */
+
+static const uint8_t GAK_EPOCHS[32] = {
+	0x47, 0x41, 0x4b, 0x2d, 0x65, 0x70, 0x6f, 0x63, 0x68, 0x73, 0x01, 0x02, 0x03, 0x04,
+	0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12,
+	0x13, 0x14, 0x15, 0x16,
+};
+
+/* K with the group MAC key of `epoch`, derived from GAK_EPOCHS as gemctl
+ * group add/key --key-file does (docs/KEYS.md 3). */
+static void epoch_keys(struct gem_ref_keys *k, const struct stream *s, unsigned suite,
+		       uint32_t epoch)
+{
+	*k = K;
+	memset(k->mac_key, 0, sizeof(k->mac_key));
+	memset(k->cmac_key, 0, sizeof(k->cmac_key));
+	cr_assert_eq(gem_keys_dp_key_from_gak(GAK_EPOCHS, s->sg.grp.a, epoch, suite,
+					      suite == GEM_SUITE_CMAC ? k->cmac_key : k->mac_key,
+					      gem_suite_key_len(suite)), 0);
+}
+
+static const uint8_t *mac_key_of(const struct gem_ref_keys *k, unsigned suite)
+{
+	return suite == GEM_SUITE_CMAC ? k->cmac_key : k->mac_key;
+}
+
+/* A frame sealed by the reference (another sender) under keys k. */
+static size_t ref_sealed(uint8_t *f, const struct stream *s, unsigned suite,
+			 const struct gem_ref_keys *k, uint16_t kid, uint64_t pn, size_t L)
+{
+	uint8_t pl[512], in[FRAME_MAX], sealed[FRAME_MAX];
+	size_t n, sn;
+
+	fill(pl, L, (unsigned)pn);
+	n = udp_frame(in, s, pl, L);
+	cr_assert_eq(gem_ref_seal(in + 14, n - 14, sealed, sizeof(sealed), &sn, suite, kid, pn,
+				  k), 0);
+	return frame(f, sealed, sn);
+}
+
+static __u64 counter_of(struct gem_bpf *sk, enum gem_counter c)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 v[ncpu], sum = 0;
+	__u32 key = c;
+
+	cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(sk->maps.gem_counters), &key, v), 0);
+	for (int i = 0; i < ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
+/* ingress verdict on f, and whether it was accepted under the non-tx key */
+static int open_under(int fd, struct gem_bpf *sk, const uint8_t *f, size_t fn, int *prev)
+{
+	uint8_t out[FRAME_MAX];
+	__u64 p0 = counter_of(sk, GEM_C_RX_MAC_PREV);
+	size_t on;
+	int r = run(fd, f, fn, out, &on);
+
+	*prev = (int)(counter_of(sk, GEM_C_RX_MAC_PREV) - p0);
+	return r;
+}
+
+static void group_value(const struct stream *s, struct gem_group *v)
+{
+	cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.gem_groups), &s->sg.grp, v), 0);
+}
+
+/* Egress seals one packet; its tag must be the reference's under keys k. */
+static void egress_under(const struct stream *s, unsigned suite, const struct gem_ref_keys *k,
+			 uint16_t kid, uint8_t *sealed, size_t *sn)
+{
+	uint8_t pl[100], in[FRAME_MAX], ref[FRAME_MAX];
+	uint64_t pn = tx_next_pn(s);
+	size_t n, rn;
+
+	fill(pl, sizeof(pl), 3);
+	n = udp_frame(in, s, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, sealed, sn), TC_ACT_OK);
+	cr_assert_eq(gem_ref_seal(in + 14, n - 14, ref, sizeof(ref), &rn, suite, kid, pn, k), 0);
+	cr_assert_eq(*sn, rn + 14);
+	cr_assert_eq(memcmp(sealed + 14, ref, rn), 0, "egress tag is not the reference's under "
+		     "the expected epoch's key (suite %u)", suite);
+}
+
+/* A group moves from epoch 7 to 8: accept 8, use 8, retire 7.  No packet of
+ * either epoch is lost during the overlap; egress switches exactly at `use`;
+ * after `retire` epoch 7 fails; a node holding only epoch 7 cannot verify
+ * what is sealed after the switch. */
+static void mac_epochs(unsigned suite, int family)
+{
+	struct gem_ref_keys k7, k8;
+	uint8_t f[FRAME_MAX], sealed8[FRAME_MAX], sealed7[FRAME_MAX];
+	size_t fn, sn8, sn7;
+	size_t klen = gem_suite_key_len(suite);
+	struct gem_group v;
+	struct stream s, b;	/* s: this node's stream; b: another sender's */
+	uint64_t pn = 5000;
+	int prev, r;
+	__u64 bad;
+
+	mkstream_default(&s, family);
+	if (family == AF_INET)
+		mkstream(&b, AF_INET, "10.0.0.2", "239.1.1.1");
+	else
+		mkstream(&b, AF_INET6, "fd00::2", "ff3e::1:1");
+	epoch_keys(&k7, &s, suite, 7);
+	epoch_keys(&k8, &s, suite, 8);
+	cr_assert_neq(memcmp(mac_key_of(&k7, suite), mac_key_of(&k8, suite), klen), 0);
+	cr_assert_eq(gem_dp_set_group_epoch(ctl_fd, &s.sg.grp, suite, 7, mac_key_of(&k7, suite),
+					    klen), 0);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 1, 1, K.sek), 0);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &s.sg, 0, 1, K.sek), 0);
+	cr_assert_eq(gem_dp_set_sek(ctl_fd, &b.sg, 0, 1, K.sek), 0);
+	group_value(&s, &v);
+	cr_assert_eq(v.loaded, 1u << v.tx);
+	cr_assert_eq(v.epoch[v.tx], 7);
+
+	/* epoch 7 only: 7 opens, 8 is a bad tag */
+	egress_under(&s, suite, &k7, 1, sealed7, &sn7);
+	cr_assert_eq(open_under(in_fd, skel, sealed7, sn7, &prev), XDP_PASS);
+	cr_assert_eq(prev, 0);
+	fn = ref_sealed(f, &b, suite, &k8, 1, pn++, 33);
+	bad = counter(GEM_C_RX_BAD_TAG);
+	cr_assert_eq(open_under(in_fd, skel, f, fn, &prev), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_BAD_TAG), bad + 1);
+
+	/* accept 8: both open, 8 under the other slot; egress still under 7 */
+	cr_assert_eq(gem_dp_group_key(ctl_fd, &s.sg.grp, 8, suite, mac_key_of(&k8, suite), klen), 0);
+	group_value(&s, &v);
+	cr_assert_eq(v.loaded, 3u);
+	cr_assert_eq(v.epoch[v.tx], 7);
+	cr_assert_eq(v.epoch[v.tx ^ 1], 8);
+	fn = ref_sealed(f, &b, suite, &k8, 1, pn++, 33);
+	cr_assert_eq(open_under(in_fd, skel, f, fn, &prev), XDP_PASS);
+	cr_assert_eq(prev, 1, "epoch 8 accepted under the non-tx slot");
+	fn = ref_sealed(f, &b, suite, &k7, 1, pn++, 0);
+	cr_assert_eq(open_under(in_fd, skel, f, fn, &prev), XDP_PASS);
+	cr_assert_eq(prev, 0);
+	egress_under(&s, suite, &k7, 1, sealed7, &sn7);
+	/* a forgery under neither key: one rx_bad_tag, nothing accepted */
+	fn = ref_sealed(f, &b, suite, &k8, 1, pn++, 20);
+	f[fn - 1] ^= 1;
+	bad = counter(GEM_C_RX_BAD_TAG);
+	cr_assert_eq(open_under(in_fd, skel, f, fn, &prev), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_BAD_TAG), bad + 1);
+	cr_assert_eq(prev, 0);
+
+	/* what the slots refuse */
+	cr_assert_eq(gem_dp_group_key(ctl_fd, &s.sg.grp, 7, suite, mac_key_of(&k7, suite), klen),
+		     -EEXIST, "the tx epoch is not loaded again as the other");
+	cr_assert_eq(gem_dp_group_key(ctl_fd, &s.sg.grp, 9, suite, mac_key_of(&k8, suite), klen),
+		     -ENOSPC, "a third epoch needs a retire first");
+	cr_assert_eq(gem_dp_group_key(ctl_fd, &s.sg.grp, 8, suite == 1 ? 2 : 1, K.cmac_key,
+				      suite == 1 ? 16 : 32), -EINVAL, "another suite's key");
+	cr_assert_eq(gem_dp_group_retire(ctl_fd, &s.sg.grp, 7), -EPERM, "the tx key stays");
+	cr_assert_eq(gem_dp_group_retire(ctl_fd, &s.sg.grp, 9), -ENOENT);
+	cr_assert_eq(gem_dp_group_use(ctl_fd, &s.sg.grp, 9), -ENOENT);
+	/* the same epoch again replaces the other slot's key: still opens */
+	cr_assert_eq(gem_dp_group_key(ctl_fd, &s.sg.grp, 8, suite, mac_key_of(&k8, suite), klen), 0);
+
+	/* use 8: egress MACs under 8; ingress still opens 7 (the other slot now) */
+	cr_assert_eq(gem_dp_group_use(ctl_fd, &s.sg.grp, 8), 0);
+	cr_assert_eq(gem_dp_group_use(ctl_fd, &s.sg.grp, 8), 0, "use is idempotent");
+	group_value(&s, &v);
+	cr_assert_eq(v.epoch[v.tx], 8);
+	cr_assert_eq(v.loaded, 3u);
+	egress_under(&s, suite, &k8, 1, sealed8, &sn8);
+	cr_assert_eq(open_under(in_fd, skel, sealed8, sn8, &prev), XDP_PASS);
+	cr_assert_eq(prev, 0);
+	fn = ref_sealed(f, &b, suite, &k7, 1, pn++, 47);
+	cr_assert_eq(open_under(in_fd, skel, f, fn, &prev), XDP_PASS);
+	cr_assert_eq(prev, 1, "epoch 7 still accepted until retired");
+
+	/* a node holding only epoch 7 (a member excluded: it never got epoch 8's
+	 * GAK) opens 7 and fails every packet sealed after the switch */
+	{
+		struct gem_bpf *x = gem_bpf__open_and_load();
+		int xctl, xin;
+
+		cr_assert_not_null(x);
+		xctl = bpf_program__fd(x->progs.gem_ctl);
+		xin = bpf_program__fd(x->progs.gem_ingress);
+		cr_assert_eq(gem_dp_set_group_epoch(xctl, &s.sg.grp, suite, 7,
+						    mac_key_of(&k7, suite), klen), 0);
+		cr_assert_eq(gem_dp_set_sek(xctl, &s.sg, 0, 1, K.sek), 0);
+		cr_assert_eq(open_under(xin, x, sealed7, sn7, &prev), XDP_PASS);
+		cr_assert_eq(open_under(xin, x, sealed8, sn8, &prev), XDP_DROP);
+		cr_assert_eq(counter_of(x, GEM_C_RX_BAD_TAG), 1);
+		cr_assert_eq(counter_of(x, GEM_C_RX_OPENED), 1);
+		gem_bpf__destroy(x);
+	}
+
+	/* retire 7: its packets fail, its key is wiped; 8 opens */
+	r = gem_dp_group_retire(ctl_fd, &s.sg.grp, 7);
+	cr_assert_eq(r, 0, "retire: %d", r);
+	group_value(&s, &v);
+	cr_assert_eq(v.loaded, 1u << v.tx);
+	cr_assert_eq(v.epoch[v.tx], 8);
+	{
+		static const struct gem_mac_key zero;
+
+		cr_assert_eq(memcmp(&v.mk[v.tx ^ 1], &zero, sizeof(zero)), 0, "retired key wiped");
+		cr_assert_neq(memcmp(&v.mk[v.tx], &zero, sizeof(zero)), 0);
+	}
+	fn = ref_sealed(f, &b, suite, &k7, 1, pn++, 47);
+	bad = counter(GEM_C_RX_BAD_TAG);
+	cr_assert_eq(open_under(in_fd, skel, f, fn, &prev), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_BAD_TAG), bad + 1);
+	fn = ref_sealed(f, &b, suite, &k8, 1, pn++, 47);
+	cr_assert_eq(open_under(in_fd, skel, f, fn, &prev), XDP_PASS);
+	cr_assert_eq(prev, 0);
+	cr_assert_eq(gem_dp_group_retire(ctl_fd, &s.sg.grp, 7), -ENOENT);
+	cr_assert_eq(gem_dp_group_use(ctl_fd, &s.sg.grp, 7), -ENOENT);
+
+	/* group add again (set_group, epoch 9): the only key, in the tx slot */
+	{
+		struct gem_ref_keys k9;
+
+		epoch_keys(&k9, &s, suite, 9);
+		cr_assert_eq(gem_dp_group_key(ctl_fd, &s.sg.grp, 7, suite, mac_key_of(&k7, suite),
+					      klen), 0);
+		cr_assert_eq(gem_dp_set_group_epoch(ctl_fd, &s.sg.grp, suite, 9,
+						    mac_key_of(&k9, suite), klen), 0);
+		group_value(&s, &v);
+		cr_assert_eq(v.loaded, 1u << v.tx, "set_group drops every other key");
+		cr_assert_eq(v.epoch[v.tx], 9);
+		egress_under(&s, suite, &k9, 1, sealed8, &sn8);
+	}
+}
+
+Test(dataplane, mac_epochs_hmac_ipv4) { mac_epochs(GEM_SUITE_HMAC_SHA256, AF_INET); }
+Test(dataplane, mac_epochs_hmac_ipv6) { mac_epochs(GEM_SUITE_HMAC_SHA256, AF_INET6); }
+Test(dataplane, mac_epochs_cmac_ipv4) { mac_epochs(GEM_SUITE_CMAC, AF_INET); }
+Test(dataplane, mac_epochs_cmac_ipv6) { mac_epochs(GEM_SUITE_CMAC, AF_INET6); }
+
+/* Suites 3 and 4 have no group MAC key: no slot is loaded, the key ops
+ * refuse, and nothing but the per-packet key verifies. */
+Test(dataplane, mac_epochs_none_for_suites_3_4)
+{
+	struct gem_group v;
+	struct stream s;
+
+	mkstream_default(&s, AF_INET);
+	for (unsigned su = GEM_SUITE_POLY1305; su <= GEM_SUITE_CHACHA20_POLY1305; su++) {
+		cr_assert_eq(gem_dp_set_group_epoch(ctl_fd, &s.sg.grp, su, 3, NULL, 0), 0);
+		group_value(&s, &v);
+		cr_assert_eq(v.loaded, 0u, "suite %u", su);
+		cr_assert_eq(gem_dp_group_key(ctl_fd, &s.sg.grp, 4, su, K.mac_key, 32), -EOPNOTSUPP);
+		cr_assert_eq(gem_dp_group_use(ctl_fd, &s.sg.grp, 3), -EOPNOTSUPP);
+		cr_assert_eq(gem_dp_group_retire(ctl_fd, &s.sg.grp, 3), -EOPNOTSUPP);
+		set_keys(&s, su, (uint16_t)su);
+		roundtrip(&s, su, (uint16_t)su, tx_next_pn(&s), 40, 1);
+	}
+	/* a suite-1 group's key op with a suite-1 key of the wrong length, and
+	 * an unknown group */
+	cr_assert_eq(gem_dp_set_group(ctl_fd, &s.sg.grp, 1, K.mac_key, 32), 0);
+	cr_assert_eq(gem_dp_group_key(ctl_fd, &s.sg.grp, 4, 1, K.mac_key, 16), -EINVAL);
+	mkstream(&s, AF_INET, "10.0.0.1", "239.9.9.9");
+	cr_assert_eq(gem_dp_group_key(ctl_fd, &s.sg.grp, 4, 1, K.mac_key, 32), -ENOENT);
+	cr_assert_eq(gem_dp_group_use(ctl_fd, &s.sg.grp, 4), -ENOENT);
 }
