@@ -1575,6 +1575,7 @@ Test(dataplane, group_filter_full_map_and_random_changes)
 		cr_assert(r == 0 || r == -ENOENT, "op %d: %d", op, r);
 		check_filter_exact();
 	}
+}
 
 /* ---- group MAC keys of two GAK epochs (issue 15: exclusion) --------------------- */
 
