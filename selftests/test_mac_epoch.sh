@@ -8,6 +8,10 @@
 #   b --veth--+ br0    b: member (GEM ingress), a receiver counting packets
 #   c --veth--+        c: excluded node: epoch 7 only, a receiver too
 #
+# a and c load their keys from GAK files, b from a SoftHSM token holding the
+# GAKs of epochs 7 and 8 (--hsm): b opening a's packets shows the token's
+# derivation of each epoch equals the file's.
+#
 # Flow, 3000 packets at 500/s (suite from $SUITE, hmac-sha256 by default):
 #   after 500:  b, a: group key G --key-file gak8 --epoch 8   (accept 8)
 #   after 1000: a:    group key G --use 8                     (seal under 8)
@@ -23,7 +27,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 . selftests/lib.sh
 
-gem_init mac-epoch jq
+gem_init mac-epoch jq softhsm2-util
+[ -r /usr/lib/softhsm/libsofthsm2.so ] || gem_skip "SoftHSMv2 module missing"
 SUITE=${SUITE:-hmac-sha256}
 MC=$GEM_ROOT/selftests/mcast.py
 PY3=/usr/bin/python3
@@ -52,6 +57,20 @@ done
 head -c 32 /dev/urandom >"$T/gak7"
 head -c 32 /dev/urandom >"$T/gak8"
 head -c 16 /dev/urandom >"$T/sek"
+mkdir "$T/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+	"$T/tokens" >"$T/softhsm2.conf"
+export SOFTHSM2_CONF="$T/softhsm2.conf" GEM_LOCK_DIR="$T"
+unset GEM_PIN GEM_PIN_FILE GEM_TOKEN GEM_PKCS11_MODULE
+softhsm2-util --init-token --free --label gem-mep --so-pin 87654321 --pin 123456 >/dev/null ||
+	gem_die "softhsm2-util --init-token"
+echo 123456 >"$T/pin"
+chmod 600 "$T/pin"
+HSM=(--hsm --token gem-mep --pin-file "$T/pin")
+for e in 7 8; do
+	"$GEMCTL" keys --token gem-mep --pin-file "$T/pin" import gak "$GRP" "$T/gak$e" --epoch "$e" \
+		>/dev/null || gem_die "import gak epoch $e"
+done
 
 echo "--- data planes: a, b, c hold epoch 7"
 for n in a b c; do
@@ -60,8 +79,11 @@ for n in a b c; do
 		grep -q "lacks the BPF crypto kfuncs" "$T/attach.log" && gem_skip "$(cat "$T/attach.log")"
 		gem_die "gem-load attach on $n: $(cat "$T/attach.log")"
 	fi
-	ctl "$n" group add "$GRP" --suite "$SUITE" --key-file "$T/gak7" --epoch 7 >/dev/null ||
-		gem_die "$n: group add"
+	if [ "$n" = b ]; then
+		ctl b group add "$GRP" --suite "$SUITE" "${HSM[@]}" --epoch 7 >/dev/null
+	else
+		ctl "$n" group add "$GRP" --suite "$SUITE" --key-file "$T/gak7" --epoch 7 >/dev/null
+	fi || gem_die "$n: group add"
 done
 ctl a sek set "$SRC" "$GRP" --key-id 1 --key-file "$T/sek" --dir tx >/dev/null || gem_die "a: sek set"
 for n in b c; do
@@ -89,6 +111,11 @@ ctl a group key "$GRP" --epoch 8 >/dev/null 2>"$T/err"
 check_eq "--epoch without a key source: usage, exit 2" "$?" 2
 ctl a group key "$GRP" --use 8 --retire 7 >/dev/null 2>"$T/err"
 check_eq "--use with --retire: usage, exit 2" "$?" 2
+ctl b group key "$GRP" "${HSM[@]}" --epoch 9 >/dev/null 2>"$T/err"
+check_eq "--hsm --epoch 9, no GAK of epoch 9 in the token: exit 1" "$?" 1
+check "  ... says why" grep -q "no GAK for group $GRP epoch 9" "$T/err"
+check "  ... and loads nothing" \
+	quiet_jq '.tx_epoch == 7 and .accept_epoch == null' <(ctl b -j group show "$GRP")
 ctl a group key 239.9.9.9 --use 8 >/dev/null 2>"$T/err"
 check_eq "an unprotected group: exit 1" "$?" 1
 ctl a group add 239.1.2.4 --suite poly1305 >/dev/null
@@ -110,7 +137,9 @@ gem_bg a tx "$PY3" "$MC" send --group "$GRP" --port "$PORT" --iface wan --src "$
 	--mark "500:$T/m500" --mark "1000:$T/m1000" --mark "1500:$T/m1500" --mark "2000:$T/m2000"
 step() { gem_wait_for 20 test -e "$T/$1" || gem_die "sender did not reach $1"; }
 step m500
-ctl b group key "$GRP" --key-file "$T/gak8" --epoch 8 >"$T/k.log" 2>&1 || gem_die "b: accept 8: $(cat "$T/k.log")"
+ctl b -j group key "$GRP" "${HSM[@]}" --epoch 8 >"$T/k.log" 2>&1 || gem_die "b: accept 8: $(cat "$T/k.log")"
+check "b: -j group key --hsm --epoch 8: accept" \
+	quiet_jq '.group == "'"$GRP"'" and .epoch == 8 and .action == "accept"' "$T/k.log"
 ctl a group key "$GRP" --key-file "$T/gak8" --epoch 8 >"$T/k.log" 2>&1 || gem_die "a: accept 8: $(cat "$T/k.log")"
 check "b: group show during the overlap: tx 7, accepted 8" \
 	quiet_jq '.tx_epoch == 7 and .accept_epoch == 8' <(ctl b -j group show "$GRP")
