@@ -41,7 +41,7 @@ void cp_load_group(struct gemd *g, int i)
 	if (klen)
 		err = gem_keys_dp_key(g->keys, a.a, epoch, suite, key, klen);
 	if (!err)
-		err = gem_dp_set_group(g->cp.pins.ctl, &a, suite, key, klen);
+		err = gem_dp_set_group_epoch(g->cp.pins.ctl, &a, suite, epoch, key, klen);
 	sodium_memzero(key, sizeof(key));
 	if (err)
 		log_err("control: cannot load group %s into the data plane: %s", gr,
