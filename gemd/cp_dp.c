@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "gemd/log.h"
@@ -18,16 +19,54 @@
 
 #define PINS_RETRY_MS	2000
 
-/* Group i into the data plane: its suite and, for suites 1 and 2, its MAC
- * key of the active GAK epoch (gemd/epochs.c), derived in the HSM. */
-void cp_load_group(struct gemd *g, int i)
+/* The data plane's keys of group g (suites 1, 2), or has_tx 0 if it does
+ * not hold the group with this suite. */
+static void dp_slots(struct gemd *g, const struct gem_addr *a, unsigned int suite,
+		     struct gem_dp_group_slots *sl)
+{
+	struct gem_group v;
+	struct gem_addr k = *a;
+
+	memset(sl, 0, sizeof(*sl));
+	if (bpf_map_lookup_elem(g->cp.pins.groups, &k, &v) == 0 && v.suite == suite)
+		gem_dp_group_slots(&v, sl);
+	sodium_memzero(&v, sizeof(v));
+}
+
+/* The key of (group i, epoch) derived in the HSM, then op: 0 set (the only
+ * key, tx), 1 accept (the other slot). */
+static int dp_key(struct gemd *g, int i, const struct gem_addr *a, unsigned int suite,
+		  uint32_t epoch, int op)
 {
 	uint8_t key[GEM_MAC_KEY_LEN];
+	size_t klen = gem_suite_key_len(suite);
+	int err = gem_keys_dp_key(g->keys, a->a, epoch, suite, key, klen);
+
+	(void)i;
+	if (!err)
+		err = op ? gem_dp_group_key(g->cp.pins.ctl, a, epoch, suite, key, klen) :
+			   gem_dp_set_group_epoch(g->cp.pins.ctl, a, suite, epoch, key, klen);
+	sodium_memzero(key, sizeof(key));
+	return err;
+}
+
+/* Group i into the data plane (or brought up to date): its suite and, for
+ * suites 1 and 2, the MAC keys of its GAK epochs (gemd/epochs.c), derived
+ * in the HSM.  The data plane holds two (PROTOCOL.md 5.3): the tx key is the
+ * active epoch's; the other is an older epoch still held (during the grace
+ * after a switch: other senders may still use it), else the newest epoch
+ * held if newer than the active one (imported for a rekey: accepted before
+ * any sender uses it, so the switch loses no packet). */
+void cp_load_group(struct gemd *g, int i)
+{
+	const struct gemd_cp_epochs *ep = &g->cp.ep[i];
 	unsigned int suite = cp_suite_of_group(g, i);
 	size_t klen = gem_suite_key_len(suite);
-	uint32_t epoch = g->cp.ep[i].active;
+	uint32_t active = ep->active, other = active;
+	struct gem_dp_group_slots sl;
 	char gr[GEM_KEYS_GROUP_STRLEN];
 	struct gem_addr a;
+	const char *what = "";
 	int err = 0;
 
 	gem_keys_group_str(g->cfg.groups[i], gr);
@@ -38,18 +77,49 @@ void cp_load_group(struct gemd *g, int i)
 		return;
 	}
 	memcpy(a.a, g->cfg.groups[i], 16);
-	if (klen)
-		err = gem_keys_dp_key(g->keys, a.a, epoch, suite, key, klen);
-	if (!err)
-		err = gem_dp_set_group_epoch(g->cp.pins.ctl, &a, suite, epoch, key, klen);
-	sodium_memzero(key, sizeof(key));
+	if (!klen) {
+		err = gem_dp_set_group(g->cp.pins.ctl, &a, suite, NULL, 0);
+		goto out;
+	}
+	if (ep->nheld && ep->held[0] < active)
+		other = ep->held[0];			/* the previous epoch, in its grace */
+	else if (ep->nheld && ep->held[ep->nheld - 1] > active)
+		other = ep->held[ep->nheld - 1];	/* the next one, for a rekey */
+	dp_slots(g, &a, suite, &sl);
+	if (!sl.has_tx || sl.tx_epoch != active) {
+		if (sl.has_tx && sl.has_other && sl.other_epoch == active) {
+			err = gem_dp_group_use(g->cp.pins.ctl, &a, active);	/* the switch */
+			what = ", egress MACs under the new epoch, the old one still accepted";
+		} else {
+			err = dp_key(g, i, &a, suite, active, 0);
+			what = ", MAC key of the active GAK epoch derived in the HSM";
+		}
+		if (err)
+			goto out;
+		dp_slots(g, &a, suite, &sl);
+	}
+	if (sl.has_other && sl.other_epoch != other) {
+		err = gem_dp_group_retire(g->cp.pins.ctl, &a, sl.other_epoch);
+		if (err && err != -ENOENT)
+			goto out;
+		err = 0;
+		log_info("control: group %s: data-plane MAC key of GAK epoch %u dropped", gr,
+			 sl.other_epoch);
+		sl.has_other = 0;
+	}
+	if (other != active && !sl.has_other) {
+		err = dp_key(g, i, &a, suite, other, 1);
+		if (!err)
+			log_info("control: group %s: data-plane MAC key of GAK epoch %u accepted "
+				 "next to epoch %u's", gr, other, active);
+	}
+out:
 	if (err)
 		log_err("control: cannot load group %s into the data plane: %s", gr,
 			err == -EIO ? gem_keys_errmsg() : strerror(-err));
-	else
-		log_info("control: group %s loaded into the data plane (suite %s%s)", gr,
-			 gem_suite_name(suite), klen ? ", MAC key of the active GAK epoch derived in "
-			 "the HSM" : "");
+	else if (what[0] || !klen)
+		log_info("control: group %s loaded into the data plane (suite %s, GAK epoch %u%s)",
+			 gr, gem_suite_name(suite), active, what);
 }
 
 void cp_load_groups(struct gemd *g)
