@@ -1076,7 +1076,8 @@ Test(tlv, random_packets)
 			buf[len++] = ty;
 			if (ty == 0 || len == sizeof(buf))
 				continue;
-			tl = ty == GEM_TLV_PUBKEY ? GEM_TLV_PUBKEY_LEN : ty == GEM_TLV_SEK ? GEM_TLV_SEK_LEN :
+			tl = ty == GEM_TLV_PUBKEY ? GEM_TLV_PUBKEY_LEN :
+			     ty == GEM_TLV_SEK ? (rnd() % 2 ? GEM_TLV_SEK_LEN : GEM_TLV_SEK_LEN_S4) :
 			     rnd() % 256;
 			if (rnd() % 4 == 0)
 				tl = rnd() % 256;
@@ -1086,6 +1087,9 @@ Test(tlv, random_packets)
 				tl = room;
 			for (size_t j = 0; j < tl; j++)
 				buf[len + j] = (uint8_t)rnd();
+			/* mostly the suite byte that fits the length (10.5) */
+			if (ty == GEM_TLV_SEK && tl > 25 && rnd() % 4)
+				buf[len + 25] = tl == GEM_TLV_SEK_LEN_S4 ? 4 : 1;
 			len += tl;
 		}
 		if (len > sizeof(buf))
