@@ -182,7 +182,7 @@ void cp_adopt_streams(struct gemd *g, uint64_t now)
 static void new_stream(struct gemd *g, const struct gem_sg *sg, unsigned int ifindex,
 		       uint64_t now)
 {
-	uint8_t sek[GEM_KEYS_SEK_LEN], wrapped[GEM_TLV_WRAPPED_LEN];
+	uint8_t sek[GEM_KEYS_SEK_MAX], wrapped[GEM_TLV_WRAPPED_MAX];
 	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
 	uint64_t t0 = gemd_now_ms();
 	char desc_full[64];
@@ -222,7 +222,7 @@ static void new_stream(struct gemd *g, const struct gem_sg *sg, unsigned int ifi
 	err = cp_announce_sek(g, sg, 1, now, sek, wrapped);
 	if (err)
 		return;
-	err = gem_dp_set_sek(g->cp.pins.ctl, sg, 1, 1, sek);
+	err = gem_dp_set_sek_len(g->cp.pins.ctl, sg, 1, 1, sek, cp_sek_len_of(g, sg->grp.a));
 	sodium_memzero(sek, sizeof(sek));
 	if (err) {
 		log_err("control: stream (%s, %s): cannot load the SEK for egress: %s", s, gr,

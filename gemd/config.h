@@ -42,7 +42,7 @@
 	"kernel-libipsec kernel-netlink socket-default vici"
 
 /* Data-plane suites a group may have ([groups] suite, group = G suite=S). */
-#define GEMD_SUITE_CHOICES	"hmac-sha256 cmac poly1305"
+#define GEMD_SUITE_CHOICES	"hmac-sha256 cmac poly1305 chacha20-poly1305"
 #define GEMD_SUITE_NAME_MAX	24
 
 /* Discovery defaults (docs/CONTROL.md section 3). */

@@ -42,6 +42,17 @@ unsigned int cp_suite_of_group(const struct gemd *g, int i)
 	return cp_suite_of(g->cfg.group_suites[i][0] ? g->cfg.group_suites[i] : g->cfg.group_suite);
 }
 
+/* SEK length of the streams of grp: that of its suite (16 or 32 bytes). */
+size_t cp_sek_len_of(const struct gemd *g, const uint8_t grp[16])
+{
+	unsigned int suite = cp_suite_of(g->cfg.group_suite);
+
+	for (int i = 0; i < g->cfg.ngroups; i++)
+		if (!memcmp(g->cfg.groups[i], grp, 16))
+			suite = cp_suite_of_group(g, i);
+	return gem_suite_sek_len(suite);
+}
+
 /* Index of grp in the configuration if this node holds its GAK, else -1. */
 int cp_member_of(const struct gemd *g, const uint8_t grp[16])
 {

@@ -31,6 +31,7 @@ unsigned int cp_suite_of(const char *name);
 uint32_t cp_handle_of(const struct gemd *g, const struct gemd_peer *p);
 /* The data-plane suite of configured group i. */
 unsigned int cp_suite_of_group(const struct gemd *g, int i);
+size_t cp_sek_len_of(const struct gemd *g, const uint8_t grp[16]);
 /* Index of grp in the configuration if this node holds its GAK, else -1. */
 int cp_member_of(const struct gemd *g, const uint8_t grp[16]);
 
@@ -50,7 +51,7 @@ void cp_unload_tick(struct gemd *g, uint64_t now);
 /* streams.c */
 int cp_own_stream(struct gemd *g, const struct gem_sg *sg);
 int cp_announce_sek(struct gemd *g, const struct gem_sg *sg, uint16_t key_id, uint64_t now,
-		    uint8_t *sek, uint8_t wrapped[GEM_TLV_WRAPPED_LEN]);
+		    uint8_t *sek, uint8_t wrapped[GEM_TLV_WRAPPED_MAX]);
 bool cp_tx_state(struct gemd *g, const struct gem_sg *sg, struct gem_tx_stream *tv);
 bool cp_declared(const struct gemd *g, const struct gem_sg *sg);
 struct gemd_cp_own *cp_own_add(struct gemd *g, const struct gem_sg *sg, uint16_t key_id,

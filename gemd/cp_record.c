@@ -41,7 +41,8 @@ static int cp_verify(void *ctx, uint32_t nh, const struct gem_rec *r)
 {
 	struct gemd *g = ctx;
 	const struct gem_rec *pk;
-	uint8_t key[GEM_TLV_CTL_KEY_LEN], sek[GEM_KEYS_SEK_LEN];
+	uint8_t key[GEM_TLV_CTL_KEY_LEN], sek[GEM_KEYS_SEK_MAX];
+	size_t sl = gem_suite_sek_len(r->sek.suite);	/* 0: unknown, refused below */
 	int gi, err;
 
 	(void)nh;
@@ -81,8 +82,8 @@ static int cp_verify(void *ctx, uint32_t nh, const struct gem_rec *r)
 	sodium_memzero(key, sizeof(key));
 	if (err)
 		return GEM_DB_REJECT(GEM_DB_R_BAD_HMAC);
-	if (!(r->flags & GEM_REC_F_WITHDRAWN)) {
-		err = gem_keys_sek_unwrap(g->keys, r->sek.grp, r->sek.epoch, r->sek.wrapped, sek);
+	if (!(r->flags & GEM_REC_F_WITHDRAWN) && sl) {
+		err = gem_keys_sek_unwrap(g->keys, r->sek.grp, r->sek.epoch, r->sek.wrapped, sek, sl);
 		sodium_memzero(sek, sizeof(sek));
 		if (err == -EBADMSG)
 			return GEM_DB_REJECT(GEM_DB_R_UNWRAP);
@@ -225,7 +226,8 @@ void cp_unload_tick(struct gemd *g, uint64_t now)
 void cp_load_rx_sek(struct gemd *g, const struct gem_rec *r)
 {
 	struct gem_sg sg;
-	uint8_t sek[GEM_KEYS_SEK_LEN];
+	uint8_t sek[GEM_KEYS_SEK_MAX];
+	size_t sl = gem_suite_sek_len(r->sek.suite);	/* cp_verify: the group's suite */
 	char desc[200];
 	bool replaced = false;
 	json_object *ev;
@@ -248,16 +250,17 @@ void cp_load_rx_sek(struct gemd *g, const struct gem_rec *r)
 	memcpy(sg.src.a, r->sek.src, 16);
 	memcpy(sg.grp.a, r->sek.grp, 16);
 	unload_cancel(g, r->sek.src, r->sek.grp, r->sek.key_id);
-	err = gem_keys_sek_unwrap(g->keys, r->sek.grp, r->sek.epoch, r->sek.wrapped, sek);
+	err = sl ? gem_keys_sek_unwrap(g->keys, r->sek.grp, r->sek.epoch, r->sek.wrapped, sek, sl)
+		 : -EINVAL;
 	if (!err)
-		err = gem_dp_set_sek(g->cp.pins.ctl, &sg, 0, r->sek.key_id, sek);
+		err = gem_dp_set_sek_len(g->cp.pins.ctl, &sg, 0, r->sek.key_id, sek, sl);
 	if (err == -EEXIST) {
 		/* the origin re-keyed this key id (it lost its data plane): the
 		 * record is signed and HMACed, so take the new SEK; the slot keeps
 		 * its replay window, the new packet numbers start above it */
 		log_info("control: %s: key id held with another SEK; replaced", desc);
 		replaced = true;
-		err = gem_dp_replace_rx_sek(g->cp.pins.ctl, &sg, r->sek.key_id, sek);
+		err = gem_dp_replace_rx_sek_len(g->cp.pins.ctl, &sg, r->sek.key_id, sek, sl);
 	}
 	sodium_memzero(sek, sizeof(sek));
 	if (err == -ESTALE) {

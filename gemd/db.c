@@ -201,7 +201,7 @@ enum { OLDER = -1, SAME = 0, NEWER = 1, UNORDERED = 2 };
 static int version_cmp(const struct gem_rec *a, const struct gem_rec *b)
 {
 	uint8_t ba[2 + 255], bb[2 + 255];
-	int c, n;
+	int c, na, nb;
 
 	if (a->time_ms != b->time_ms)
 		return a->time_ms < b->time_ms ? OLDER : NEWER;
@@ -210,10 +210,15 @@ static int version_cmp(const struct gem_rec *a, const struct gem_rec *b)
 		return UNORDERED;
 	if (c)
 		return c;
-	n = gem_tlv_rec_encode(a, ba, sizeof(ba));
-	if (n < 0 || gem_tlv_rec_encode(b, bb, sizeof(bb)) != n)
-		return UNORDERED;	/* cannot happen: same key, same type */
-	c = memcmp(ba + 2, bb + 2, (size_t)n - 2);
+	na = gem_tlv_rec_encode(a, ba, sizeof(ba));
+	nb = gem_tlv_rec_encode(b, bb, sizeof(bb));
+	if (na < 0 || nb < 0)
+		return UNORDERED;	/* cannot happen: both were valid */
+	/* SEK Announces of two suites differ in length (10.5); they differ at
+	 * the suite byte already, so the common prefix decides */
+	c = memcmp(ba + 2, bb + 2, (size_t)(na < nb ? na : nb) - 2);
+	if (!c && na != nb)
+		c = na - nb;
 	return c < 0 ? OLDER : c > 0 ? NEWER : SAME;
 }
 

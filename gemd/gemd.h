@@ -86,7 +86,7 @@ struct gemd_cp {
 		uint64_t since_ms, pkts0;
 		uint64_t announced_ms, sent_ms;
 		uint32_t seqno;
-		uint8_t wrapped[GEM_TLV_WRAPPED_LEN];
+		uint8_t wrapped[GEM_TLV_WRAPPED_MAX];	/* its suite's length */
 		uint64_t last_pkts, active_ms;	/* idleness: stream_idle */
 		bool declared;			/* [groups] stream: never idle */
 	} own[GEMD_CP_MAX_OWN];

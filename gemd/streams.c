@@ -36,12 +36,14 @@ static uint16_t next_key_id(uint16_t id)
 
 /* Make a SEK for sg in the HSM, wrap it under the group's sek-wrap key and
  * announce it with key_id.  The plaintext goes to sek (if not NULL) for an
- * immediate egress load; the wrapped copy to wrapped. */
+ * immediate egress load; the wrapped copy to wrapped.  Both have the
+ * group's suite's length (cp_sek_len_of: 16 or 32 bytes; wrapped 24 or 40). */
 int cp_announce_sek(struct gemd *g, const struct gem_sg *sg, uint16_t key_id, uint64_t now,
-			uint8_t *sek, uint8_t wrapped[GEM_TLV_WRAPPED_LEN])
+			uint8_t *sek, uint8_t wrapped[GEM_TLV_WRAPPED_MAX])
 {
 	struct gem_rec r = { .type = GEM_TLV_SEK, .lifetime = GEMD_CP_SEK_LIFETIME };
-	uint8_t k[GEM_KEYS_SEK_LEN];
+	uint8_t k[GEM_KEYS_SEK_MAX];
+	size_t sl;
 	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
 	int err;
 
@@ -55,9 +57,10 @@ int cp_announce_sek(struct gemd *g, const struct gem_sg *sg, uint16_t key_id, ui
 	memcpy(r.sek.grp, sg->grp.a, 16);
 	r.sek.key_id = key_id;
 	r.sek.epoch = cp_epoch_active(g, sg->grp.a);	/* wrapped and HMACed under it only */
-	err = gem_keys_sek_generate(g->keys, k);
+	sl = gem_suite_sek_len(r.sek.suite);
+	err = gem_keys_sek_generate(g->keys, k, sl);
 	if (!err)
-		err = gem_keys_sek_wrap(g->keys, sg->grp.a, r.sek.epoch, k, r.sek.wrapped);
+		err = gem_keys_sek_wrap(g->keys, sg->grp.a, r.sek.epoch, k, sl, r.sek.wrapped);
 	if (err) {
 		log_err("control: stream (%s, %s): cannot make a SEK in the HSM: %s", s, gr,
 			gem_keys_errmsg());
@@ -71,9 +74,9 @@ int cp_announce_sek(struct gemd *g, const struct gem_sg *sg, uint16_t key_id, ui
 		sodium_memzero(k, sizeof(k));
 		return err;
 	}
-	memcpy(wrapped, r.sek.wrapped, GEM_TLV_WRAPPED_LEN);
+	memcpy(wrapped, r.sek.wrapped, GEM_TLV_WRAPPED_MAX);
 	if (sek)
-		memcpy(sek, k, sizeof(k));
+		memcpy(sek, k, sl);
 	sodium_memzero(k, sizeof(k));
 	return 0;
 }
@@ -211,15 +214,16 @@ void cp_rotate_start(struct gemd *g, struct gemd_cp_own *o, uint64_t now, const 
 static void rotate_switch(struct gemd *g, struct gemd_cp_own *o, uint64_t now)
 {
 	char s[GEM_ADDR_STRLEN], gr[GEM_ADDR_STRLEN];
-	uint8_t sek[GEM_KEYS_SEK_LEN];
+	uint8_t sek[GEM_KEYS_SEK_MAX];
+	size_t sl = cp_sek_len_of(g, o->sg.grp.a);
 	struct gem_tx_stream tv;
 	int err;
 
 	gem_addr_str(&o->sg.src, s);
 	gem_addr_str(&o->sg.grp, gr);
-	err = gem_keys_sek_unwrap(g->keys, o->sg.grp.a, o->next_epoch, o->wrapped, sek);
+	err = gem_keys_sek_unwrap(g->keys, o->sg.grp.a, o->next_epoch, o->wrapped, sek, sl);
 	if (!err)
-		err = gem_dp_set_sek(g->cp.pins.ctl, &o->sg, 1, o->next_id, sek);
+		err = gem_dp_set_sek_len(g->cp.pins.ctl, &o->sg, 1, o->next_id, sek, sl);
 	sodium_memzero(sek, sizeof(sek));
 	if (err && err != -EEXIST) {
 		log_err("control: stream (%s, %s): cannot load SEK key id %u for egress: %s", s,

@@ -31,8 +31,10 @@
 #define SEK_OFF_KEYID	58
 #define SEK_OFF_EPOCH	60
 #define SEK_OFF_WRAPPED	64
-#define SEK_OFF_HMAC	88
-#define SEK_OFF_SIG	120
+/* then the HMAC and the signature, after the suite's wrapped length wl:
+ * at 88 and 120 for suites 1-3 (wl 24), at 104 and 136 for suite 4 (wl 40) */
+#define SEK_OFF_HMAC(wl)	(SEK_OFF_WRAPPED + (wl))
+#define SEK_OFF_SIG(wl)		(SEK_OFF_HMAC(wl) + GEM_TLV_HMAC_LEN)
 
 /* Everything up to the authenticators is signed: there is no hop-by-hop
  * field a relay could change (no age), so no relay can stretch a validity. */
@@ -44,10 +46,14 @@ static const char pfx_sek_hmac[] = "GEM v1 sek-hmac";
 static const char pfx_sek_sig[] = "GEM v1 sek-sig";
 
 _Static_assert(PK_OFF_SIG + GEM_TLV_SIG_LEN == GEM_TLV_PUBKEY_LEN, "pubkey layout");
-_Static_assert(SEK_OFF_SIG + GEM_TLV_SIG_LEN == GEM_TLV_SEK_LEN, "sek layout");
-_Static_assert(GEM_TLV_SEK_LEN <= 255 && GEM_TLV_PUBKEY_LEN <= 255, "TLV body > 255");
-_Static_assert(sizeof(pfx_sek_sig) + SEK_OFF_SIG - SIGNED_OFF <= GEM_TLV_AUTH_INPUT_MAX,
-	       "auth input");
+_Static_assert(SEK_OFF_SIG(GEM_TLV_WRAPPED_LEN) + GEM_TLV_SIG_LEN == GEM_TLV_SEK_LEN,
+	       "sek layout");
+_Static_assert(SEK_OFF_SIG(GEM_TLV_WRAPPED_LEN_S4) + GEM_TLV_SIG_LEN == GEM_TLV_SEK_LEN_S4,
+	       "sek layout, suite 4");
+_Static_assert(GEM_TLV_WRAPPED_LEN_S4 == GEM_TLV_WRAPPED_MAX, "wrapped max");
+_Static_assert(GEM_TLV_SEK_LEN_S4 <= 255 && GEM_TLV_PUBKEY_LEN <= 255, "TLV body > 255");
+_Static_assert(sizeof(pfx_sek_sig) + SEK_OFF_SIG(GEM_TLV_WRAPPED_MAX) - SIGNED_OFF <=
+	       GEM_TLV_AUTH_INPUT_MAX, "auth input");
 _Static_assert(OFF_FLAGS + 1 == GEM_TLV_REC_HDR_LEN, "record header");
 
 /* ---- records ------------------------------------------------------------------ */
@@ -67,6 +73,22 @@ size_t gem_tlv_rec_body_len(unsigned int type)
 	default:
 		return 0;
 	}
+}
+
+size_t gem_tlv_sek_wrapped_len(unsigned int suite)
+{
+	return suite == GEM_TLV_SEK_SUITE4 ? GEM_TLV_WRAPPED_LEN_S4 : GEM_TLV_WRAPPED_LEN;
+}
+
+size_t gem_tlv_sek_body_len(unsigned int suite)
+{
+	return SEK_OFF_SIG(gem_tlv_sek_wrapped_len(suite)) + GEM_TLV_SIG_LEN;
+}
+
+size_t gem_tlv_rec_len(const struct gem_rec *r)
+{
+	return r->type == GEM_TLV_SEK ? gem_tlv_sek_body_len(r->sek.suite)
+				      : gem_tlv_rec_body_len(r->type);
 }
 
 void gem_rec_key_of(const struct gem_rec *r, struct gem_rec_key *k)
@@ -101,7 +123,7 @@ bool gem_rec_same_content(const struct gem_rec *a, const struct gem_rec *b)
 	       a->sek.epoch == b->sek.epoch &&
 	       !memcmp(a->sek.src, b->sek.src, GEM_TLV_ADDR_LEN) &&
 	       !memcmp(a->sek.grp, b->sek.grp, GEM_TLV_ADDR_LEN) &&
-	       !memcmp(a->sek.wrapped, b->sek.wrapped, GEM_TLV_WRAPPED_LEN);
+	       !memcmp(a->sek.wrapped, b->sek.wrapped, gem_tlv_sek_wrapped_len(a->sek.suite));
 }
 
 int gem_seqno_cmp(uint32_t a, uint32_t b)
@@ -173,6 +195,9 @@ int gem_tlv_rec_decode(const struct gem_tlv *t, struct gem_rec *r)
 
 	if (!want)
 		return -ENOENT;
+	/* a SEK Announce's length follows from its suite byte */
+	if (t->type == GEM_TLV_SEK && t->len > SEK_OFF_SUITE)
+		want = gem_tlv_sek_body_len(b[SEK_OFF_SUITE]);
 	if (t->len != want)
 		return -EBADMSG;
 	memset(r, 0, sizeof(*r));
@@ -193,15 +218,17 @@ int gem_tlv_rec_decode(const struct gem_tlv *t, struct gem_rec *r)
 		memcpy(r->sek.src, b + SEK_OFF_SRC, GEM_TLV_ADDR_LEN);
 		memcpy(r->sek.grp, b + SEK_OFF_GRP, GEM_TLV_ADDR_LEN);
 		r->sek.key_id = gem_get_be16(b + SEK_OFF_KEYID);
+		size_t wl = gem_tlv_sek_wrapped_len(r->sek.suite);
+
 		r->sek.epoch = gem_get_be32(b + SEK_OFF_EPOCH);
-		memcpy(r->sek.wrapped, b + SEK_OFF_WRAPPED, GEM_TLV_WRAPPED_LEN);
-		memcpy(r->sek.hmac, b + SEK_OFF_HMAC, GEM_TLV_HMAC_LEN);
-		memcpy(r->sig, b + SEK_OFF_SIG, GEM_TLV_SIG_LEN);
+		memcpy(r->sek.wrapped, b + SEK_OFF_WRAPPED, wl);
+		memcpy(r->sek.hmac, b + SEK_OFF_HMAC(wl), GEM_TLV_HMAC_LEN);
+		memcpy(r->sig, b + SEK_OFF_SIG(wl), GEM_TLV_SIG_LEN);
 	}
 	return 0;
 }
 
-/* Body of r into b (gem_tlv_rec_body_len(r->type) bytes). */
+/* Body of r into b (gem_tlv_rec_len(r) bytes). */
 static void rec_body(const struct gem_rec *r, uint8_t *b)
 {
 	memcpy(b + OFF_ORIGIN, r->origin, GEM_TLV_ID_LEN);
@@ -218,16 +245,18 @@ static void rec_body(const struct gem_rec *r, uint8_t *b)
 		memcpy(b + SEK_OFF_SRC, r->sek.src, GEM_TLV_ADDR_LEN);
 		memcpy(b + SEK_OFF_GRP, r->sek.grp, GEM_TLV_ADDR_LEN);
 		gem_put_be16(b + SEK_OFF_KEYID, r->sek.key_id);
+		size_t wl = gem_tlv_sek_wrapped_len(r->sek.suite);
+
 		gem_put_be32(b + SEK_OFF_EPOCH, r->sek.epoch);
-		memcpy(b + SEK_OFF_WRAPPED, r->sek.wrapped, GEM_TLV_WRAPPED_LEN);
-		memcpy(b + SEK_OFF_HMAC, r->sek.hmac, GEM_TLV_HMAC_LEN);
-		memcpy(b + SEK_OFF_SIG, r->sig, GEM_TLV_SIG_LEN);
+		memcpy(b + SEK_OFF_WRAPPED, r->sek.wrapped, wl);
+		memcpy(b + SEK_OFF_HMAC(wl), r->sek.hmac, GEM_TLV_HMAC_LEN);
+		memcpy(b + SEK_OFF_SIG(wl), r->sig, GEM_TLV_SIG_LEN);
 	}
 }
 
 int gem_tlv_rec_encode(const struct gem_rec *r, void *buf, size_t cap)
 {
-	size_t blen = gem_tlv_rec_body_len(r->type);
+	size_t blen = gem_tlv_rec_len(r);
 	uint8_t *p = buf;
 
 	if (!blen || r->lifetime == 0 || r->lifetime > GEM_REC_LIFETIME_MAX)
@@ -405,7 +434,8 @@ int gem_tlv_sig_input(const struct gem_rec *r, uint8_t *buf, size_t cap)
 	case GEM_TLV_PUBKEY:
 		return auth_input(r, pfx_pk_sig, PK_OFF_SIG, buf, cap);
 	case GEM_TLV_SEK:
-		return auth_input(r, pfx_sek_sig, SEK_OFF_SIG, buf, cap);
+		return auth_input(r, pfx_sek_sig, SEK_OFF_SIG(gem_tlv_sek_wrapped_len(r->sek.suite)),
+				  buf, cap);
 	default:
 		return -EINVAL;
 	}
@@ -415,7 +445,8 @@ int gem_tlv_hmac_input(const struct gem_rec *r, uint8_t *buf, size_t cap)
 {
 	if (r->type != GEM_TLV_SEK)
 		return -EINVAL;
-	return auth_input(r, pfx_sek_hmac, SEK_OFF_HMAC, buf, cap);
+	return auth_input(r, pfx_sek_hmac, SEK_OFF_HMAC(gem_tlv_sek_wrapped_len(r->sek.suite)),
+			  buf, cap);
 }
 
 bool gem_tlv_pubkey_id_ok(const struct gem_rec *r)

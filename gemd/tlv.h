@@ -40,7 +40,9 @@
 #define GEM_TLV_ADDR_LEN	16	/* IPv6, or IPv4 as ::ffff:a.b.c.d */
 #define GEM_TLV_PK_LEN		32	/* Ed25519 public key */
 #define GEM_TLV_SIG_LEN		64	/* Ed25519 signature */
-#define GEM_TLV_WRAPPED_LEN	24	/* AES-KWP (RFC 5649) of a 16-byte SEK */
+#define GEM_TLV_WRAPPED_LEN	24	/* AES-KWP (RFC 5649) of a 16-byte SEK (suites 1-3) */
+#define GEM_TLV_WRAPPED_LEN_S4	40	/* AES-KWP of suite 4's 32-byte SEK */
+#define GEM_TLV_WRAPPED_MAX	40
 #define GEM_TLV_HMAC_LEN	32	/* HMAC-SHA-256 */
 #define GEM_TLV_CTL_KEY_LEN	32	/* the group's ctl-hmac key */
 
@@ -51,10 +53,14 @@
  * less: gem_db_params.max_lifetime). */
 #define GEM_REC_LIFETIME_MAX	(30u * 24 * 3600)
 
-/* Body lengths (docs/PROTOCOL.md 10.4, 10.5); all fixed. */
+/* Body lengths (docs/PROTOCOL.md 10.4, 10.5).  A SEK Announce's follows
+ * from its suite byte (offset 25): 200 for suite 4 (40 wrapped bytes), 184
+ * for every other suite value (24); the others are fixed. */
 #define GEM_TLV_REC_HDR_LEN	25	/* origin .. flags, common to records */
 #define GEM_TLV_PUBKEY_LEN	137
-#define GEM_TLV_SEK_LEN		184
+#define GEM_TLV_SEK_LEN		184	/* suites 1-3 */
+#define GEM_TLV_SEK_LEN_S4	200	/* suite 4 (ChaCha20-Poly1305) */
+#define GEM_TLV_SEK_SUITE4	4
 #define GEM_TLV_REQUEST_LEN	4
 
 /* Record subject: what a record is about, besides its origin.  Public Key:
@@ -82,7 +88,9 @@ struct gem_rec {
 			uint8_t grp[GEM_TLV_ADDR_LEN];
 			uint16_t key_id;
 			uint32_t epoch;			/* GAK epoch */
-			uint8_t wrapped[GEM_TLV_WRAPPED_LEN];
+			/* gem_tlv_sek_wrapped_len(suite) bytes,
+			 * the rest zero */
+			uint8_t wrapped[GEM_TLV_WRAPPED_MAX];
 			uint8_t hmac[GEM_TLV_HMAC_LEN];
 		} sek;
 	};
@@ -99,8 +107,15 @@ struct gem_rec_key {
 };
 
 bool gem_tlv_is_rec(unsigned int type);
-/* Body length of a record TLV of this type; 0 if not a record type. */
+/* Body length of a record TLV of this type; 0 if not a record type.  For a
+ * SEK Announce: that of suites 1-3 (gem_tlv_sek_body_len for any suite). */
 size_t gem_tlv_rec_body_len(unsigned int type);
+/* Wrapped SEK field of a SEK Announce of this suite: 40 bytes for suite 4,
+ * 24 for any other value; and the body length that follows (200, 184). */
+size_t gem_tlv_sek_wrapped_len(unsigned int suite);
+size_t gem_tlv_sek_body_len(unsigned int suite);
+/* Body length of this record (its type and, for a SEK Announce, suite). */
+size_t gem_tlv_rec_len(const struct gem_rec *r);
 void gem_rec_key_of(const struct gem_rec *r, struct gem_rec_key *k);
 bool gem_rec_key_eq(const struct gem_rec_key *a, const struct gem_rec_key *b);
 
@@ -136,7 +151,8 @@ int gem_tlv_pkt_parse(const void *buf, size_t len, struct gem_tlv_iter *it);
 int gem_tlv_next(struct gem_tlv_iter *it, struct gem_tlv *t);
 
 /* Record TLV -> struct.  -ENOENT if t is not a record type, -EBADMSG if its
- * length is not the type's or the lifetime is out of range. */
+ * length is not the type's (a SEK Announce's: its suite's) or the lifetime is
+ * out of range. */
 int gem_tlv_rec_decode(const struct gem_tlv *t, struct gem_rec *r);
 /* struct -> TLV (type, length, body) in buf.  Returns the bytes written,
  * -ENOSPC if cap is too small, -EINVAL if r is not a valid record. */

@@ -57,8 +57,13 @@
 #define GEM_KEYS_GROUP_STRLEN	46	/* INET6_ADDRSTRLEN */
 #define GEM_KEYS_PSK_LEN	32
 #define GEM_KEYS_CTL_KEY_LEN	32
-#define GEM_KEYS_SEK_LEN	16
-#define GEM_KEYS_SEK_WRAPPED_LEN 24	/* AES-KWP (RFC 5649) of 16 bytes */
+#define GEM_KEYS_SEK_LEN	16	/* suites 1-3: AES-128 */
+#define GEM_KEYS_SEK_LEN_CHACHA	32	/* suite 4: ChaCha20 */
+#define GEM_KEYS_SEK_MAX	32
+/* AES-KWP (RFC 5649) of an n-byte SEK, n a multiple of 8: n + 8 bytes */
+#define GEM_KEYS_SEK_WRAPPED_OF(n) ((n) + 8)
+#define GEM_KEYS_SEK_WRAPPED_LEN GEM_KEYS_SEK_WRAPPED_OF(GEM_KEYS_SEK_LEN)	/* 24 */
+#define GEM_KEYS_SEK_WRAPPED_MAX GEM_KEYS_SEK_WRAPPED_OF(GEM_KEYS_SEK_MAX)	/* 40 */
 
 struct gem_keys;
 
@@ -178,18 +183,19 @@ int gem_keys_dp_key_from_gak(const uint8_t gak[GEM_KEYS_ROOT_LEN],
 
 /* ---- SEKs ------------------------------------------------------------------------ */
 
-/* 16 random bytes from the token (C_GenerateRandom). */
-int gem_keys_sek_generate(struct gem_keys *k, uint8_t sek[GEM_KEYS_SEK_LEN]);
-/* AES-256-KWP (RFC 5649) under the group's SEK-wrapping key of epoch. */
+/* SEK lengths: GEM_KEYS_SEK_LEN (16, suites 1-3) or GEM_KEYS_SEK_LEN_CHACHA
+ * (32, suite 4); any other length is -EINVAL. */
+/* len random bytes from the token (C_GenerateRandom). */
+int gem_keys_sek_generate(struct gem_keys *k, uint8_t *sek, size_t len);
+/* AES-256-KWP (RFC 5649) under the group's SEK-wrapping key of epoch:
+ * writes GEM_KEYS_SEK_WRAPPED_OF(sek_len) bytes (24 or 40) to wrapped. */
 int gem_keys_sek_wrap(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
-		      uint32_t epoch, const uint8_t sek[GEM_KEYS_SEK_LEN],
-		      uint8_t wrapped[GEM_KEYS_SEK_WRAPPED_LEN]);
-/* Inverse; -EBADMSG if the integrity check fails (tampered, other group or
- * epoch); sek is untouched then. */
+		      uint32_t epoch, const uint8_t *sek, size_t sek_len, uint8_t *wrapped);
+/* Inverse, for a SEK of sek_len bytes (wrapped: GEM_KEYS_SEK_WRAPPED_OF(sek_len)
+ * bytes); -EBADMSG if the integrity check fails (tampered, other group or
+ * epoch) or the key inside is not sek_len bytes; sek is untouched then. */
 int gem_keys_sek_unwrap(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
-			uint32_t epoch,
-			const uint8_t wrapped[GEM_KEYS_SEK_WRAPPED_LEN],
-			uint8_t sek[GEM_KEYS_SEK_LEN]);
+			uint32_t epoch, const uint8_t *wrapped, uint8_t *sek, size_t sek_len);
 
 /* ---- listing (labels, types, attributes; never values) ---------------------- */
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Stream Encryption Keys: 16 random bytes from the token, distributed
- * wrapped with AES-256 key wrap with padding (RFC 5649, CKM_AES_KEY_WRAP_PAD)
- * under the group's SEK-wrapping key.
+ * Stream Encryption Keys: 16 (suites 1-3) or 32 (suite 4) random bytes from
+ * the token, distributed wrapped with AES-256 key wrap with padding (RFC 5649,
+ * CKM_AES_KEY_WRAP_PAD) under the group's SEK-wrapping key: 24 or 40 bytes.
  *
  * The wrapping key is HMAC-SHA-256(GAK, "GEM v1 sek-wrap" ...) computed in the
  * token; its 32 bytes pass through locked memory only long enough to become a
@@ -66,11 +66,26 @@ out:
 	return err;
 }
 
-int gem_keys_sek_generate(struct gem_keys *k, uint8_t sek[GEM_KEYS_SEK_LEN])
+static bool sek_len_ok(size_t len)
+{
+	return len == GEM_KEYS_SEK_LEN || len == GEM_KEYS_SEK_LEN_CHACHA;
+}
+
+/* Token key type of a SEK's transient object: AES-128 for suites 1-3, a
+ * generic secret for suite 4's ChaCha20 key. */
+static CK_KEY_TYPE sek_key_type(size_t len)
+{
+	return len == GEM_KEYS_SEK_LEN ? CKK_AES : CKK_GENERIC_SECRET;
+}
+
+int gem_keys_sek_generate(struct gem_keys *k, uint8_t *sek, size_t len)
 {
 	CK_RV rv;
 
-	rv = k->f->C_GenerateRandom(k->s, sek, GEM_KEYS_SEK_LEN);
+	if (!sek_len_ok(len))
+		return gk_fail(-EINVAL, CKR_OK, "a SEK is %d or %d bytes, not %zu",
+			       GEM_KEYS_SEK_LEN, GEM_KEYS_SEK_LEN_CHACHA, len);
+	rv = k->f->C_GenerateRandom(k->s, sek, (CK_ULONG)len);
 	if (rv != CKR_OK)
 		return gk_fail(gk_errno(rv), rv, "token '%s': C_GenerateRandom failed (%s)",
 			       k->token, gem_keys_ckr_name(rv));
@@ -78,13 +93,12 @@ int gem_keys_sek_generate(struct gem_keys *k, uint8_t sek[GEM_KEYS_SEK_LEN])
 }
 
 int gem_keys_sek_wrap(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
-		      uint32_t epoch, const uint8_t sek[GEM_KEYS_SEK_LEN],
-		      uint8_t wrapped[GEM_KEYS_SEK_WRAPPED_LEN])
+		      uint32_t epoch, const uint8_t *sek, size_t sek_len, uint8_t *wrapped)
 {
 	CK_MECHANISM mech = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_OBJECT_HANDLE wk = CK_INVALID_HANDLE, sh = CK_INVALID_HANDLE;
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_AES;
+	CK_KEY_TYPE kt = sek_key_type(sek_len);
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
@@ -96,12 +110,15 @@ int gem_keys_sek_wrap(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
 		{ CKA_DECRYPT, &gk_false, 1 },
 		{ CKA_WRAP, &gk_false, 1 },
 		{ CKA_UNWRAP, &gk_false, 1 },
-		{ CKA_VALUE, (void *)sek, GEM_KEYS_SEK_LEN },
+		{ CKA_VALUE, (void *)sek, (CK_ULONG)sek_len },
 	};
-	CK_ULONG len = GEM_KEYS_SEK_WRAPPED_LEN;
+	CK_ULONG len = GEM_KEYS_SEK_WRAPPED_OF(sek_len);
 	CK_RV rv;
 	int err;
 
+	if (!sek_len_ok(sek_len))
+		return gk_fail(-EINVAL, CKR_OK, "a SEK is %d or %d bytes, not %zu",
+			       GEM_KEYS_SEK_LEN, GEM_KEYS_SEK_LEN_CHACHA, sek_len);
 	err = wrap_key(k, grp, epoch, &wk);
 	if (err)
 		goto out;
@@ -112,7 +129,7 @@ int gem_keys_sek_wrap(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
 		goto out;
 	}
 	rv = k->f->C_WrapKey(k->s, &mech, wk, sh, wrapped, &len);
-	if (rv == CKR_OK && len != GEM_KEYS_SEK_WRAPPED_LEN)
+	if (rv == CKR_OK && len != GEM_KEYS_SEK_WRAPPED_OF(sek_len))
 		rv = CKR_GENERAL_ERROR;
 	if (rv != CKR_OK) {
 		err = gk_fail(gk_errno(rv), rv, "token '%s': cannot wrap the SEK (%s)",
@@ -149,14 +166,12 @@ static bool bad_blob(CK_RV rv)
 }
 
 int gem_keys_sek_unwrap(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN],
-			uint32_t epoch,
-			const uint8_t wrapped[GEM_KEYS_SEK_WRAPPED_LEN],
-			uint8_t sek[GEM_KEYS_SEK_LEN])
+			uint32_t epoch, const uint8_t *wrapped, uint8_t *sek, size_t sek_len)
 {
 	CK_MECHANISM mech = { CKM_AES_KEY_WRAP_PAD, NULL, 0 };
 	CK_OBJECT_HANDLE wk = CK_INVALID_HANDLE, sh = CK_INVALID_HANDLE;
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_AES;
+	CK_KEY_TYPE kt = sek_key_type(sek_len);
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
@@ -174,16 +189,19 @@ int gem_keys_sek_unwrap(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN
 	CK_RV rv;
 	int err;
 
+	if (!sek_len_ok(sek_len))
+		return gk_fail(-EINVAL, CKR_OK, "a SEK is %d or %d bytes, not %zu",
+			       GEM_KEYS_SEK_LEN, GEM_KEYS_SEK_LEN_CHACHA, sek_len);
 	gem_keys_group_str(grp, g);
 	err = wrap_key(k, grp, epoch, &wk);
 	if (err)
 		goto out;
 	rv = k->f->C_UnwrapKey(k->s, &mech, wk, (CK_BYTE *)wrapped,
-			       GEM_KEYS_SEK_WRAPPED_LEN, tmpl,
+			       GEM_KEYS_SEK_WRAPPED_OF(sek_len), tmpl,
 			       sizeof(tmpl) / sizeof(tmpl[0]), &sh);
 	if (rv == CKR_OK) {
 		rv = k->f->C_GetAttributeValue(k->s, sh, &val, 1);
-		if (rv == CKR_OK && val.ulValueLen != GEM_KEYS_SEK_LEN)
+		if (rv == CKR_OK && val.ulValueLen != sek_len)
 			rv = CKR_WRAPPED_KEY_LEN_RANGE;
 	}
 	if (rv != CKR_OK) {
@@ -200,7 +218,7 @@ int gem_keys_sek_unwrap(struct gem_keys *k, const uint8_t grp[GEM_KEYS_GROUP_LEN
 	val.pValue = sek;
 	rv = k->f->C_GetAttributeValue(k->s, sh, &val, 1);
 	if (rv != CKR_OK) {
-		sodium_memzero(sek, GEM_KEYS_SEK_LEN);
+		sodium_memzero(sek, sek_len);
 		err = gk_fail(gk_errno(rv), rv, "token '%s': cannot read the unwrapped SEK (%s)",
 			      k->token, gem_keys_ckr_name(rv));
 		goto out;

@@ -1608,6 +1608,93 @@ Test(db, reject_counters)
 	sim_fini(&s);
 }
 
+/* Suite 4's SEK Announce (docs/PROTOCOL.md 10.5: 200 bytes, a 40-byte
+ * wrapped field) floods like the others; a length that is not its suite's
+ * is malformed and counted; two versions that differ only in the suite
+ * are ordered the same way at every node, whatever the arrival order. */
+Test(db, suite4_sek_announce)
+{
+	struct gem_rec pk, r[2], v[2];
+	uint8_t buf[400];
+	struct sim s;
+	size_t len;
+
+	sim_init(&s, 4, 41);
+	s.loss_pct = 10;
+	sim_start(&s);
+	line(&s);
+	pk = pk_rec(&s, 0, L_LONG);
+	originate(&s, 0, &pk);
+	r[0] = sek_rec(0, 1, 1, 0x44, L_LONG);
+	r[0].sek.suite = 4;
+	r[0].sek.wrapped[39] = 0x77;
+	originate(&s, 0, &r[0]);
+	run_converge(&s, ALL, LOSSY_MAX);
+	for (int i = 0; i < s.n; i++) {
+		const struct gem_rec *x;
+		struct gem_rec_key k;
+
+		memcpy(r[0].origin, s.nd[0].pk, 8);
+		gem_rec_key_of(&r[0], &k);
+		x = gem_db_lookup(s.nd[i].db, &k);
+		cr_assert_not_null(x, "node %d has the suite-4 announce", i);
+		cr_assert_eq(x->sek.suite, 4);
+		cr_assert_eq(x->sek.wrapped[0], 0x44);
+		cr_assert_eq(x->sek.wrapped[39], 0x77, "node %d: all 40 wrapped bytes", i);
+	}
+
+	/* node 1 hears, from outside, node 2's announce in two versions that
+	 * differ only in the suite (same origin time and seqno); node 3 hears
+	 * them the other way round; both keep the same one */
+	cr_assert_eq(gem_db_neigh_up(s.nd[1].db, EXT, s.now), 0);
+	cr_assert_eq(gem_db_neigh_up(s.nd[3].db, EXT, s.now), 0);
+	pk = signed_by(&s, pk_rec(&s, 2, L_LONG), 2, NULL);
+	inject(&s, 1, &pk, 1);
+	inject(&s, 3, &pk, 1);
+	v[0] = sek_rec(2, 3, 9, 0x21, L_LONG);
+	v[0].seqno = 5;
+	v[0].time_ms = wall_of(&s, 2);
+	v[1] = v[0];
+	v[1].sek.suite = 4;
+	v[0] = signed_by(&s, v[0], 2, NULL);
+	v[1] = signed_by(&s, v[1], 2, NULL);
+	inject(&s, 1, &v[0], 1);
+	inject(&s, 1, &v[1], 1);
+	inject(&s, 3, &v[1], 1);
+	inject(&s, 3, &v[0], 1);
+	{
+		struct gem_rec_key k;
+
+		gem_rec_key_of(&v[0], &k);
+		cr_assert_not_null(gem_db_lookup(s.nd[1].db, &k));
+		cr_assert_not_null(gem_db_lookup(s.nd[3].db, &k));
+		/* the bodies differ first at the suite byte: 4 > 1 */
+		cr_assert_eq(gem_db_lookup(s.nd[1].db, &k)->sek.suite, 4);
+		cr_assert_eq(gem_db_lookup(s.nd[3].db, &k)->sek.suite, 4);
+	}
+
+	/* wrong lengths: suite 4 in 184 bytes, suite 1 in 200 */
+	len = mkpkt(buf, sizeof(buf), &r[0], 1);
+	cr_assert_eq(len, 4 + 2 + 200);
+	cr_assert_eq(buf[5], 200);
+	buf[5] = 184;
+	buf[2] = 0;
+	buf[3] = 186;
+	cr_assert_eq(gem_db_input(s.nd[1].db, EXT, buf, 190, s.now), 0);
+	cr_assert_eq(s.nd[1].rej[GEM_DB_R_MALFORMED], 1);
+	v[0].seqno = 6;
+	len = mkpkt(buf, sizeof(buf), &v[0], 1);
+	cr_assert_eq(len, 4 + 2 + 184);
+	memset(buf + len, 0, 16);
+	buf[5] = 200;
+	buf[2] = 0;
+	buf[3] = 202;
+	cr_assert_eq(gem_db_input(s.nd[1].db, EXT, buf, 206, s.now), 0);
+	cr_assert_eq(s.nd[1].rej[GEM_DB_R_MALFORMED], 2);
+	cr_assert_eq(stats(&s, 1).rej.malformed, 2);
+	sim_fini(&s);
+}
+
 Test(db, table_full)
 {
 	struct sim s;

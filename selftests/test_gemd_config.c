@@ -14,6 +14,7 @@
 
 #include "gemd/config.h"
 #include "gemd/clock.h"
+#include "gem_dp.h"
 
 /* A minimal valid configuration: every required key. */
 #define MIN "[hsm]\npin_file = /etc/gem/pin\n[discovery]\ninterface = eth0\n"
@@ -359,6 +360,24 @@ Test(config, group_suites)
 	    "t.conf:6: [groups] group: '239.1.1.1 suite=cmac extra': expected GROUP [suite=SUITE]");
 	bad(MIN "[groups]\ngroup = 239.1.1.1 suite=cmac\ngroup = 239.1.1.1 suite=poly1305\n",
 	    "t.conf:7: [groups] group: group '239.1.1.1 suite=poly1305' listed twice");
+}
+
+/* Suite 4 is distributed by gemd (its SEK Announce carries 32-byte SEKs,
+ * docs/PROTOCOL.md 10.5): accepted as [groups] suite and as a group's own. */
+Test(config, suite_chacha20_poly1305)
+{
+	cr_assert_eq(parse(MIN "[groups]\nsuite = chacha20-poly1305\ngroup = 239.1.1.1\n"
+			   "group = 239.1.1.2 suite=chacha20-poly1305\n"
+			   "group = 239.1.1.3 suite=poly1305\n"), 0, "%s", err);
+	cr_assert_str_eq(c.group_suite, "chacha20-poly1305");
+	cr_assert_str_eq(c.group_suites[0], "");
+	cr_assert_str_eq(c.group_suites[1], "chacha20-poly1305");
+	cr_assert_str_eq(c.group_suites[2], "poly1305");
+	cr_assert_eq(gem_suite_parse(c.group_suites[1]), 4);
+	cr_assert_eq(gem_suite_sek_len(4), 32);
+	cr_assert(strstr(GEMD_SUITE_CHOICES, "chacha20-poly1305"));
+	bad(MIN "[groups]\nsuite = chacha20\n",
+	    "t.conf:6: [groups] suite: 'chacha20' is not one of: " GEMD_SUITE_CHOICES);
 }
 
 /* [groups] sources / stream_idle / stream_rate / stream_burst (issue 14). */

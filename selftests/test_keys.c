@@ -344,14 +344,96 @@ Test(kat, sek_wrap_is_openssl_kwp)
 	unhex("14381b4d7887cbbbf25e55a2670523799dafb685f60246d3", doc, 24);
 	assert_bytes(want, doc, 24, "docs/KEYS.md wrapped SEK");
 
-	cr_assert_eq(gem_keys_sek_wrap(k, grp4, 7, sek_v, wrapped), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_sek_wrap(k, grp4, 7, sek_v, 16, wrapped), 0, "%s", gem_keys_errmsg());
 	assert_bytes(wrapped, want, 24, "token KWP vs OpenSSL");
 
 	/* and the token unwraps what OpenSSL wrapped */
-	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, want, back), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, want, back, 16), 0, "%s", gem_keys_errmsg());
 	assert_bytes(back, sek_v, 16, "unwrapped SEK");
 	cr_assert_eq(ossl_kwp(0, wk, wrapped, 24, want), 16);
 	assert_bytes(want, sek_v, 16, "OpenSSL unwrap of token KWP");
+	sodium_free(back);
+	gem_keys_close(k);
+}
+
+/* Suite 4: a 32-byte SEK (40 41 .. 5f) wraps to 40 bytes, byte-identical to
+ * OpenSSL's KWP and to docs/KEYS.md 6; each side unwraps the other's. */
+Test(kat, sek32_wrap_is_openssl_kwp)
+{
+	struct gem_keys *k = open_with_roots();
+	uint8_t wk[32], lab[64], want[48], wrapped[40], doc[40], *sek = sec(32), *back = sec(32);
+	size_t n;
+
+	seq(sek, 32, 0x40);
+	import_epoch(k, grp4, 7);
+	n = group_label(lab, "sek-wrap", grp4, 7);
+	ossl_hmac(gak, lab, n, wk);
+	cr_assert_eq(ossl_kwp(1, wk, sek, 32, want), 40);
+	unhex("3b2d05e9d7f566e61626eb8040fb9fd3210fa6c1d52670cc90cee72f19e969b192c239479e9f2a0a",
+	      doc, 40);
+	assert_bytes(want, doc, 40, "docs/KEYS.md wrapped 32-byte SEK");
+
+	memset(wrapped, 0, sizeof(wrapped));
+	cr_assert_eq(gem_keys_sek_wrap(k, grp4, 7, sek, 32, wrapped), 0, "%s", gem_keys_errmsg());
+	assert_bytes(wrapped, want, 40, "token KWP of 32 bytes vs OpenSSL");
+
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, want, back, 32), 0, "%s", gem_keys_errmsg());
+	assert_bytes(back, sek, 32, "token unwrap of OpenSSL KWP (32 bytes)");
+	cr_assert_eq(ossl_kwp(0, wk, wrapped, 40, want), 32);
+	assert_bytes(want, sek, 32, "OpenSSL unwrap of token KWP (32 bytes)");
+
+	/* the lengths do not cross: a 16-byte SEK's blob is not a 32-byte SEK
+	 * (its first 40 bytes are not a blob either), nor the other way */
+	cr_assert_eq(gem_keys_sek_wrap(k, grp4, 7, sek, 16, wrapped), 0);
+	memset(back, 0xaa, 32);
+	cr_assert_eq(ossl_kwp(1, wk, sek, 24, want), 32);	/* a 24-byte key: 32 */
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, want, back, 16), -EBADMSG);
+	cr_assert_eq(ossl_kwp(1, wk, sek, 31, want), 40);	/* 31 bytes pad to 40 */
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, want, back, 32), -EBADMSG, "%s",
+		     gem_keys_errmsg());
+	cr_assert(strstr(gem_keys_errmsg(), "failed the integrity check"), "%s", gem_keys_errmsg());
+	for (size_t j = 0; j < 32; j++)
+		cr_assert_eq(back[j], 0xaa, "output written on failure");
+	/* any other SEK length is refused before the token */
+	cr_assert_eq(gem_keys_sek_wrap(k, grp4, 7, sek, 24, wrapped), -EINVAL);
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, want, back, 24), -EINVAL);
+	cr_assert_eq(gem_keys_sek_generate(k, back, 31), -EINVAL);
+	sodium_free(sek);
+	sodium_free(back);
+	gem_keys_close(k);
+}
+
+Test(kat, sek32_generate_roundtrip_tampered)
+{
+	struct gem_keys *k = open_with_roots();
+	uint8_t *s1 = sec(32), *s2 = sec(32), *back = sec(32), w[40], bad[40];
+	struct gem_keys_obj *v = NULL;
+	size_t n0, n1;
+
+	import_epoch(k, grp6, 3);
+	cr_assert_eq(gem_keys_list(k, &v, &n0), 0);
+	free(v);
+	cr_assert_eq(gem_keys_sek_generate(k, s1, 32), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_sek_generate(k, s2, 32), 0);
+	cr_assert(memcmp(s1, s2, 32), "two SEKs are equal");
+	cr_assert(!sodium_is_zero(s1 + 16, 16), "second half of a 32-byte SEK is zero");
+	cr_assert_eq(gem_keys_sek_wrap(k, grp6, 3, s1, 32, w), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp6, 3, w, back, 32), 0, "%s", gem_keys_errmsg());
+	assert_bytes(back, s1, 32, "round trip, 32 bytes");
+	for (size_t i = 0; i < 40; i++) {
+		memcpy(bad, w, 40);
+		bad[i] ^= 1 << (i % 8);
+		memset(back, 0xaa, 32);
+		cr_assert_eq(gem_keys_sek_unwrap(k, grp6, 3, bad, back, 32), -EBADMSG, "byte %zu", i);
+		for (size_t j = 0; j < 32; j++)
+			cr_assert_eq(back[j], 0xaa, "output written on failure");
+	}
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 3, w, back, 32), -ENOENT);
+	cr_assert_eq(gem_keys_list(k, &v, &n1), 0);
+	free(v);
+	cr_assert_eq(n1, n0, "session objects left in the token");
+	sodium_free(s1);
+	sodium_free(s2);
 	sodium_free(back);
 	gem_keys_close(k);
 }
@@ -361,13 +443,13 @@ Test(kat, sek_generate_roundtrip)
 	struct gem_keys *k = open_with_roots();
 	uint8_t *s1 = sec(16), *s2 = sec(16), *back = sec(16), w[24];
 
-	cr_assert_eq(gem_keys_sek_generate(k, s1), 0, "%s", gem_keys_errmsg());
-	cr_assert_eq(gem_keys_sek_generate(k, s2), 0);
+	cr_assert_eq(gem_keys_sek_generate(k, s1, 16), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_sek_generate(k, s2, 16), 0);
 	cr_assert(memcmp(s1, s2, 16), "two SEKs are equal");
 	cr_assert(!sodium_is_zero(s1, 16));
 	import_epoch(k, grp6, 3);
-	cr_assert_eq(gem_keys_sek_wrap(k, grp6, 3, s1, w), 0, "%s", gem_keys_errmsg());
-	cr_assert_eq(gem_keys_sek_unwrap(k, grp6, 3, w, back), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_sek_wrap(k, grp6, 3, s1, 16, w), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp6, 3, w, back, 16), 0, "%s", gem_keys_errmsg());
 	assert_bytes(back, s1, 16, "round trip");
 	sodium_free(s1);
 	sodium_free(s2);
@@ -705,12 +787,12 @@ Test(errors, tampered_wrapped_sek)
 	import_epoch(k, grp6, 7);
 	cr_assert_eq(gem_keys_list(k, &v, &n0), 0);
 	free(v);
-	cr_assert_eq(gem_keys_sek_wrap(k, grp4, 7, sek_v, w), 0, "%s", gem_keys_errmsg());
+	cr_assert_eq(gem_keys_sek_wrap(k, grp4, 7, sek_v, 16, w), 0, "%s", gem_keys_errmsg());
 	for (size_t i = 0; i < 24; i++) {
 		memcpy(bad, w, 24);
 		bad[i] ^= 1 << (i % 8);
 		memset(out, 0xaa, 16);
-		cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, bad, out), -EBADMSG,
+		cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, bad, out, 16), -EBADMSG,
 			     "byte %zu: %s", i, gem_keys_errmsg());
 		assert_msg("failed the integrity check");
 		for (size_t j = 0; j < 16; j++)
@@ -718,21 +800,21 @@ Test(errors, tampered_wrapped_sek)
 	}
 	/* right blob, wrong group or epoch (the same GAK bytes: only the
 	 * derivation label differs) */
-	cr_assert_eq(gem_keys_sek_unwrap(k, grp6, 7, w, out), -EBADMSG);
-	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 8, w, out), -EBADMSG);
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp6, 7, w, out, 16), -EBADMSG);
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 8, w, out, 16), -EBADMSG);
 	/* an epoch whose GAK the token lacks: nothing to unwrap with */
-	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 9, w, out), -ENOENT);
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 9, w, out, 16), -ENOENT);
 	/* a well-formed KWP blob of a 15-byte key: integrity fine, length not */
 	n = group_label(lab, "sek-wrap", grp4, 7);
 	ossl_hmac(gak, lab, n, wk);
 	cr_assert_eq(ossl_kwp(1, wk, sek_v, 15, bad), 24);
-	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, bad, out), -EBADMSG, "%s",
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, bad, out, 16), -EBADMSG, "%s",
 		     gem_keys_errmsg());
 	/* nothing left behind in the token (session objects destroyed) */
 	cr_assert_eq(gem_keys_list(k, &v, &n1), 0);
 	free(v);
 	cr_assert_eq(n1, n0);
-	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, w, out), 0);
+	cr_assert_eq(gem_keys_sek_unwrap(k, grp4, 7, w, out, 16), 0);
 	assert_bytes(out, sek_v, 16, "untampered SEK");
 	sodium_free(out);
 	gem_keys_close(k);
@@ -750,7 +832,7 @@ Test(errors, missing_roots)
 	cr_assert_eq(gem_keys_dp_key(k, g, 0, 1, key, 32), -ENOENT);
 	assert_msg("no GAK for group 239.1.1.1");
 	assert_msg("gemctl keys import gak 239.1.1.1 FILE");
-	cr_assert_eq(gem_keys_sek_wrap(k, g, 0, key, w), -ENOENT);
+	cr_assert_eq(gem_keys_sek_wrap(k, g, 0, key, 16, w), -ENOENT);
 	cr_assert_eq(gem_keys_node_pubkey(k, pk), -ENOENT);
 	assert_msg("gemctl keys init");
 	cr_assert_eq(gem_keys_node_sign(k, "x", 1, sig), -ENOENT);

@@ -33,6 +33,25 @@ tshark -G protocols -X lua_script:"$LUA" 2>/dev/null | grep -q '^GEM sealed' ||
 quiet() { "$@" >/dev/null 2>&1; }
 dissect() { tshark -X lua_script:"$LUA" -n -r "$@" 2>"$T/tshark.err"; }
 
+echo "--- 0. the suite-4 SEK Announce vector (docs/PROTOCOL.md 10.12 packet 3), offline"
+# its 200-byte layout: the wrapped SEK 40 bytes at 64, HMAC at 104, signature
+# at 136; the same bytes with suite byte 1 are flagged (suite 1 wants 184)
+P3=2a0200cae1c806b9d005c278f469000000080000019ae18245c400000e10000400000000000000000000ffffc633640a00000000000000000000ffffef0101010002000000073b2d05e9d7f566e61626eb8040fb9fd3210fa6c1d52670cc90cee72f19e969b192c239479e9f2a0aaa731bce5fc3e32696d1fa4dd147163c709fe47bcc45bd756c257604f56c712dfff15d9d0689e3dea8354af489089d4bd26cf41319e1f1d0f9547fafe5950ac1d39f9bfe23cef00bf0a76f96e3ba40e2dc6ddcb333de7e87ca1f8e1b32b68e0a
+P3BAD=${P3:0:62}01${P3:64}
+for p in "$P3" "$P3BAD"; do
+	printf '0000 %s\n\n' "$(echo "$p" | sed 's/../& /g')"
+done >"$T/p3.txt"
+if text2pcap -q -u 6698,6698 "$T/p3.txt" "$T/p3.pcap" >/dev/null 2>&1; then
+	dissect "$T/p3.pcap" -T fields -e gemcp.suite -e gemcp.wrapped -e gemcp.hmac -e gemcp.sig \
+		-e _ws.expert.message | sed 's/://g' >"$T/p3.fields"
+	check "suite-4 SEK Announce: suite, 40-byte wrapped SEK, HMAC, signature at their offsets" \
+		[ "$(sed -n 1p "$T/p3.fields" | tr -d '\t')" = "4${P3:140:80}${P3:220:64}${P3:284:128}" ]
+	check "suite byte 1 in 200 bytes: flagged malformed (wants 184)" \
+		grep -q 'SEK Announce of 200 bytes (wants 184)' "$T/p3.fields"
+else
+	check "text2pcap (wireshark-common) writes the vector packet" false
+fi
+
 echo "--- 1. sealed packets"
 gem_ns_add r h
 gem_link r wan h wan

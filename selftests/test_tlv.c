@@ -72,6 +72,30 @@ static const char *SEK_HMAC = "0085fa7771a2859269568ac452253e1edb1dd7829933af102
 static const char *SEK_SIG = "ba9df2f2b0b0b85de45dfc660d565fc02f40a38bb2a6c03dde1ac8fb637edb41"
 			     "247584b8ce87457d8f03564348b5ad5a6b4424eff57d7af980fa1af341ab1406";
 
+/* Packet 3: a SEK Announce of suite 4 (a 32-byte SEK, 40 wrapped bytes:
+ * a 200-byte TLV, HMAC at 104, signature at 136). */
+static const char *PKT3 =
+	"2a0200cae1c806b9d005c278f4690000"
+	"00080000019ae18245c400000e100004"
+	"00000000000000000000ffffc633640a"
+	"00000000000000000000ffffef010101"
+	"0002000000073b2d05e9d7f566e61626"
+	"eb8040fb9fd3210fa6c1d52670cc90ce"
+	"e72f19e969b192c239479e9f2a0aaa73"
+	"1bce5fc3e32696d1fa4dd147163c709f"
+	"e47bcc45bd756c257604f56c712dfff1"
+	"5d9d0689e3dea8354af489089d4bd26c"
+	"f41319e1f1d0f9547fafe5950ac1d39f"
+	"9bfe23cef00bf0a76f96e3ba40e2dc6d"
+	"dcb333de7e87ca1f8e1b32b68e0a";
+/* docs/KEYS.md 6: AES-256-KWP of SEK 40 41 .. 5f under sek-wrap of (239.1.1.1, 7) */
+static const char *WRAPPED32 = "3b2d05e9d7f566e61626eb8040fb9fd3210fa6c1"
+			       "d52670cc90cee72f19e969b192c239479e9f2a0a";
+static const char *SEK4_HMAC = "aa731bce5fc3e32696d1fa4dd147163c709fe47bcc45bd756c257604f56c712d";
+static const char *SEK4_SIG = "fff15d9d0689e3dea8354af489089d4bd26cf41319e1f1d0f9547fafe5950ac1"
+			      "d39f9bfe23cef00bf0a76f96e3ba40e2dc6ddcb333de7e87ca1f8e1b32b68e0a";
+#define S4_BODY		6			/* inside PKT3 */
+
 /* Offsets of the TLV bodies inside PKT1. */
 #define PK_BODY		6			/* 4 header + 2 */
 #define SEK_BODY	(PK_BODY + 137 + 2)
@@ -106,8 +130,9 @@ static size_t unhex(const char *h, uint8_t *out, size_t cap)
 	return n;
 }
 
-static uint8_t pkt1[512], pkt2[128], pk[32], node_id[8], ctl_key[32], wrapped[24];
-static size_t pkt1_len, pkt2_len;
+static uint8_t pkt1[512], pkt2[128], pkt3[256], pk[32], node_id[8], ctl_key[32], wrapped[24];
+static uint8_t wrapped32[40];
+static size_t pkt1_len, pkt2_len, pkt3_len;
 
 static void setup(void)
 {
@@ -116,6 +141,9 @@ static void setup(void)
 	pkt2_len = unhex(PKT2, pkt2, sizeof(pkt2));
 	cr_assert_eq(pkt1_len, 335);
 	cr_assert_eq(pkt2_len, 76);
+	pkt3_len = unhex(PKT3, pkt3, sizeof(pkt3));
+	cr_assert_eq(pkt3_len, 206);
+	unhex(WRAPPED32, wrapped32, sizeof(wrapped32));
 	unhex(PK, pk, sizeof(pk));
 	unhex(NODE_ID, node_id, sizeof(node_id));
 	unhex(CTL_KEY, ctl_key, sizeof(ctl_key));
@@ -360,8 +388,12 @@ Test(tlv, vector_auth_library)
 /* Every bit of a record is covered (there is no age any more: no field a
  * relay may change): flipping it breaks the signature, and before the HMAC
  * field also the HMAC. */
-static void flip_record_bits(size_t body, size_t blen, int idx)
+static void flip_record_bits_in(const uint8_t *pkt, size_t pkt_len, int ntlv, size_t body,
+				size_t blen, int idx)
 {
+	/* the HMAC field: [88, 120) for suites 1-3, [104, 136) for suite 4 */
+	size_t hmac_end = blen - GEM_TLV_SIG_LEN;
+
 	for (size_t bit = 0; bit < 8 * blen; bit++) {
 		size_t off = bit / 8;
 		struct gem_tlv t[4];
@@ -369,25 +401,196 @@ static void flip_record_bits(size_t body, size_t blen, int idx)
 		uint8_t buf[512];
 		int hmac;
 
-		memcpy(buf, pkt1, pkt1_len);
+		memcpy(buf, pkt, pkt_len);
 		buf[body + off] ^= (uint8_t)(1u << (bit % 8));
-		cr_assert_eq(walk(buf, pkt1_len, t, 4), 3);
+		cr_assert_eq(walk(buf, pkt_len, t, 4), ntlv);
 		if (gem_tlv_rec_decode(&t[idx], &r))
 			continue;	/* lifetime out of range: malformed */
 		cr_assert_eq(gem_tlv_sig_verify(&r, pk), -EBADMSG,
 			     "type %u bit %zu", r.type, bit);
 		if (r.type != GEM_TLV_SEK)
 			continue;
-		/* the HMAC covers [0, 88) and is the field [88, 120) */
+		/* the HMAC covers [0, 88) and is the field [88, 120) (suite 4:
+		 * [0, 104) and [104, 136)) */
 		hmac = gem_tlv_hmac_verify(&r, ctl_key);
-		cr_assert_eq(hmac, off < 120 ? -EBADMSG : 0, "hmac bit %zu", bit);
+		cr_assert_eq(hmac, off < hmac_end ? -EBADMSG : 0, "hmac bit %zu", bit);
 	}
+}
+
+static void flip_record_bits(size_t body, size_t blen, int idx)
+{
+	flip_record_bits_in(pkt1, pkt1_len, 3, body, blen, idx);
 }
 
 Test(tlv, auth_covers_every_field)
 {
 	flip_record_bits(PK_BODY, GEM_TLV_PUBKEY_LEN, 0);
 	flip_record_bits(SEK_BODY, GEM_TLV_SEK_LEN, 1);
+	/* suite 4: a flip of the suite byte changes the length it needs:
+	 * malformed, skipped by the helper like a bad lifetime */
+	flip_record_bits_in(pkt3, pkt3_len, 1, S4_BODY, GEM_TLV_SEK_LEN_S4, 0);
+}
+
+/* ---- suite 4: SEK Announce with a 32-byte SEK (docs/PROTOCOL.md 10.5) ---------- */
+
+static void decode_pkt3(struct gem_rec *r)
+{
+	struct gem_tlv t[2];
+
+	cr_assert_eq(walk(pkt3, pkt3_len, t, 2), 1);
+	cr_assert_eq(t[0].type, GEM_TLV_SEK);
+	cr_assert_eq(t[0].len, 200);
+	cr_assert_eq(gem_tlv_rec_decode(&t[0], r), 0);
+}
+
+Test(tlv, vector_suite4_fields_reencode)
+{
+	uint8_t a[16], sig[64], mac[32], buf[300];
+	struct gem_tlv_pkt b;
+	struct gem_rec s;
+
+	decode_pkt3(&s);
+	cr_assert_eq(s.type, GEM_TLV_SEK);
+	cr_assert_arr_eq(s.origin, node_id, 8);
+	cr_assert_eq(s.seqno, 8);
+	cr_assert_eq(s.time_ms, 1764720002500ull);
+	cr_assert_eq(s.lifetime, 3600);
+	cr_assert_eq(s.flags, 0);
+	cr_assert_eq(s.sek.suite, 4);
+	v4(a, 198, 51, 100, 10);
+	cr_assert_arr_eq(s.sek.src, a, 16);
+	v4(a, 239, 1, 1, 1);
+	cr_assert_arr_eq(s.sek.grp, a, 16);
+	cr_assert_eq(s.sek.key_id, 2);
+	cr_assert_eq(s.sek.epoch, 7);
+	cr_assert_arr_eq(s.sek.wrapped, wrapped32, 40);
+	unhex(SEK4_HMAC, mac, sizeof(mac));
+	cr_assert_arr_eq(s.sek.hmac, mac, 32);
+	unhex(SEK4_SIG, sig, sizeof(sig));
+	cr_assert_arr_eq(s.sig, sig, 64);
+	cr_assert_eq(gem_tlv_rec_len(&s), GEM_TLV_SEK_LEN_S4);
+
+	cr_assert_eq(gem_tlv_pkt_init(&b, buf, sizeof(buf)), 0);
+	cr_assert_eq(gem_tlv_pkt_add_rec(&b, &s), 0);
+	cr_assert_eq(gem_tlv_pkt_finish(&b), pkt3_len);
+	cr_assert_arr_eq(buf, pkt3, pkt3_len);
+}
+
+Test(tlv, vector_suite4_auth)
+{
+	uint8_t in[GEM_TLV_AUTH_INPUT_MAX], m[256], mac[32], seed[32], sk[64], pk2[32], sig[64];
+	unsigned int maclen = 0;
+	struct gem_rec s;
+	size_t n;
+	int ln;
+
+	/* independent: HMAC over prefix || body[0..104), signature over
+	 * prefix || body[0..136), cut from the packet bytes */
+	n = cat(m, "GEM v1 sek-hmac", pkt3 + S4_BODY, 104);
+	cr_assert_eq(n, 120);
+	cr_assert_not_null(HMAC(EVP_sha256(), ctl_key, 32, m, n, mac, &maclen));
+	cr_assert_arr_eq(mac, pkt3 + S4_BODY + 104, 32);
+	n = cat(m, "GEM v1 sek-sig", pkt3 + S4_BODY, 136);
+	cr_assert_eq(n, 151);
+	cr_assert(ossl_ed25519_ok(pk, pkt3 + S4_BODY + 136, m, n));
+	unhex(SK_SEED, seed, sizeof(seed));
+	cr_assert_eq(crypto_sign_seed_keypair(pk2, sk, seed), 0);
+	crypto_sign_detached(sig, NULL, m, n, sk);
+	sodium_memzero(sk, sizeof(sk));
+	cr_assert_arr_eq(sig, pkt3 + S4_BODY + 136, 64);
+
+	/* the library: same inputs, verifies */
+	decode_pkt3(&s);
+	ln = gem_tlv_hmac_input(&s, in, sizeof(in));
+	cr_assert_eq(ln, 120);
+	n = cat(m, "GEM v1 sek-hmac", pkt3 + S4_BODY, 104);
+	cr_assert_arr_eq(in, m, n);
+	ln = gem_tlv_sig_input(&s, in, sizeof(in));
+	cr_assert_eq(ln, 151);
+	n = cat(m, "GEM v1 sek-sig", pkt3 + S4_BODY, 136);
+	cr_assert_arr_eq(in, m, n);
+	cr_assert_eq(gem_tlv_sig_verify(&s, pk), 0);
+	cr_assert_eq(gem_tlv_hmac_verify(&s, ctl_key), 0);
+	cr_assert_eq(gem_tlv_hmac_compute(&s, ctl_key, mac), 0);
+	cr_assert_arr_eq(mac, s.sek.hmac, 32);
+	/* the same record read as another suite is another record */
+	s.sek.suite = 1;
+	cr_assert_eq(gem_tlv_sig_verify(&s, pk), -EBADMSG);
+	cr_assert_eq(gem_tlv_hmac_verify(&s, ctl_key), -EBADMSG);
+}
+
+/* The length follows from the suite byte: 200 for suite 4, 184 for every
+ * other value; any other length is malformed. */
+Test(tlv, suite4_lengths)
+{
+	uint8_t body[300] = { 0 };
+	struct gem_tlv t = { .type = GEM_TLV_SEK, .body = body };
+	struct gem_rec r;
+
+	cr_assert_eq(gem_tlv_sek_wrapped_len(4), 40);
+	cr_assert_eq(gem_tlv_sek_body_len(4), 200);
+	for (unsigned int suite = 0; suite < 256; suite++) {
+		size_t want = suite == 4 ? 200 : 184;
+
+		cr_assert_eq(gem_tlv_sek_body_len(suite), want);
+		body[23] = 60;		/* lifetime 60 s */
+		body[25] = (uint8_t)suite;
+		for (size_t len = 0; len < 256; len++) {
+			t.len = (uint8_t)len;
+			cr_assert_eq(gem_tlv_rec_decode(&t, &r), len == want ? 0 : -EBADMSG,
+				     "suite %u length %zu", suite, len);
+		}
+	}
+	/* the vector with its suite byte set to 1 (a 184-byte suite) */
+	{
+		struct gem_tlv tv[2];
+		uint8_t buf[256];
+
+		memcpy(buf, pkt3, pkt3_len);
+		buf[S4_BODY + 25] = 1;
+		cr_assert_eq(walk(buf, pkt3_len, tv, 2), 1);
+		cr_assert_eq(gem_tlv_rec_decode(&tv[0], &r), -EBADMSG);
+	}
+}
+
+/* A suite-4 record of our own making: encode, decode, same record; a
+ * withdrawn version keeps the 200-byte layout with a zero field. */
+Test(tlv, suite4_roundtrip)
+{
+	struct gem_rec s = { .type = GEM_TLV_SEK, .seqno = 99, .time_ms = 1764720009999ull,
+			     .lifetime = 3600 }, d;
+	struct gem_tlv t[2];
+	struct gem_tlv_pkt b;
+	uint8_t buf[300];
+
+	s.sek.suite = 4;
+	v4(s.sek.src, 10, 0, 0, 1);
+	v4(s.sek.grp, 239, 9, 9, 9);
+	s.sek.key_id = 0xfffe;
+	s.sek.epoch = 0x01020304;
+	for (int i = 0; i < 40; i++)
+		s.sek.wrapped[i] = (uint8_t)(0xa0 + i);
+	memset(s.sek.hmac, 0x5c, 32);
+	memset(s.sig, 0x36, 64);
+	memcpy(s.origin, node_id, 8);
+	cr_assert_eq(gem_tlv_pkt_init(&b, buf, sizeof(buf)), 0);
+	cr_assert_eq(gem_tlv_pkt_add_rec(&b, &s), 0);
+	cr_assert_eq(gem_tlv_pkt_finish(&b), 4 + 2 + 200);
+	cr_assert_eq(buf[4], GEM_TLV_SEK);
+	cr_assert_eq(buf[5], 200);
+	cr_assert_eq(buf[6 + 25], 4);
+	cr_assert_arr_eq(buf + 6 + 64, s.sek.wrapped, 40);
+	cr_assert_arr_eq(buf + 6 + 104, s.sek.hmac, 32);
+	cr_assert_arr_eq(buf + 6 + 136, s.sig, 64);
+	cr_assert_eq(walk(buf, 206, t, 2), 1);
+	cr_assert_eq(gem_tlv_rec_decode(&t[0], &d), 0);
+	cr_assert_eq(memcmp(&d, &s, sizeof(s)), 0, "decode(encode(r)) == r");
+	cr_assert(gem_rec_same_content(&d, &s));
+	d.sek.wrapped[39] ^= 1;		/* the last wrapped byte is content */
+	cr_assert_not(gem_rec_same_content(&d, &s));
+	/* encode needs the room of the suite's length */
+	cr_assert_eq(gem_tlv_rec_encode(&s, buf, 201), -ENOSPC);
+	cr_assert_eq(gem_tlv_rec_encode(&s, buf, 202), 202);
 }
 
 /* ---- structure ------------------------------------------------------------------------ */
@@ -768,10 +971,10 @@ static int parse_all(const uint8_t *buf, size_t len)
 
 Test(tlv, every_truncation)
 {
-	const uint8_t *pkts[] = { pkt1, pkt2 };
-	size_t lens[] = { pkt1_len, pkt2_len };
+	const uint8_t *pkts[] = { pkt1, pkt2, pkt3 };
+	size_t lens[] = { pkt1_len, pkt2_len, pkt3_len };
 
-	for (int p = 0; p < 2; p++) {
+	for (int p = 0; p < 3; p++) {
 		for (size_t len = 0; len < lens[p]; len++) {
 			uint8_t buf[512];
 			int n;
@@ -799,6 +1002,8 @@ Test(tlv, every_truncation)
 				else
 					cr_assert_eq(n, -EBADMSG, "len %zu", len);
 			}
+			if (p == 2)	/* the 200-byte SEK Announce cut anywhere */
+				cr_assert_eq(n, len == 4 ? 0 : -EBADMSG, "pkt3 len %zu", len);
 		}
 		cr_assert_geq(parse_all(pkts[p], lens[p]), 1);
 	}
@@ -806,11 +1011,11 @@ Test(tlv, every_truncation)
 
 Test(tlv, every_bit_flip)
 {
-	const uint8_t *pkts[] = { pkt1, pkt2 };
-	size_t lens[] = { pkt1_len, pkt2_len };
+	const uint8_t *pkts[] = { pkt1, pkt2, pkt3 };
+	size_t lens[] = { pkt1_len, pkt2_len, pkt3_len };
 	unsigned int rejected = 0, parsed = 0;
 
-	for (int p = 0; p < 2; p++) {
+	for (int p = 0; p < 3; p++) {
 		for (size_t bit = 0; bit < 8 * lens[p]; bit++) {
 			uint8_t buf[512];
 			int n;
@@ -871,7 +1076,8 @@ Test(tlv, random_packets)
 			buf[len++] = ty;
 			if (ty == 0 || len == sizeof(buf))
 				continue;
-			tl = ty == GEM_TLV_PUBKEY ? GEM_TLV_PUBKEY_LEN : ty == GEM_TLV_SEK ? GEM_TLV_SEK_LEN :
+			tl = ty == GEM_TLV_PUBKEY ? GEM_TLV_PUBKEY_LEN :
+			     ty == GEM_TLV_SEK ? (rnd() % 2 ? GEM_TLV_SEK_LEN : GEM_TLV_SEK_LEN_S4) :
 			     rnd() % 256;
 			if (rnd() % 4 == 0)
 				tl = rnd() % 256;
@@ -881,6 +1087,9 @@ Test(tlv, random_packets)
 				tl = room;
 			for (size_t j = 0; j < tl; j++)
 				buf[len + j] = (uint8_t)rnd();
+			/* mostly the suite byte that fits the length (10.5) */
+			if (ty == GEM_TLV_SEK && tl > 25 && rnd() % 4)
+				buf[len + 25] = tl == GEM_TLV_SEK_LEN_S4 ? 4 : 1;
 			len += tl;
 		}
 		if (len > sizeof(buf))

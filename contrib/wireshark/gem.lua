@@ -170,16 +170,23 @@ local function tlv_pubkey(t, r)
 	return s .. " address " .. addr16(r(25, 16))
 end
 
+-- SEK Announce: the wrapped SEK has its suite's length (docs/PROTOCOL.md
+-- 10.5): 40 bytes for suite 4 (32-byte SEK), 24 for any other suite byte
+local function sek_wrapped_len(suite)
+	return suite == 4 and 40 or 24
+end
+
 local function tlv_sek(t, r)
 	local s = rec_header(t, r)
+	local w = sek_wrapped_len(r(25, 1):uint())
 	t:add(c.suite, r(25, 1))
 	t:add(c.source, r(26, 16), addr16(r(26, 16)))
 	t:add(c.group, r(42, 16), addr16(r(42, 16)))
 	t:add(c.key_id, r(58, 2))
 	t:add(c.epoch, r(60, 4))
-	t:add(c.wrapped, r(64, 24))
-	t:add(c.hmac, r(88, 32))
-	t:add(c.sig, r(120, 64))
+	t:add(c.wrapped, r(64, w))
+	t:add(c.hmac, r(64 + w, 32))
+	t:add(c.sig, r(96 + w, 64))
 	return string.format("%s (%s, %s) key %d", s, addr16(r(26, 16)), addr16(r(42, 16)),
 		r(58, 2):uint())
 end
@@ -214,6 +221,7 @@ local function tlv_ack(t, r, pinfo)
 	return string.format("%d entr%s", n, n == 1 and "y" or "ies")
 end
 
+-- body lengths; a SEK Announce's follows from its suite byte (offset 25)
 local FIXED = { [224] = 137, [225] = 184, [227] = 4 }
 
 function cp.dissector(tvb, pinfo, tree)
@@ -246,9 +254,13 @@ function cp.dissector(tvb, pinfo, tree)
 			tt:add(c.tlv_len, tvb(off + 1, 1))
 			local name = TLV_NAMES[ty] or ("type " .. ty)
 			local what = ""
-			if FIXED[ty] and FIXED[ty] ~= len then
+			local want = FIXED[ty]
+			if ty == 225 and len > 25 then
+				want = 160 + sek_wrapped_len(tvb(off + 2 + 25, 1):uint())
+			end
+			if want and want ~= len then
 				tt:add_proto_expert_info(ef_bad, string.format("%s of %d bytes (wants %d)",
-					name, len, FIXED[ty]))
+					name, len, want))
 			elseif len > 0 then
 				local r = tvb(off + 2, len)
 				if ty == 224 then
