@@ -12,6 +12,9 @@
 #   DOC=path                       write another file instead
 #   E2E=0                          skip the end-to-end part (bench/e2e.sh),
 #                                  which runs afterwards and writes its own section
+#   CPSEK=0                        skip the SEK-distribution timings
+#                                  (selftests/test_cp_sek.sh with GEM_CP_SEK_DOC=1,
+#                                  the cp-sek section; tests never write the doc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -136,3 +139,7 @@ fi
 cat "$out.doc" >"$DOC"
 echo "bench/run.sh: wrote the per-packet section of $DOC (${secs} s)" >&2
 e2e
+if [ "${CPSEK:-1}" = 1 ] && [ "$DOC" = docs/PERFORMANCE.md ]; then
+	GEM_CP_SEK_DOC=1 ./selftests/run.sh selftests/test_cp_sek.sh >&2 ||
+		echo "bench/run.sh: test_cp_sek.sh failed: cp-sek section not updated" >&2
+fi
