@@ -260,6 +260,37 @@ out:
 	return rc;
 }
 
+/* gemd's socket: sock, else the one conf names, else $GEMD_SOCKET, else the
+ * default, into path.  0, or 1 (reported). */
+static int gemd_socket(const struct gemctl_opts *o, const char *sock, const char *conf,
+		       char path[GEMD_PATH_MAX])
+{
+	struct gemd_config *cfg;
+	char err[512];
+
+	if (conf) {
+		cfg = malloc(sizeof(*cfg));
+		if (!cfg) {
+			gemctl_err(o, "out of memory");
+			return 1;
+		}
+		if (gemd_config_load(cfg, conf, err, sizeof(err))) {
+			gemctl_err(o, "%s", err);
+			free(cfg);
+			return 1;
+		}
+		snprintf(path, GEMD_PATH_MAX, "%s", cfg->socket);
+		free(cfg);
+		return 0;
+	}
+	if (!sock)
+		sock = getenv(GEMD_ENV_SOCKET);
+	if (!sock || !*sock)
+		sock = GEMD_DEFAULT_SOCKET;
+	snprintf(path, GEMD_PATH_MAX, "%s", sock);
+	return 0;
+}
+
 static int cmd_cp(int argc, char **argv, const struct gemctl_opts *go, const char *what)
 {
 	static const struct option lo[] = {
@@ -274,11 +305,10 @@ static int cmd_cp(int argc, char **argv, const struct gemctl_opts *go, const cha
 	};
 	struct gemctl_opts o = *go;
 	const char *sock = NULL, *conf = NULL;
-	char req[48], err[512], *end;
+	char req[48], path[GEMD_PATH_MAX], *end;
 	bool mon = !strcmp(what, "monitor");
 	long count = -1, timeout = -1;
-	struct gemd_config *cfg;
-	int c, rc;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+jph", lo, NULL)) != -1) {
@@ -315,60 +345,24 @@ static int cmd_cp(int argc, char **argv, const struct gemctl_opts *go, const cha
 		return 2;
 	}
 	snprintf(req, sizeof(req), "%s %s\n", what, o.json ? "json" : "text");
-	if (conf) {
-		cfg = malloc(sizeof(*cfg));
-		if (!cfg) {
-			gemctl_err(&o, "out of memory");
-			return 1;
-		}
-		if (gemd_config_load(cfg, conf, err, sizeof(err))) {
-			gemctl_err(&o, "%s", err);
-			free(cfg);
-			return 1;
-		}
-		rc = mon ? monitor(&o, cfg->socket, count, timeout) : query(&o, cfg->socket, req);
-		free(cfg);
-		return rc;
-	}
-	if (!sock)
-		sock = getenv(GEMD_ENV_SOCKET);
-	if (!sock || !*sock)
-		sock = GEMD_DEFAULT_SOCKET;
-	return mon ? monitor(&o, sock, count, timeout) : query(&o, sock, req);
+	if (gemd_socket(&o, sock, conf, path))
+		return 1;
+	return mon ? monitor(&o, path, count, timeout) : query(&o, path, req);
 }
 
 int gemctl_gemd_request(const struct gemctl_opts *o, const char *sock, const char *conf,
 			const char *what)
 {
-	char req[GEMD_PATH_MAX + 128], err[512];
-	struct gemd_config *cfg;
-	int rc;
+	char req[GEMD_PATH_MAX + 128], path[GEMD_PATH_MAX];
 
 	if (strchr(what, '\n') || strlen(what) + 7 >= sizeof(req)) {
 		gemctl_err(o, "request too long");
 		return 2;
 	}
 	snprintf(req, sizeof(req), "%s %s\n", what, o->json ? "json" : "text");
-	if (conf) {
-		cfg = malloc(sizeof(*cfg));
-		if (!cfg) {
-			gemctl_err(o, "out of memory");
-			return 1;
-		}
-		if (gemd_config_load(cfg, conf, err, sizeof(err))) {
-			gemctl_err(o, "%s", err);
-			free(cfg);
-			return 1;
-		}
-		rc = query(o, cfg->socket, req);
-		free(cfg);
-		return rc;
-	}
-	if (!sock)
-		sock = getenv(GEMD_ENV_SOCKET);
-	if (!sock || !*sock)
-		sock = GEMD_DEFAULT_SOCKET;
-	return query(o, sock, req);
+	if (gemd_socket(o, sock, conf, path))
+		return 1;
+	return query(o, path, req);
 }
 
 int cmd_peers(int argc, char **argv, const struct gemctl_opts *o)
