@@ -3,6 +3,8 @@
  * GEM data plane.
  *   gem_egress  (TC, clsact egress of the WAN device): seal protected streams.
  *   gem_ingress (XDP on the WAN device): verify, replay-check, decrypt, restore.
+ *   gem_lan_egress (TC, clsact egress of a LAN device): never deliver a
+ *               transit group's (sealed) packets to a LAN.
  *   gem_ctl     (SEC("syscall"), run by user space): load group keys and SEKs;
  *               SEKs only ever exist in the kernel behind kptrs: crypto
  *               contexts (suites 1-3), ChaCha20 key objects (suite 4).
@@ -305,6 +307,105 @@ static __always_inline __u16 gem_csum_replace16(__u16 csum, __u16 old, __u16 new
 	return ~gem_fold(s);
 }
 
+/* ---- transit groups (GEM_GROUP_F_TRANSIT) and the LAN role ----------------- */
+
+/* A node that holds no key for a protected group relays its sealed packets
+ * as they are and never delivers them to a LAN (docs/PROTOCOL.md 2.1).  It
+ * cannot verify them: it checks their shape (lengths, room for the GEM
+ * overhead, version, the group's suite), as every member does first, and
+ * passes them for routing; the members behind it verify. */
+
+/* 0 if a transit packet is GEM-shaped, else the reason (rx counter). */
+static __always_inline __u32 gem_transit_shape(const struct gem_pkt *p,
+					       const struct gem_group *g,
+					       __u32 frame, const __u8 h[2])
+{
+	if (gem_check_lengths(p, frame) || p->udp_len < 8 + GEM_OVERHEAD)
+		return GEM_C_RX_MALFORMED;
+	if (p->udp_len - 8 - GEM_OVERHEAD > GEM_MAX_PT)
+		return GEM_C_RX_TOO_BIG;
+	if (h[0] != GEM_VERSION)
+		return GEM_C_RX_VERSION;
+	if (g->suite && h[1] != g->suite)
+		return GEM_C_RX_SUITE;
+	return 0;
+}
+
+/* Ingress (XDP, WAN) of a transit group's packet: passed sealed, to be
+ * routed on to other routers (rx_transit); a packet no member could open
+ * is dropped as at a member. */
+static __always_inline int gem_rx_transit(struct xdp_md *xdp, const struct gem_pkt *p,
+					  const struct gem_group *g)
+{
+	__u8 h[2] = { 0, 0 };
+	__u32 why;
+
+	if (bpf_xdp_load_bytes(xdp, p->l4 + 8, h, 2))
+		h[0] = 0;	/* too short: the length check says so */
+	why = gem_transit_shape(p, g, bpf_xdp_get_buff_len(xdp), h);
+	if (why) {
+		count(why);
+		return XDP_DROP;
+	}
+	count(GEM_C_RX_TRANSIT);
+	return XDP_PASS;
+}
+
+/* WAN egress of a transit group's packet: relayed as it is when GEM-shaped
+ * (tx_transit).  Anything else (the node's own LAN hosts sending in clear)
+ * cannot be sealed here: dropped (tx_transit_clear), never sent in clear. */
+static __always_inline int gem_tx_transit(struct __sk_buff *skb, const struct gem_pkt *p,
+					  const struct gem_group *g)
+{
+	__u8 h[2] = { 0, 0 };
+
+	if (bpf_skb_load_bytes(skb, p->l4 + 8, h, 2))
+		h[0] = 0;
+	if (gem_transit_shape(p, g, skb->len, h)) {
+		count(GEM_C_TX_TRANSIT_CLEAR);
+		return TC_ACT_SHOT;
+	}
+	count(GEM_C_TX_TRANSIT);
+	return TC_ACT_OK;
+}
+
+/* gem_lan_egress (TC, clsact egress of a LAN-facing device, gem-load attach
+ * DEV --role lan): what the node delivers to a LAN.  Packets of a transit
+ * group are dropped whatever they carry (lan_sealed_drop): the node cannot
+ * open them, so they are ciphertext or unverifiable.  A keyed group's
+ * packets pass (lan_pass): ingress opened them or dropped them (a member
+ * without the stream's SEK drops at ingress: rx_no_key, rx_key_id).
+ * Everything else passes uncounted. */
+SEC("tc")
+int gem_lan_egress(struct __sk_buff *skb)
+{
+	struct gem_group *g = NULL;
+	struct gem_scratch *s;
+	__u32 why = 0;
+	int r;
+
+	s = gem_scratch_get();
+	if (!s)
+		return TC_ACT_SHOT;	/* cannot happen: a per-CPU array slot */
+	r = gem_parse((void *)(long)skb->data, (void *)(long)skb->data_end, &s->pkt, &g, &why, 1);
+	if (r == P_SHORT) {
+		g = NULL;
+		if (bpf_skb_pull_data(skb, skb->len < GEM_L3_MAX + 60 + 8 ? skb->len
+							     : GEM_L3_MAX + 60 + 8))
+			return TC_ACT_SHOT;
+		r = gem_parse((void *)(long)skb->data, (void *)(long)skb->data_end,
+			      &s->pkt, &g, &why, 1);
+	}
+	if (!g || r == P_PASS)
+		return TC_ACT_OK;	/* not a protected group's data (IGMP/MLD included) */
+	if (g->flags & GEM_GROUP_F_TRANSIT) {
+		count(GEM_C_LAN_SEALED_DROP);
+		return TC_ACT_SHOT;
+	}
+	count(GEM_C_LAN_PASS);
+	return TC_ACT_OK;
+}
+
 /* ---- egress ---------------------------------------------------------------- */
 
 static __always_inline void notify_no_key(struct __sk_buff *skb, const struct gem_sg *sg)
@@ -361,6 +462,8 @@ int gem_egress(struct __sk_buff *skb)
 	}
 	if (r != P_PROTECTED || !g)
 		goto drop;
+	if (g->flags & GEM_GROUP_F_TRANSIT)
+		return gem_tx_transit(skb, p, g);
 	why = GEM_C_TX_MALFORMED;
 	if (gem_check_lengths(p, skb->len))
 		goto drop;
@@ -592,6 +695,8 @@ int gem_ingress(struct xdp_md *xdp)
 		why = GEM_C_RX_MALFORMED;
 	if (r != P_PROTECTED || !g)
 		goto drop;
+	if (g->flags & GEM_GROUP_F_TRANSIT)
+		return gem_rx_transit(xdp, p, g);
 	frame = bpf_xdp_get_buff_len(xdp);
 	if (gem_check_lengths(p, frame) || p->udp_len < 8 + GEM_OVERHEAD)
 		goto drop;
@@ -1371,6 +1476,41 @@ static __noinline int ctl_del_group(struct gem_ctl_req *req)
 	return 0;
 }
 
+/* A transit group (GEM_GROUP_F_TRANSIT): no MAC key, no context, any
+ * suite on any kernel (suite 0: any).  A keyed group becoming transit
+ * loses its keys (both slots wiped, their contexts released); the flag is
+ * set first, so from then on no packet reads them, and the entry is never
+ * absent meanwhile (a missing group would pass in clear). */
+static __noinline int ctl_set_transit(struct gem_ctl_req *req)
+{
+	struct gem_group *g;
+
+	if (req->suite > GEM_SUITE_MAX ||
+	    req->flags != (GEM_GROUP_F_ACTIVE | GEM_GROUP_F_TRANSIT))
+		return -EINVAL;
+	g = grp_lookup(req, 1);
+	if (!g)
+		return -ENOMEM;
+	bpf_spin_lock(&g->lock);
+	if (g->loading) {
+		bpf_spin_unlock(&g->lock);
+		return -EBUSY;
+	}
+	g->loading = 1;
+	g->suite = req->suite;
+	g->flags = req->flags;
+	g->loaded = 0;
+	g->epoch[0] = 0;
+	g->epoch[1] = 0;
+	bpf_spin_unlock(&g->lock);
+	grp_put_cmac(g, 0, NULL);
+	grp_put_cmac(g, 1, NULL);
+	grp_wipe_mk(g, 0);
+	grp_wipe_mk(g, 1);
+	grp_done(g);
+	return 0;
+}
+
 /* GEM_OP_SET_GROUP, GEM_OP_GROUP_KEY: a suite-2 key's context is made here,
  * in gem_ctl's frame, and handed over: beside the crypto params the ops'
  * frames would not fit the 512-byte stack. */
@@ -1401,6 +1541,8 @@ int gem_ctl(struct gem_ctl_req *req)
 	switch (req->op) {
 	case GEM_OP_SET_GROUP:
 	case GEM_OP_GROUP_KEY:
+		if (req->op == GEM_OP_SET_GROUP && (req->flags & GEM_GROUP_F_TRANSIT))
+			return ctl_set_transit(req);
 		return ctl_group_load(req);
 	case GEM_OP_SET_TX_SEK:
 		return ctl_set_tx(req);

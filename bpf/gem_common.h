@@ -86,6 +86,13 @@ struct gem_sg {
 };
 
 #define GEM_GROUP_F_ACTIVE	1
+/* Transit: the group is protected in the domain but this node holds no key
+ * for it (gemd lists it without its GAK; gemctl group add --transit).  Its
+ * sealed packets are relayed as they are (ingress and WAN egress check
+ * their shape only: rx_transit / tx_transit) and never delivered to a LAN
+ * (gem_lan_egress drops them: lan_sealed_drop).  No MAC key, no context;
+ * suite 0 means "any suite". */
+#define GEM_GROUP_F_TRANSIT	2
 
 /* Group filter (map gem_gfilter, one entry): per bucket of group addresses,
  * how many groups of gem_groups are in it.  Only gem_ctl writes it: the
@@ -224,6 +231,7 @@ struct gem_rx_stream {
 #define GEM_XDP_NATIVE		1
 #define GEM_XDP_GENERIC		2
 #define GEM_IF_F_OWN_CLSACT	1	/* gem-load created the clsact qdisc */
+#define GEM_IF_F_LAN		2	/* role lan: gem_lan_egress only, no XDP */
 struct gem_iface {
 	__u32 xdp_mode;
 	__u32 flags;
@@ -283,6 +291,11 @@ enum gem_counter {
 	GEM_C_RX_REPLAY,	/* ingress: packet number already seen */
 	GEM_C_RX_TOO_OLD,	/* ingress: packet number below the window */
 	GEM_C_RX_ERROR,		/* ingress: helper/kfunc failure */
+	GEM_C_RX_TRANSIT,	/* ingress: transit group, GEM-shaped: passed sealed */
+	GEM_C_TX_TRANSIT,	/* egress: transit group, GEM-shaped: relayed sealed */
+	GEM_C_TX_TRANSIT_CLEAR,	/* egress: transit group, not GEM-shaped: dropped */
+	GEM_C_LAN_SEALED_DROP,	/* LAN egress: transit group packet: dropped */
+	GEM_C_LAN_PASS,		/* LAN egress: keyed group (plaintext): passed */
 	GEM_C_MAX,
 };
 

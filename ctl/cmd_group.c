@@ -28,6 +28,7 @@
 #define ADD_USAGE "gemctl group add GROUP --suite hmac-sha256|cmac|poly1305|chacha20-poly1305\n" \
 		  "                        (--key-file GAK_FILE | --hsm)\n" \
 		  "                        [--epoch N] [--module PATH] [--token LABEL] [--pin-file FILE]"
+#define TRANSIT_USAGE "gemctl group add GROUP --transit [--suite SUITE]"
 #define DEL_USAGE "gemctl group del GROUP"
 #define KEY_USAGE "gemctl group key GROUP (--key-file GAK_FILE | --hsm) --epoch N\n" \
 		  "                        [--module PATH] [--token LABEL] [--pin-file FILE]\n" \
@@ -39,6 +40,7 @@ static void group_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " ADD_USAGE "\n"
+		"       " TRANSIT_USAGE "\n"
 		"       " DEL_USAGE "\n"
 		"       " KEY_USAGE "\n"
 		"       gemctl [-j] group list\n"
@@ -60,7 +62,11 @@ static void group_usage(FILE *f)
 		"  gemctl group key GROUP --key-file GAK_N+1 --epoch N+1   (every member: accept)\n"
 		"  gemctl group key GROUP --use N+1                        (send under N+1)\n"
 		"  gemctl group key GROUP --retire N                       (once no sender uses N)\n"
-		"show and list print each group's tx and accepted epochs.\n");
+		"show and list print each group's tx and accepted epochs.\n"
+		"--transit: the group is protected but this node holds no key for it: its sealed\n"
+		"packets are relayed as they are and never delivered to a LAN (interfaces\n"
+		"attached with gem-load attach DEV --role lan drop them); --suite, if given,\n"
+		"is checked on every packet relayed.  list/show say transit.\n");
 }
 
 static int parse_epoch(const struct gemctl_opts *o, const char *text, unsigned long *epoch)
@@ -101,6 +107,44 @@ static int derive_key(const struct gemctl_opts *o, const char *name, const struc
 	return r;
 }
 
+/* gemctl group add GROUP --transit [--suite S]: no key (GEM_GROUP_F_TRANSIT). */
+static int group_add_transit(const struct gemctl_opts *o, int argc, char **argv, int suite,
+			     int keyed)
+{
+	struct gem_pins p;
+	struct gem_addr g;
+	char gs[GEM_ADDR_STRLEN];
+	int fam, r;
+
+	if (optind != argc - 1 || keyed) {
+		gemctl_err(o, "usage: " TRANSIT_USAGE " (a transit group has no key: no "
+			   "--key-file, --hsm, --epoch)");
+		return 2;
+	}
+	if (dp_parse_group(o, argv[optind], &g, &fam))
+		return 2;
+	if (dp_open_pins(o, &p))
+		return 1;
+	r = gem_dp_set_group_transit(p.ctl, &g, suite < 0 ? 0 : (unsigned)suite);
+	gem_pins_close(&p);
+	if (r) {
+		gemctl_err(o, "group %s: loading it as transit failed: %s%s", argv[optind],
+			   strerror(-r), r == -EINVAL ? " (data plane older than transit groups?)" : "");
+		return 1;
+	}
+	if (o->json) {
+		json_object *j = json_object_new_object();
+
+		gem_json_str(j, "group", gem_addr_str(&g, gs));
+		gem_json_str(j, "suite", suite < 0 ? "any" : dp_suite_name((unsigned)suite));
+		gem_json_bool(j, "transit", true);
+		return gemctl_json(o, j);
+	}
+	printf("group %s: transit, suite %s (no key here: sealed packets relayed, never "
+	       "delivered to a LAN)\n", argv[optind], suite < 0 ? "any" : dp_suite_name((unsigned)suite));
+	return 0;
+}
+
 static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 {
 	static const struct option lo[] = {
@@ -111,6 +155,7 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 		{ "module", required_argument, NULL, 'M' },
 		{ "token", required_argument, NULL, 'T' },
 		{ "pin-file", required_argument, NULL, 'F' },
+		{ "transit", no_argument, NULL, 't' },
 		{ 0 }
 	};
 	struct gem_keys_cfg cfg = { 0 };
@@ -119,7 +164,7 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 	struct gem_pins p = GEM_PINS_NONE;
 	struct gem_addr g;
 	unsigned long epoch = 0;
-	int c, suite = -1, hsm = 0, fam, r = 1;
+	int c, suite = -1, hsm = 0, fam, r = 1, transit = 0, epoch_set = 0;
 	size_t klen;
 	char gs[GEM_ADDR_STRLEN];
 
@@ -135,10 +180,12 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 			}
 			break;
 		case 'k': key_file = optarg; break;
+		case 't': transit = 1; break;
 		case 'H': hsm = 1; break;
 		case 'e':
 			if (parse_epoch(o, optarg, &epoch))
 				return 2;
+			epoch_set = 1;
 			break;
 		case 'M': cfg.module = optarg; break;
 		case 'T': cfg.token = optarg; break;
@@ -151,6 +198,8 @@ static int group_add(int argc, char **argv, const struct gemctl_opts *o)
 			return 2;
 		}
 	}
+	if (transit)
+		return group_add_transit(o, argc, argv, suite, key_file || hsm || epoch_set);
 	cfg.lock_wait_ms = 2000;
 	if (optind != argc - 1 || suite < 0 || (key_file && hsm) ||
 	    (gem_suite_key_len((unsigned)suite) && !key_file && !hsm)) {
@@ -409,7 +458,8 @@ static void group_row(const struct gem_addr *k, const struct gem_group *v, json_
 		json_object *e = json_object_new_object();
 
 		gem_json_str(e, "group", gem_addr_str(k, b));
-		gem_json_str(e, "suite", dp_suite_name(v->suite));
+		gem_json_str(e, "suite", v->suite ? dp_suite_name(v->suite) : "any");
+		gem_json_bool(e, "transit", (v->flags & GEM_GROUP_F_TRANSIT) != 0);
 		if (sl.has_tx)
 			gem_json_u64(e, "tx_epoch", sl.tx_epoch);
 		else
@@ -425,11 +475,19 @@ static void group_row(const struct gem_addr *k, const struct gem_group *v, json_
 		snprintf(te, sizeof(te), "%u", sl.tx_epoch);
 	if (sl.has_other)
 		snprintf(ae, sizeof(ae), "%u", sl.other_epoch);
+	if (v->flags & GEM_GROUP_F_TRANSIT)
+		snprintf(te, sizeof(te), "transit");
 	if (!text_detail) {
-		printf("%-40s %-18s %-10s %s\n", gem_addr_str(k, b), dp_suite_name(v->suite), te, ae);
+		printf("%-40s %-18s %-10s %s\n", gem_addr_str(k, b),
+		       v->suite ? dp_suite_name(v->suite) : "any", te, ae);
 		return;
 	}
-	printf("group %s: suite %s\n", gem_addr_str(k, b), dp_suite_name(v->suite));
+	printf("group %s: suite %s\n", gem_addr_str(k, b), v->suite ? dp_suite_name(v->suite) : "any");
+	if (v->flags & GEM_GROUP_F_TRANSIT) {
+		printf("  transit: no key here; its sealed packets are relayed, never delivered to "
+		       "a LAN\n");
+		return;
+	}
 	if (!sl.has_tx) {
 		printf("  no group MAC key (the MAC is keyed per packet by the SEK)\n");
 		return;

@@ -111,6 +111,13 @@ static int sek_set(int argc, char **argv, const struct gemctl_opts *o)
 			   argv[optind + 1], argv[optind + 1]);
 		goto out;
 	}
+	if (gv.flags & GEM_GROUP_F_TRANSIT) {
+		sodium_memzero(&gv, sizeof(gv));
+		gemctl_err(o, "group %s is transit here (no key: its packets are relayed sealed); "
+			   "load it with its key first (gemctl group add %s --suite ...)",
+			   argv[optind + 1], argv[optind + 1]);
+		goto out;
+	}
 	/* the group's suite fixes the SEK's length: 32 bytes for suite 4 */
 	sek_len = gem_suite_sek_len(gv.suite);
 	sodium_memzero(&gv, sizeof(gv));

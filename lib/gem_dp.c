@@ -36,6 +36,11 @@ const char *const gem_counter_names[GEM_C_MAX] = {
 	[GEM_C_RX_REPLAY] = "rx_replay",
 	[GEM_C_RX_TOO_OLD] = "rx_too_old",
 	[GEM_C_RX_ERROR] = "rx_error",
+	[GEM_C_RX_TRANSIT] = "rx_transit",
+	[GEM_C_TX_TRANSIT] = "tx_transit",
+	[GEM_C_TX_TRANSIT_CLEAR] = "tx_transit_clear",
+	[GEM_C_LAN_SEALED_DROP] = "lan_sealed_drop",
+	[GEM_C_LAN_PASS] = "lan_pass",
 };
 
 /* The one table of suite names (gemctl, gemd, gem-load). */
@@ -264,6 +269,20 @@ int gem_dp_group_slots(const struct gem_group *v, struct gem_dp_group_slots *out
 	out->has_other = !!(v->loaded & (1u << (t ^ 1)));
 	out->other_epoch = out->has_other ? v->epoch[t ^ 1] : 0;
 	return out->has_tx + out->has_other;
+}
+
+int gem_dp_set_group_transit(int ctl_fd, const struct gem_addr *grp, unsigned suite)
+{
+	struct gem_ctl_req req;
+
+	if (suite > GEM_SUITE_MAX)
+		return -EPROTONOSUPPORT;
+	memset(&req, 0, sizeof(req));
+	req.op = GEM_OP_SET_GROUP;
+	req.sg.grp = *grp;
+	req.suite = suite;
+	req.flags = GEM_GROUP_F_ACTIVE | GEM_GROUP_F_TRANSIT;
+	return run_group_op(ctl_fd, &req);
 }
 
 void gem_dp_sek_fp(const uint8_t sek[GEM_SEK_LEN], uint8_t fp[GEM_SEK_FP_LEN])

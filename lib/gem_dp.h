@@ -79,6 +79,12 @@ struct gem_dp_group_slots {
 /* Fills *out; returns how many keys the group holds (0..2). */
 int gem_dp_group_slots(const struct gem_group *v, struct gem_dp_group_slots *out);
 
+/* Install or replace group `grp` as a transit group (GEM_GROUP_F_TRANSIT):
+ * protected in the domain, no key held here; its sealed packets are relayed
+ * and never delivered to a LAN.  suite: the group's suite, or 0 for any.
+ * Replaces a keyed entry (its MAC key goes).  0 or -errno. */
+int gem_dp_set_group_transit(int ctl_fd, const struct gem_addr *grp, unsigned suite);
+
 /* Install a SEK for (S,G) with key_id for egress (tx=1) or ingress (tx=0).
  * A new egress entry's first pn is CLOCK_REALTIME in ns (docs/PROTOCOL.md 4).
  * 0 or -errno:

@@ -2,7 +2,7 @@
 /* The node's pinned GEM objects under one bpffs directory (default
  * /sys/fs/bpf/gem), shared by every attached interface and by gemctl:
  *   gem_groups gem_tx gem_rx gem_counters gem_events gem_notified gem_ifaces
- *   gem_stamp gem_gfilter prog_egress prog_ingress prog_ctl
+ *   gem_stamp gem_gfilter prog_egress prog_ingress prog_ctl prog_lan_egress
  * listed once, below (GEM_PIN_MAPS, GEM_PIN_PROGS; gem_gfilter only gem_ctl
  * writes). */
 #ifndef GEM_PIN_H
@@ -19,7 +19,7 @@
  * opened 1 are what gem_pins_open() opens, into struct gem_pins' field. */
 #define GEM_PIN_MAPS(X) X(groups, 1) X(tx, 1) X(rx, 1) X(counters, 1) X(events, 1) \
 			X(notified, 1) X(ifaces, 1) X(stamp, 0) X(gfilter, 0)
-#define GEM_PIN_PROGS(X) X(egress, 0) X(ingress, 0) X(ctl, 1)
+#define GEM_PIN_PROGS(X) X(egress, 0) X(ingress, 0) X(ctl, 1) X(lan_egress, 0)
 
 /* The pin names, NULL-terminated: "gem_groups", ...; "prog_egress", ... */
 extern const char *const gem_pin_maps[];

@@ -2,7 +2,7 @@
 /*
  * gem-load: attach GEM's data plane to a node's WAN interfaces.
  *
- *   gem-load attach DEV [--xdp-mode native|generic]
+ *   gem-load attach DEV [--xdp-mode native|generic] [--role wan|lan]
  *   gem-load detach DEV
  *   gem-load status [-j]
  *   gem-load unload            (remove the pins once nothing is attached)
@@ -12,6 +12,10 @@
  * pinned programs, so one set of keys serves all interfaces.  The XDP
  * program and a clsact egress filter (handle GEM_TC_HANDLE, priority
  * GEM_TC_PRIO) stay attached through netlink after gem-load exits.
+ *
+ * Roles: a WAN interface (default) gets both programs; a LAN interface
+ * (--role lan) only gem_lan_egress on clsact egress, which keeps the sealed
+ * packets of groups this node holds no key for (transit groups) off the LAN.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -90,7 +94,7 @@ static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap
 }
 
 /* A synopsis once: in --help and in the usage error alike. */
-#define ATTACH_USAGE "attach DEV [--xdp-mode native|generic]"
+#define ATTACH_USAGE "attach DEV [--xdp-mode native|generic] [--role wan|lan]"
 
 static void usage(FILE *f)
 {
@@ -99,10 +103,13 @@ static void usage(FILE *f)
 		"\n"
 		"  " ATTACH_USAGE "\n"
 		"                  load GEM once per node (maps and programs pinned in DIR),\n"
-		"                  attach XDP ingress and TC egress to DEV; idempotent\n"
+		"                  attach XDP ingress and TC egress to DEV; idempotent.\n"
+		"                  --role lan (a LAN-facing DEV): TC egress only, dropping the\n"
+		"                  packets of transit groups (no key held here) so no sealed\n"
+		"                  packet reaches the LAN; default --role wan\n"
 		"  detach DEV      remove GEM's programs from DEV (and the clsact qdisc GEM\n"
 		"                  created, unless other filters use it)\n"
-		"  status [-j]     attached interfaces, XDP mode, program ids, suites offered\n"
+		"  status [-j]     attached interfaces, role, XDP mode, program ids, suites\n"
 		"  unload          remove the pinned maps and programs (keys are lost) and the\n"
 		"                  pin dir (unless it is a mount point); refused while an\n"
 		"                  interface is attached\n"
@@ -219,8 +226,8 @@ static int pin_progs(struct gem_bpf *skel)
 }
 
 /* Load and pin the programs and maps, or get the pinned programs.
- * fds[0] egress, fds[1] ingress. */
-static int get_progs(int fds[2])
+ * fds[0] egress, fds[1] ingress, fds[2] LAN egress. */
+static int get_progs(int fds[3])
 {
 	char path[PATH_MAX];
 	struct gem_bpf *skel = NULL;
@@ -240,7 +247,9 @@ static int get_progs(int fds[2])
 		fds[1] = bpf_obj_get(path);
 		path_of(path, sizeof(path), "prog_egress");
 		fds[0] = bpf_obj_get(path);
-		if (fds[0] < 0 || fds[1] < 0) {
+		path_of(path, sizeof(path), "prog_lan_egress");
+		fds[2] = bpf_obj_get(path);
+		if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
 			err("pinned programs in %s unusable: %s (run: gem-load unload)",
 			    pin_dir, strerror(errno));
 			return -EIO;
@@ -294,6 +303,7 @@ static int get_progs(int fds[2])
 		goto out;
 	fds[0] = dup(bpf_program__fd(skel->progs.gem_egress));
 	fds[1] = dup(bpf_program__fd(skel->progs.gem_ingress));
+	fds[2] = dup(bpf_program__fd(skel->progs.gem_lan_egress));
 	r = 0;
 out:
 	gem_bpf__destroy(skel);	/* pinned objects stay */
@@ -351,8 +361,10 @@ static int link_of(const char *dev, struct gem_nl_link *link)
 static int cmd_attach(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "xdp-mode", required_argument, NULL, 'm' }, { 0 } };
-	int fds[2] = { -1, -1 }, lockfd = -1, ifd = -1, c, r, mode = GEM_XDP_NATIVE;
+		{ "xdp-mode", required_argument, NULL, 'm' },
+		{ "role", required_argument, NULL, 'r' }, { 0 } };
+	int fds[3] = { -1, -1, -1 }, lockfd = -1, ifd = -1, c, r, mode = GEM_XDP_NATIVE;
+	int lan = 0, mode_set = 0, had, tc_fd;
 	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
 	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tco, .handle = GEM_TC_HANDLE, .priority = GEM_TC_PRIO);
@@ -364,10 +376,22 @@ static int cmd_attach(int argc, char **argv)
 
 	optind = 0;	/* re-initialise getopt: main parsed with "+" */
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'r') {
+			if (!strcmp(optarg, "lan")) {
+				lan = 1;
+			} else if (!strcmp(optarg, "wan")) {
+				lan = 0;
+			} else {
+				err("unknown role '%s' (wan or lan)", optarg);
+				return 2;
+			}
+			continue;
+		}
 		if (c != 'm') {
 			err("usage: gem-load " ATTACH_USAGE);
 			return 2;
 		}
+		mode_set = 1;
 		if (!strcmp(optarg, "native"))
 			mode = GEM_XDP_NATIVE;
 		else if (!strcmp(optarg, "generic"))
@@ -379,6 +403,10 @@ static int cmd_attach(int argc, char **argv)
 	}
 	if (optind != argc - 1) {
 		err("usage: gem-load " ATTACH_USAGE);
+		return 2;
+	}
+	if (lan && mode_set) {
+		err("--xdp-mode is for --role wan: a LAN interface gets no XDP program");
 		return 2;
 	}
 	dev = argv[optind];
@@ -406,9 +434,23 @@ static int cmd_attach(int argc, char **argv)
 		err("cannot open %s/gem_ifaces: %s", pin_dir, strerror(errno));
 		goto out;
 	}
-	if (bpf_map_lookup_elem(ifd, &ifindex, &rec))
+	had = bpf_map_lookup_elem(ifd, &ifindex, &rec) == 0;
+	if (!had)
 		memset(&rec, 0, sizeof(rec));
+	if (had && !!(rec.flags & GEM_IF_F_LAN) != lan) {
+		err("%s: GEM is attached with role %s already (detach first to change it)", dev,
+		    rec.flags & GEM_IF_F_LAN ? "lan" : "wan");
+		r = -EEXIST;
+		goto out;
+	}
 	snprintf(rec.name, sizeof(rec.name), "%s", dev);
+	tc_fd = lan ? fds[2] : fds[0];
+	if (lan) {
+		rec.flags |= GEM_IF_F_LAN;
+		rec.xdp_mode = 0;
+		rec.xdp_prog_id = 0;
+		goto tc;
+	}
 
 	/* XDP: ours already (same pinned program) is fine, anything else is not */
 	r = bpf_xdp_query(ifindex, 0, &xq);
@@ -446,7 +488,8 @@ static int cmd_attach(int argc, char **argv)
 	rec.xdp_mode = mode;
 	rec.xdp_prog_id = prog_id(fds[1]);
 
-	/* TC egress on clsact */
+tc:
+	/* TC egress on clsact (role lan: the LAN egress program) */
 	hook.ifindex = (int)ifindex;
 	r = bpf_tc_hook_create(&hook);
 	if (r == 0)
@@ -457,7 +500,7 @@ static int cmd_attach(int argc, char **argv)
 	}
 	r = bpf_tc_query(&hook, &tco);
 	if (r == 0) {
-		if (tco.prog_id != (__u32)prog_id(fds[0])) {
+		if (tco.prog_id != (__u32)prog_id(tc_fd)) {
 			prog_name_by_id(tco.prog_id, name, sizeof(name));
 			err("%s: a TC filter with GEM's handle/priority runs '%s' (id %u); not replacing it",
 			    dev, name, tco.prog_id);
@@ -466,7 +509,7 @@ static int cmd_attach(int argc, char **argv)
 		}
 	} else {
 		LIBBPF_OPTS(bpf_tc_opts, att, .handle = GEM_TC_HANDLE,
-			    .priority = GEM_TC_PRIO, .prog_fd = fds[0]);
+			    .priority = GEM_TC_PRIO, .prog_fd = tc_fd);
 
 		r = bpf_tc_attach(&hook, &att);
 		if (r) {
@@ -474,7 +517,7 @@ static int cmd_attach(int argc, char **argv)
 			goto undo_xdp;
 		}
 	}
-	rec.tc_prog_id = prog_id(fds[0]);
+	rec.tc_prog_id = prog_id(tc_fd);
 	if (bpf_map_update_elem(ifd, &ifindex, &rec, 0)) {
 		r = -errno;
 		err("%s: cannot record the attachment: %s", dev, strerror(errno));
@@ -485,13 +528,18 @@ static int cmd_attach(int argc, char **argv)
 
 		gem_json_str(j, "interface", dev);
 		gem_json_bool(j, "attached", true);
-		gem_json_str(j, "xdp_mode", mode == GEM_XDP_GENERIC ? "generic" : "native");
+		gem_json_str(j, "role", lan ? "lan" : "wan");
+		gem_json_str(j, "xdp_mode", lan ? NULL :
+			     mode == GEM_XDP_GENERIC ? "generic" : "native");
 		gem_json_u64(j, "xdp_prog_id", rec.xdp_prog_id);
 		gem_json_u64(j, "tc_prog_id", rec.tc_prog_id);
 		gem_json_str(j, "pin_dir", pin_dir);
 		r = put_json(j) ? -EIO : 0;
 		goto out;
-	} else
+	} else if (lan)
+		printf("gem-load: %s: attached, role lan (LAN egress prog %u: transit groups' "
+		       "packets dropped; maps in %s)\n", dev, rec.tc_prog_id, pin_dir);
+	else
 		printf("gem-load: %s: attached (xdp %s, ingress prog %u, egress prog %u, maps in %s)\n",
 		       dev, mode == GEM_XDP_GENERIC ? "generic" : "native", rec.xdp_prog_id,
 		       rec.tc_prog_id, pin_dir);
@@ -499,13 +547,13 @@ static int cmd_attach(int argc, char **argv)
 	goto out;
 undo_xdp:
 	/* fail as a whole: no half-attached interface */
-	if (!(xq.prog_id))
+	if (!lan && !(xq.prog_id))
 		bpf_xdp_detach((int)ifindex, mode == GEM_XDP_GENERIC ? XDP_FLAGS_SKB_MODE
 								      : XDP_FLAGS_DRV_MODE, NULL);
 	if (rec.flags & GEM_IF_F_OWN_CLSACT)
 		drop_clsact_if_empty(dev, &hook);
 out:
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	if (ifd >= 0)
@@ -565,7 +613,8 @@ static int cmd_detach(int argc, char **argv)
 			printf("gem-load: %s: GEM is not attached (nothing to do)\n", dev);
 		goto out;
 	}
-	if (bpf_xdp_query(ifindex, 0, &xq) == 0 && xq.prog_id && xq.prog_id == rec.xdp_prog_id) {
+	if (rec.xdp_prog_id && bpf_xdp_query(ifindex, 0, &xq) == 0 && xq.prog_id &&
+	    xq.prog_id == rec.xdp_prog_id) {
 		r = bpf_xdp_detach((int)ifindex, xq.attach_mode == XDP_ATTACHED_SKB ?
 				   XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, NULL);
 		if (r)
@@ -683,22 +732,25 @@ static int cmd_status(void)
 			arr = NULL;
 		}
 	} else
-		printf("%-16s %-8s %-8s %-10s %-10s %s\n", "interface", "ifindex", "xdp", "ingress",
-		       "egress", "state");
+		printf("%-16s %-8s %-5s %-8s %-10s %-10s %s\n", "interface", "ifindex", "role", "xdp",
+		       "ingress", "egress", "state");
 	while (bpf_map_get_next_key(ifd, prev, &next) == 0) {
 		LIBBPF_OPTS(bpf_xdp_query_opts, xq);
 		LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, tco, .handle = GEM_TC_HANDLE, .priority = GEM_TC_PRIO);
-		const char *state = "ok";
+		const char *state = "ok", *xdp;
+		int lan;
 
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(ifd, &key, &rec))
 			continue;
+		lan = !!(rec.flags & GEM_IF_F_LAN);
+		xdp = lan ? "-" : rec.xdp_mode == GEM_XDP_GENERIC ? "generic" : "native";
 		hook.ifindex = (int)key;
 		if (gem_nl_link_get(NULL, key, &link) || strcmp(link.name, rec.name) != 0)
 			state = "no-device";	/* gone, renamed, or another netns */
-		else if (bpf_xdp_query((int)key, 0, &xq) || xq.prog_id != rec.xdp_prog_id)
+		else if (!lan && (bpf_xdp_query((int)key, 0, &xq) || xq.prog_id != rec.xdp_prog_id))
 			state = "xdp-missing";
 		else if (bpf_tc_query(&hook, &tco) || tco.prog_id != rec.tc_prog_id)
 			state = "tc-missing";
@@ -708,8 +760,8 @@ static int cmd_status(void)
 			rec.name[sizeof(rec.name) - 1] = 0;
 			gem_json_str(e, "name", rec.name);
 			gem_json_u64(e, "ifindex", key);
-			gem_json_str(e, "xdp_mode",
-				     rec.xdp_mode == GEM_XDP_GENERIC ? "generic" : "native");
+			gem_json_str(e, "role", lan ? "lan" : "wan");
+			gem_json_str(e, "xdp_mode", lan ? NULL : xdp);
 			gem_json_u64(e, "xdp_prog_id", rec.xdp_prog_id);
 			gem_json_u64(e, "tc_prog_id", rec.tc_prog_id);
 			gem_json_str(e, "state", state);
@@ -718,9 +770,8 @@ static int cmd_status(void)
 			else
 				json_object_put(e);
 		} else
-			printf("%-16s %-8u %-8s %-10u %-10u %s\n", rec.name, key,
-			       rec.xdp_mode == GEM_XDP_GENERIC ? "generic" : "native",
-			       rec.xdp_prog_id, rec.tc_prog_id, state);
+			printf("%-16s %-8u %-5s %-8s %-10u %-10u %s\n", rec.name, key,
+			       lan ? "lan" : "wan", xdp, rec.xdp_prog_id, rec.tc_prog_id, state);
 		n++;
 	}
 	close(ifd);
