@@ -1840,3 +1840,126 @@ Test(dataplane, mac_epochs_none_for_suites_3_4)
 	cr_assert_eq(gem_dp_group_key(ctl_fd, &s.sg.grp, 4, 1, K.mac_key, 32), -ENOENT);
 	cr_assert_eq(gem_dp_group_use(ctl_fd, &s.sg.grp, 4), -ENOENT);
 }
+
+/* A transit group (GEM_GROUP_F_TRANSIT: protected, no key here): ingress and
+ * WAN egress relay its sealed packets unchanged and drop what is not
+ * GEM-shaped; the LAN egress program (gem-load attach --role lan) drops
+ * every packet of it, passes a keyed group's plaintext and unprotected
+ * traffic unchanged (docs/PROTOCOL.md 2.1). */
+static void transit(int family)
+{
+	int lan_fd = bpf_program__fd(skel->progs.gem_lan_egress);
+	struct stream t, k, u;
+	struct gem_group gv;
+	uint8_t pl[64], in[FRAME_MAX], sealed[FRAME_MAX], out[FRAME_MAX], bad[FRAME_MAX];
+	size_t n, sn, on, pn;
+
+	fill(pl, sizeof(pl), 3);
+	pl[0] = 0x55;	/* not GEM version 1 */
+	if (family == AF_INET) {
+		mkstream(&t, AF_INET, "10.0.0.1", "239.1.1.1");
+		mkstream(&k, AF_INET, "10.0.0.1", "239.1.1.2");
+		mkstream(&u, AF_INET, "10.0.0.1", "239.9.9.9");
+	} else {
+		mkstream(&t, AF_INET6, "fd00::1", "ff3e::1:1");
+		mkstream(&k, AF_INET6, "fd00::1", "ff3e::1:2");
+		mkstream(&u, AF_INET6, "fd00::1", "ff3e::9");
+	}
+	/* a packet sealed while the group was keyed here (suite 2: a CMAC
+	 * context the transit entry must release) */
+	set_keys(&t, 2, 1);
+	pn = udp_frame(in, &t, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, pn, sealed, &sn), TC_ACT_OK);
+	cr_assert_eq(sn, pn + GEM_OVERHEAD);
+	cr_assert_eq(gem_dp_set_group_transit(ctl_fd, &t.sg.grp, GEM_SUITE_MAX + 1), -EPROTONOSUPPORT);
+	cr_assert_eq(gem_dp_set_group_transit(ctl_fd, &t.sg.grp, 2), 0);
+	cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.gem_groups), &t.sg.grp, &gv), 0);
+	cr_assert_eq(gv.flags, GEM_GROUP_F_ACTIVE | GEM_GROUP_F_TRANSIT);
+	cr_assert_eq(gv.suite, 2);
+	cr_assert_eq(gv.loaded, 0, "transit entry kept a key slot");
+	for (size_t i = 0; i < sizeof(gv.mk); i++)
+		cr_assert_eq(((const uint8_t *)gv.mk)[i], 0, "transit entry kept MAC key bytes");
+
+	/* WAN: ingress passes the sealed packet as it is, egress relays it */
+	cr_assert_eq(run(in_fd, sealed, sn, out, &on), XDP_PASS);
+	cr_assert_eq(on, sn);
+	cr_assert_eq(memcmp(out, sealed, sn), 0, "ingress changed a transit packet");
+	cr_assert_eq(counter(GEM_C_RX_TRANSIT), 1);
+	cr_assert_eq(counter(GEM_C_RX_OPENED) + counter(GEM_C_RX_PASS), 0);
+	cr_assert_eq(run(eg_fd, sealed, sn, out, &on), TC_ACT_OK);
+	cr_assert_eq(on, sn);
+	cr_assert_eq(memcmp(out, sealed, sn), 0, "egress changed a transit packet");
+	cr_assert_eq(counter(GEM_C_TX_TRANSIT), 1);
+	cr_assert_eq(counter(GEM_C_TX_SEALED), 1);	/* the one sealed while keyed */
+	/* not GEM-shaped: dropped both ways (no key to seal with here) */
+	cr_assert_eq(run(eg_fd, in, pn, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_TX_TRANSIT_CLEAR), 1);
+	cr_assert_eq(counter(GEM_C_TX_NO_KEY), 0);
+	cr_assert_eq(run(in_fd, in, pn, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_VERSION), 1);
+	memcpy(bad, sealed, sn);
+	bad[14 + (family == AF_INET ? 20 : 40) + 8 + 1] = 1;	/* suite 1, the group's is 2 */
+	cr_assert_eq(run(in_fd, bad, sn, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_SUITE), 1);
+	cr_assert_eq(run(eg_fd, bad, sn, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_TX_TRANSIT_CLEAR), 2);
+	n = udp_frame(bad, &t, pl, 10);	/* shorter than the GEM overhead */
+	cr_assert_eq(run(in_fd, bad, n, out, &on), XDP_DROP);
+	cr_assert_eq(counter(GEM_C_RX_MALFORMED), 1);
+
+	/* LAN: nothing of the transit group, sealed or not */
+	cr_assert_eq(run(lan_fd, sealed, sn, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_LAN_SEALED_DROP), 1);
+	cr_assert_eq(run(lan_fd, in, pn, out, &on), TC_ACT_SHOT);
+	cr_assert_eq(counter(GEM_C_LAN_SEALED_DROP), 2);
+	/* a keyed group's plaintext passes unchanged, counted */
+	set_keys(&k, 1, 1);
+	n = udp_frame(in, &k, pl, sizeof(pl));
+	cr_assert_eq(run(lan_fd, in, n, out, &on), TC_ACT_OK);
+	cr_assert_eq(on, n);
+	cr_assert_eq(memcmp(in, out, n), 0);
+	cr_assert_eq(counter(GEM_C_LAN_PASS), 1);
+	/* an unprotected group: unchanged, uncounted */
+	n = udp_frame(in, &u, pl, sizeof(pl));
+	cr_assert_eq(run(lan_fd, in, n, out, &on), TC_ACT_OK);
+	cr_assert_eq(on, n);
+	cr_assert_eq(memcmp(in, out, n), 0);
+	cr_assert_eq(counter(GEM_C_LAN_PASS), 1);
+	cr_assert_eq(counter(GEM_C_LAN_SEALED_DROP), 2);
+	/* a LAN device's traffic never reaches the WAN counters */
+	cr_assert_eq(counter(GEM_C_TX_PASS), 0);
+}
+
+Test(dataplane, transit_group_relayed_sealed_never_to_lan_ipv4) { transit(AF_INET); }
+Test(dataplane, transit_group_relayed_sealed_never_to_lan_ipv6) { transit(AF_INET6); }
+
+/* IGMP to a transit group passes the LAN program (membership, not data);
+ * a transit group of suite 0 relays any suite. */
+Test(dataplane, transit_group_igmp_and_any_suite)
+{
+	int lan_fd = bpf_program__fd(skel->progs.gem_lan_egress);
+	struct stream t;
+	uint8_t pl[64], in[FRAME_MAX], sealed[FRAME_MAX], out[FRAME_MAX];
+	size_t n, sn, on;
+	uint16_t c16;
+
+	fill(pl, sizeof(pl), 1);
+	mkstream(&t, AF_INET, "10.0.0.1", "239.1.1.1");
+	set_keys(&t, 4, 1);
+	n = udp_frame(in, &t, pl, sizeof(pl));
+	cr_assert_eq(run(eg_fd, in, n, sealed, &sn), TC_ACT_OK);
+	cr_assert_eq(gem_dp_set_group_transit(ctl_fd, &t.sg.grp, 0), 0);
+	cr_assert_eq(run(in_fd, sealed, sn, out, &on), XDP_PASS);
+	cr_assert_eq(counter(GEM_C_RX_TRANSIT), 1);
+	cr_assert_eq(run(lan_fd, sealed, sn, out, &on), TC_ACT_SHOT);
+	in[14 + 9] = 2; in[24] = in[25] = 0;
+	c16 = gem_pkt_ipv4_hdr_csum(in + 14, 20); memcpy(in + 24, &c16, 2);
+	cr_assert_eq(run(lan_fd, in, n, out, &on), TC_ACT_OK);
+	cr_assert_eq(memcmp(in, out, n), 0);
+	cr_assert_eq(counter(GEM_C_LAN_SEALED_DROP), 1);
+	/* back to keyed: opened again */
+	set_group(&t, 4);
+	cr_assert_eq(run(in_fd, sealed, sn, out, &on), XDP_PASS);
+	cr_assert_eq(counter(GEM_C_RX_OPENED), 1);
+	cr_assert_eq(on, n);
+}
