@@ -410,21 +410,24 @@ cp_line4() {
 	nsx d ip route add 10.1.0.0/24 via 10.0.3.3
 	for n in $NODES; do nsx "$n" sysctl -qw net.ipv4.ip_forward=1; done
 	declare -gA FROM=([a]=lan0 [b]=e-a [c]=e-b [d]=e-c) TO=([a]=e-b [b]=e-c [c]=e-d [d]=lan0)
+	declare -gA XTO LANS
 }
 
 # cp_line4_dataplane: after cp_line4, multicast routing for (SRC, GRP) along
 # hostA -> a -> b -> c -> d -> hostD (smcrouted, one per node) and GEM
 # (gem-load, native XDP) on every inter-node link; skips (77) on a kernel
-# without the crypto kfuncs.  GRP2, if set: routed as well.
+# without the crypto kfuncs.  GRP2, if set: routed as well.  XTO[NODE] (set
+# after cp_line4): one more outgoing interface of NODE's routes (a LAN of a
+# relay); LANS[NODE]: NODE's LAN interfaces, attached with --role lan.
 cp_line4_dataplane() {
 	local n ifc g
 	for n in $NODES; do
 		{
-			for ifc in ${FROM[$n]} ${TO[$n]}; do
+			for ifc in ${FROM[$n]} ${TO[$n]} ${XTO[$n]:-}; do
 				echo "phyint $ifc enable ttl-threshold 1"
 			done
 			for g in $GRP ${GRP2:-}; do
-				echo "mroute from ${FROM[$n]} source $SRC group $g to ${TO[$n]}"
+				echo "mroute from ${FROM[$n]} source $SRC group $g to ${TO[$n]} ${XTO[$n]:-}"
 			done
 		} >"$T/$n.smc.conf"
 		gem_bg "$n" "smcrouted-$n" "$GEM_MROUTER" -n -N -i "gem-$n" -f "$T/$n.smc.conf" \
@@ -442,6 +445,11 @@ cp_line4_dataplane() {
 					gem_skip "$(cat "$T/attach.log")"
 				gem_die "gem-load attach $ifc on $n: $(cat "$T/attach.log")"
 			fi
+		done
+		for ifc in ${LANS[$n]:-}; do
+			nsx "$n" "$GEM_LOAD" --pin-dir "$GEM_BPFFS/$n" attach "$ifc" --role lan \
+				>"$T/attach.log" 2>&1 ||
+				gem_die "gem-load attach $ifc --role lan on $n: $(cat "$T/attach.log")"
 		done
 	done
 }
