@@ -80,11 +80,13 @@ for n in $NODES; do
 	gem_wait_for 30 pk_all "$n"
 	check "$n: holds the Public Keys of all 4 nodes" pk_all "$n"
 done
-check "a and d loaded the group into their data plane; b and c did not" \
+check "a and d loaded the group into their data plane; b and c as transit (no GAK)" \
 	bash -c "grep -q 'group $GRP loaded into the data plane' '$T/a/gemd.log' &&
 		grep -q 'group $GRP loaded into the data plane' '$T/d/gemd.log' &&
 		! grep -q 'loaded into the data plane' '$T/b/gemd.log' &&
-		! grep -q 'loaded into the data plane' '$T/c/gemd.log'"
+		! grep -q 'loaded into the data plane' '$T/c/gemd.log' &&
+		grep -q 'group $GRP: transit in the data plane' '$T/b/gemd.log' &&
+		grep -q 'group $GRP: transit in the data plane' '$T/c/gemd.log'"
 check "d: group $GRP in its data plane" \
 	bash -c "$(declare -f gemctl_in nsx); GEM_NSP=$GEM_NSP GEMCTL=$GEMCTL GEM_BPFFS=$GEM_BPFFS; gemctl_in d -j group list | grep -q '$GRP'"
 
@@ -121,8 +123,8 @@ for n in b c; do
 			! grep -q 'SEK loaded' '$T/$n/gemd.log'"
 	check "$n: SEK Announce held in its store" \
 		test "$(cstats "$n" | jq .seks)" = 1
-	check "$n: no GEM key in its data plane (forwards the sealed packets as unprotected)" \
-		bash -c "$(declare -f gemctl_in nsx); GEM_NSP=$GEM_NSP GEMCTL=$GEMCTL GEM_BPFFS=$GEM_BPFFS; ! gemctl_in $n -j group list | grep -q '$GRP'"
+	check "$n: no GEM key in its data plane: the group is transit (relays the sealed packets)" \
+		bash -c "$(declare -f gemctl_in nsx); GEM_NSP=$GEM_NSP GEMCTL=$GEMCTL GEM_BPFFS=$GEM_BPFFS; gemctl_in $n -j group list | jq -e --arg g '$GRP' '[.groups[] | select(.group == \$g)] == [{\"group\": \$g, \"suite\": \"hmac-sha256\", \"transit\": true}]' >/dev/null"
 done
 check "d: data plane opened sealed packets (rx counters)" \
 	bash -c "$(declare -f gemctl_in nsx); GEM_NSP=$GEM_NSP GEMCTL=$GEMCTL GEM_BPFFS=$GEM_BPFFS; gemctl_in d -j stats | jq -e '.rx_opened > 0' >/dev/null"
