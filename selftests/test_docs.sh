@@ -101,13 +101,15 @@ got=$(comp completion/gem-load _gem_load gem-load --pin-dir /x "")
 	ok "completion: gemctl sek set --dir offers tx rx" || bad "completion: --dir"
 [ "$(comp completion/gem-load _gem_load gem-load attach eth0 --xdp-mode g)" = generic ] &&
 	ok "completion: gem-load attach --xdp-mode g -> generic" || bad "completion: --xdp-mode"
+[ "$(comp completion/gem-load _gem_load gem-load attach eth0 --role "")" = "wan lan" ] &&
+	ok "completion: gem-load attach --role offers wan lan" || bad "completion: --role"
 for e in "gem-load:_gem_load:loader/gem-load.c" "gemd:_gemd:gemd/gemd.c"; do
 	IFS=: read -r tool fn src <<<"$e"
 	got=" $(comp "completion/$tool" "$fn" "$tool" --) "
 	missing=""
 	for o in $(grep -A8 'static const struct option lo\[\] = {$' "$src" | tail -n +1 |
 		   grep -o '{ "[a-z-]*", [a-z]*_argument, NULL, .[A-Za-z].' |
-		   grep -v "'m'" | sed 's/{ "\([^"]*\)".*/\1/'); do
+		   grep -v -e "'m'" -e "'r'" | sed 's/{ "\([^"]*\)".*/\1/'); do
 		[[ $got == *" --$o "* ]] || missing="$missing --$o"
 	done
 	[ -z "$missing" ] && ok "completion: $tool offers its global options" ||
