@@ -3,7 +3,8 @@
  * gemd control plane, the data plane's pinned maps ([node] pin_dir,
  * retried every 2 s until gem-load has attached there): the groups this
  * node holds the GAK of go into the group map (their MAC keys derived in
- * the HSM), then every accepted SEK for ingress, then the own streams.
+ * the HSM), the other listed groups as transit, then every accepted SEK for
+ * ingress, then the own streams.
  */
 #include <errno.h>
 #include <sodium.h>
