@@ -421,6 +421,7 @@ cp_line4() {
 # relay); LANS[NODE]: NODE's LAN interfaces, attached with --role lan.
 cp_line4_dataplane() {
 	local n ifc g
+	declare -gA XTO LANS	# kept if the caller set them; empty otherwise
 	for n in $NODES; do
 		{
 			for ifc in ${FROM[$n]} ${TO[$n]} ${XTO[$n]:-}; do
