@@ -103,9 +103,16 @@ for n in $NODES; do
 			gem_die "gem-load attach $ifc on $n: $(cat "$T/attach.log")"
 		fi
 	done
-	echo "  $n: GEM attached to $(tr '\n' ' ' <"$T/$n/ifaces")"
+	case $n in a | d | e)
+		# the LAN: no sealed packet of a group this node cannot open goes there
+		nsx "$n" "$GEM_LOAD" --pin-dir "$GEM_BPFFS/$n" attach lan0 --role lan >"$T/attach.log" 2>&1 ||
+			gem_die "gem-load attach lan0 --role lan on $n: $(cat "$T/attach.log")"
+		echo "  $n: GEM attached to $(tr '\n' ' ' <"$T/$n/ifaces")(wan), lan0 (lan)" ;;
+	*) echo "  $n: GEM attached to $(tr '\n' ' ' <"$T/$n/ifaces")" ;;
+	esac
 done
 run "gem-load attach e-c     (on d; the same on every inter-node link)"
+run "gem-load attach lan0 --role lan     (on d; every LAN-facing interface)"
 nsx d "$GEM_LOAD" --pin-dir "$GEM_BPFFS/d" status | sed 's/^/  /'
 
 say "3. gemd on every node: discovery, an IPsec tunnel per neighbour, babeld, key distribution"

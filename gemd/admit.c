@@ -26,7 +26,8 @@
 #include "gemd/cp_int.h"
 
 /* Is ifindex one of this router's WAN side: an interface GEM is attached
- * to, a discovery link, or a tunnel's TUN?  Its name into name. */
+ * to as wan (one attached with --role lan faces hosts: LAN side), a
+ * discovery link, or a tunnel's TUN?  Its name into name. */
 static bool wan_side(struct gemd *g, unsigned int ifindex, char name[IF_NAMESIZE])
 {
 	struct gem_iface gi;
@@ -34,7 +35,8 @@ static bool wan_side(struct gemd *g, unsigned int ifindex, char name[IF_NAMESIZE
 
 	if (!if_indextoname(ifindex, name))
 		snprintf(name, IF_NAMESIZE, "ifindex %u", ifindex);
-	if (g->cp.pins_open && bpf_map_lookup_elem(g->cp.pins.ifaces, &k, &gi) == 0)
+	if (g->cp.pins_open && bpf_map_lookup_elem(g->cp.pins.ifaces, &k, &gi) == 0 &&
+	    !(gi.flags & GEM_IF_F_LAN))
 		return true;
 	for (int i = 0; i < g->cfg.nifaces; i++)
 		if (!strcmp(g->cfg.ifaces[i], name))
