@@ -182,7 +182,7 @@ for n in a d e; do
 	run "gemctl stream list     (on $n)"
 	in_gemctl "$n" stream list | sed 's/^/  /'
 done
-run "gemctl group list     (on c: empty, c forwards the sealed packets untouched)"
+run "gemctl group list     (on c: transit, c has no key and relays the sealed packets unchanged)"
 in_gemctl c group list | sed 's/^/  /'
 
 say "7. what the links saw (tshark): ciphertext, never the payload"
