@@ -51,6 +51,41 @@ static int dp_key(struct gemd *g, int i, const struct gem_addr *a, unsigned int 
 	return err;
 }
 
+/* A listed group whose GAK this node lacks: transit in the data plane
+ * (docs/CONTROL.md): its sealed packets are relayed, never delivered to a
+ * LAN (gem-load attach DEV --role lan).  Without it the data plane would
+ * not know the group and pass its ciphertext on to the LANs as if it were
+ * the application's data.  Already transit with this suite: nothing to do.
+ * A keyed entry loaded by hand (gemctl group add --key-file) is left as it
+ * is. */
+static void load_transit(struct gemd *g, int i, unsigned int suite, const char *gr)
+{
+	struct gem_group v;
+	struct gem_addr a;
+	int err;
+
+	memcpy(a.a, g->cfg.groups[i], 16);
+	if (bpf_map_lookup_elem(g->cp.pins.groups, &a, &v) == 0) {
+		bool transit = v.flags & GEM_GROUP_F_TRANSIT, same = v.suite == suite;
+
+		sodium_memzero(&v, sizeof(v));
+		if (transit && same)
+			return;
+		if (!transit) {
+			log_warn("control: group %s: no GAK in the token, but the data plane holds "
+				 "a key for it (loaded outside gemd): left as it is", gr);
+			return;
+		}
+	}
+	err = gem_dp_set_group_transit(g->cp.pins.ctl, &a, suite);
+	if (err)
+		log_err("control: cannot load group %s into the data plane as transit: %s", gr,
+			strerror(-err));
+	else
+		log_info("control: group %s: transit in the data plane (no GAK: sealed packets "
+			 "relayed, never delivered to a LAN)", gr);
+}
+
 /* Group i into the data plane (or brought up to date): its suite and, for
  * suites 1 and 2, the MAC keys of its GAK epochs (gemd/epochs.c), derived
  * in the HSM.  The data plane holds two (PROTOCOL.md 5.3): the tx key is the
@@ -71,8 +106,10 @@ void cp_load_group(struct gemd *g, int i)
 	int err = 0;
 
 	gem_keys_group_str(g->cfg.groups[i], gr);
-	if (!g->cp.have_gak[i])
+	if (!g->cp.have_gak[i]) {
+		load_transit(g, i, suite, gr);
 		return;
+	}
 	if (!suite) {
 		log_err("control: group %s: unknown suite; not loaded", gr);
 		return;
