@@ -76,8 +76,9 @@ for n in a d; do
 		"$GRP2=hmac-sha256 $GRP=chacha20-poly1305"
 done
 for n in b c; do
-	check_eq "$n (relay): neither group in its data plane" \
-		"$(gemctl_in "$n" -j group list | jq '.groups | length')" 0
+	check_eq "$n (relay): both groups transit in its data plane, each with its suite" \
+		"$(gemctl_in "$n" -j group list | jq -r '[.groups[] | "\(.group)=\(.suite):\(.transit)"] | sort | join(" ")')" \
+		"$GRP2=hmac-sha256:true $GRP=chacha20-poly1305:true"
 done
 
 kid_of() {	# node dir group: the stream's key id in that node's data plane
