@@ -124,7 +124,7 @@ for n in b c; do
 	check "$n: SEK Announce held in its store" \
 		test "$(cstats "$n" | jq .seks)" = 1
 	check "$n: no GEM key in its data plane: the group is transit (relays the sealed packets)" \
-		bash -c "$(declare -f gemctl_in nsx); GEM_NSP=$GEM_NSP GEMCTL=$GEMCTL GEM_BPFFS=$GEM_BPFFS; gemctl_in $n -j group list | jq -e --arg g '$GRP' '[.groups[] | select(.group == \$g)] == [{\"group\": \$g, \"suite\": \"hmac-sha256\", \"transit\": true}]' >/dev/null"
+		bash -c "$(declare -f gemctl_in nsx); GEM_NSP=$GEM_NSP GEMCTL=$GEMCTL GEM_BPFFS=$GEM_BPFFS; gemctl_in $n -j group list | jq -e --arg g '$GRP' '[.groups[] | select(.group == \$g) | {group, suite, transit}] == [{\"group\": \$g, \"suite\": \"hmac-sha256\", \"transit\": true}]' >/dev/null"
 done
 check "d: data plane opened sealed packets (rx counters)" \
 	bash -c "$(declare -f gemctl_in nsx); GEM_NSP=$GEM_NSP GEMCTL=$GEMCTL GEM_BPFFS=$GEM_BPFFS; gemctl_in d -j stats | jq -e '.rx_opened > 0' >/dev/null"
