@@ -21,7 +21,8 @@
 # unwrap; epoch k-1 retired on a, c, e.  Printed: time from `rekey` to a's
 # egress switch (from then on d cannot decrypt) and to "epoch k-1 retired
 # everywhere", median of the three (docs/PERFORMANCE.md).
-# SUITE (environment): the group's suite (default poly1305).
+# SUITE (environment): the group's suite (default hmac-sha256: a group MAC key,
+# which must move to the new epoch with an overlap).
 #
 # Exit 0: pass, 77: skip (missing prerequisite), anything else: fail.
 set -u
@@ -31,7 +32,7 @@ cd "$(dirname "$0")/.." || exit 1
 command -v smcrouted >/dev/null || { echo "SKIP: smcrouted missing"; exit 77; }
 cp_init cp-rekey
 MC=$GEM_ROOT/selftests/mcast.py
-SUITE=${SUITE:-poly1305}
+SUITE=${SUITE:-hmac-sha256}
 GRP=239.1.1.9 SRC=10.1.0.2 PORT=5030 RATE=500
 TAG="rkey-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n' | head -c 11)"
 eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
