@@ -43,6 +43,8 @@ import sys
 import time
 
 CP_PORT = 6698
+SOL_PACKET = 263            # linux/socket.h
+PACKET_QDISC_BYPASS = 20    # linux/if_packet.h
 CP_GROUP = "ff02::6d:7"
 
 
@@ -260,6 +262,10 @@ def cmd_flood(a):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((a.iface, 0))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    # straight onto the wire, past this namespace's qdisc and TC egress: the
+    # attacker is on the link, not a process of the router (whose GEM egress
+    # drops what is not a GEM packet of a transit group: tx_transit_clear)
+    s.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
     sent = errors = 0
     t0 = time.monotonic()
     end = t0 + a.seconds
