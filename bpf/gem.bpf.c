@@ -962,7 +962,7 @@ static __noinline struct bpf_crypto_ctx *grp_cmac_ctx(const struct gem_ctl_req *
 	*err = 0;
 	ctx = gem_aes_ctx(req->cmac_key, "cbc(aes)", err);
 	if (!ctx && !*err)
-		*err = -22;
+		*err = -EINVAL;
 	return ctx;
 }
 
@@ -1088,22 +1088,32 @@ static __noinline int ctl_group_key(struct gem_ctl_req *req, struct bpf_crypto_c
 	return 0;
 }
 
+/* The slot (0, 1) of group g that holds the key of epoch e, or -1.  Under
+ * g->lock. */
+static __always_inline int grp_slot_of(const struct gem_group *g, __u32 e)
+{
+	if ((g->loaded & 1) && g->epoch[0] == e)
+		return 0;
+	if ((g->loaded & 2) && g->epoch[1] == e)
+		return 1;
+	return -1;
+}
+
 /* Egress MACs under the slot of epoch req->epoch from now on (0 if it does
  * already).  -ENOENT: no slot holds that epoch. */
 static __noinline int ctl_group_use(struct gem_ctl_req *req)
 {
 	struct gem_group *g;
 	__u32 e = req->epoch;
-	int err = 0;
+	int err = 0, s;
 
 	g = grp_begin(req, &err);
 	if (!g)
 		return err;
 	bpf_spin_lock(&g->lock);
-	if ((g->loaded & 1) && g->epoch[0] == e)
-		g->tx = 0;
-	else if ((g->loaded & 2) && g->epoch[1] == e)
-		g->tx = 1;
+	s = grp_slot_of(g, e);
+	if (s >= 0)
+		g->tx = (__u32)s;
 	else
 		err = -ENOENT;
 	g->loading = 0;
@@ -1118,16 +1128,15 @@ static __noinline int ctl_group_retire(struct gem_ctl_req *req)
 {
 	struct gem_group *g;
 	__u32 e = req->epoch, t = 0;
-	int err = 0;
+	int err = 0, s;
 
 	g = grp_begin(req, &err);
 	if (!g)
 		return err;
 	bpf_spin_lock(&g->lock);
-	if ((g->loaded & 1) && g->epoch[0] == e)
-		t = 0;
-	else if ((g->loaded & 2) && g->epoch[1] == e)
-		t = 1;
+	s = grp_slot_of(g, e);
+	if (s >= 0)
+		t = (__u32)s;
 	else
 		err = -ENOENT;
 	if (!err && t == (g->tx & 1))
@@ -1155,17 +1164,17 @@ static __noinline int ctl_group_retire(struct gem_ctl_req *req)
 #define ctl_make_key(req, ctx, ck, err) do {					\
 		(ctx) = NULL;							\
 		(ck) = NULL;							\
-		(err) = -22;							\
+		(err) = -EINVAL;							\
 		if ((req)->sek_len == GEM_SEK_AES_LEN) {			\
 			(err) = 0;						\
 			(ctx) = gem_aes_ctx((req)->sek, "ecb(aes)", &(err));	\
 			if (!(ctx) && !(err))					\
-				(err) = -22;					\
+				(err) = -EINVAL;					\
 			else if (ctx)						\
 				(err) = 0;					\
 		} else if ((req)->sek_len == GEM_SEK_CHACHA_LEN) {		\
 			(ck) = bpf_obj_new(struct gem_chacha_key);		\
-			(err) = (ck) ? 0 : -12;					\
+			(err) = (ck) ? 0 : -ENOMEM;					\
 			if (ck)							\
 				__builtin_memcpy((ck)->k, (req)->sek, 32);	\
 		}								\
