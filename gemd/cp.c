@@ -42,24 +42,32 @@ unsigned int cp_suite_of_group(const struct gemd *g, int i)
 	return cp_suite_of(g->cfg.group_suites[i][0] ? g->cfg.group_suites[i] : g->cfg.group_suite);
 }
 
+unsigned int cp_suite_of_addr(const struct gemd *g, const uint8_t grp[16])
+{
+	int i = cp_group_index(g, grp);
+
+	return i >= 0 ? cp_suite_of_group(g, i) : cp_suite_of(g->cfg.group_suite);
+}
+
 /* SEK length of the streams of grp: that of its suite (16 or 32 bytes). */
 size_t cp_sek_len_of(const struct gemd *g, const uint8_t grp[16])
 {
-	unsigned int suite = cp_suite_of(g->cfg.group_suite);
-
-	for (int i = 0; i < g->cfg.ngroups; i++)
-		if (!memcmp(g->cfg.groups[i], grp, 16))
-			suite = cp_suite_of_group(g, i);
-	return gem_suite_sek_len(suite);
+	return gem_suite_sek_len(cp_suite_of_addr(g, grp));
 }
 
-/* Index of grp in the configuration if this node holds its GAK, else -1. */
-int cp_member_of(const struct gemd *g, const uint8_t grp[16])
+int cp_group_index(const struct gemd *g, const uint8_t grp[16])
 {
 	for (int i = 0; i < g->cfg.ngroups; i++)
 		if (!memcmp(g->cfg.groups[i], grp, 16))
-			return g->cp.have_gak[i] ? i : -1;
+			return i;
 	return -1;
+}
+
+int cp_member_of(const struct gemd *g, const uint8_t grp[16])
+{
+	int i = cp_group_index(g, grp);
+
+	return i >= 0 && g->cp.have_gak[i] ? i : -1;
 }
 
 void gemd_cp_reload(struct gemd *g, const struct gemd_config *old, uint64_t now)

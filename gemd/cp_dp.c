@@ -36,14 +36,13 @@ static void dp_slots(struct gemd *g, const struct gem_addr *a, unsigned int suit
 
 /* The key of (group i, epoch) derived in the HSM, then op: 0 set (the only
  * key, tx), 1 accept (the other slot). */
-static int dp_key(struct gemd *g, int i, const struct gem_addr *a, unsigned int suite,
+static int dp_key(struct gemd *g, const struct gem_addr *a, unsigned int suite,
 		  uint32_t epoch, int op)
 {
 	uint8_t key[GEM_MAC_KEY_LEN];
 	size_t klen = gem_suite_key_len(suite);
 	int err = gem_keys_dp_key(g->keys, a->a, epoch, suite, key, klen);
 
-	(void)i;
 	if (!err)
 		err = op ? gem_dp_group_key(g->cp.pins.ctl, a, epoch, suite, key, klen) :
 			   gem_dp_set_group_epoch(g->cp.pins.ctl, a, suite, epoch, key, klen);
@@ -129,7 +128,7 @@ void cp_load_group(struct gemd *g, int i)
 			err = gem_dp_group_use(g->cp.pins.ctl, &a, active);	/* the switch */
 			what = ", egress MACs under the new epoch, the old one still accepted";
 		} else {
-			err = dp_key(g, i, &a, suite, active, 0);
+			err = dp_key(g, &a, suite, active, 0);
 			what = ", MAC key of the active GAK epoch derived in the HSM";
 		}
 		if (err)
@@ -146,7 +145,7 @@ void cp_load_group(struct gemd *g, int i)
 		sl.has_other = 0;
 	}
 	if (other != active && !sl.has_other) {
-		err = dp_key(g, i, &a, suite, other, 1);
+		err = dp_key(g, &a, suite, other, 1);
 		if (!err)
 			log_info("control: group %s: data-plane MAC key of GAK epoch %u accepted "
 				 "next to epoch %u's", gr, other, active);

@@ -32,6 +32,10 @@ uint32_t cp_handle_of(const struct gemd *g, const struct gemd_peer *p);
 /* The data-plane suite of configured group i. */
 unsigned int cp_suite_of_group(const struct gemd *g, int i);
 size_t cp_sek_len_of(const struct gemd *g, const uint8_t grp[16]);
+/* The suite of grp: its group's (cp_suite_of_group), else [groups] suite. */
+unsigned int cp_suite_of_addr(const struct gemd *g, const uint8_t grp[16]);
+/* Index of grp in the configuration, else -1. */
+int cp_group_index(const struct gemd *g, const uint8_t grp[16]);
 /* Index of grp in the configuration if this node holds its GAK, else -1. */
 int cp_member_of(const struct gemd *g, const uint8_t grp[16]);
 
@@ -85,7 +89,7 @@ uint32_t cp_epoch_active(const struct gemd *g, const uint8_t grp[16]);
  * epoch makes this node switch (at the next cp_epoch_tick). */
 void cp_epoch_verified(struct gemd *g, int gi, uint32_t e);
 /* A record of group gi under an epoch this node does not hold. */
-void cp_epoch_unheld(struct gemd *g, int gi, const struct gem_rec *r, const char *desc);
+void cp_epoch_unheld(struct gemd *g, const struct gem_rec *r, const char *desc);
 void cp_epoch_tick(struct gemd *g, uint64_t now);
 
 #endif

@@ -70,7 +70,7 @@ static int cp_verify(void *ctx, uint32_t nh, const struct gem_rec *r)
 		char desc[200];
 
 		rec_desc(r, desc, sizeof(desc));
-		cp_epoch_unheld(g, gi, r, desc);
+		cp_epoch_unheld(g, r, desc);
 		return 0;
 	}
 	err = gem_keys_ctl_key(g->keys, r->sek.grp, r->sek.epoch, key);
@@ -231,10 +231,9 @@ void cp_load_rx_sek(struct gemd *g, const struct gem_rec *r)
 	char desc[200];
 	bool replaced = false;
 	json_object *ev;
-	int err;
+	int err, gi = cp_member_of(g, r->sek.grp);
 
-	if (cp_member_of(g, r->sek.grp) < 0 || (r->flags & GEM_REC_F_WITHDRAWN) ||
-	    !cp_epoch_held(g, cp_member_of(g, r->sek.grp), r->sek.epoch))
+	if (gi < 0 || (r->flags & GEM_REC_F_WITHDRAWN) || !cp_epoch_held(g, gi, r->sek.epoch))
 		return;		/* not ours, or an epoch not held (relayed only) */
 	rec_desc(r, desc, sizeof(desc));
 	if (!memcmp(r->origin, g->id, sizeof(g->id))) {

@@ -48,18 +48,9 @@ bool cp_epoch_held(const struct gemd *g, int gi, uint32_t e)
 
 uint32_t cp_epoch_active(const struct gemd *g, const uint8_t grp[16])
 {
-	for (int i = 0; i < g->cfg.ngroups; i++)
-		if (!memcmp(g->cfg.groups[i], grp, 16))
-			return g->cp.ep[i].active;
-	return 0;
-}
+	int i = cp_group_index(g, grp);
 
-static int group_index(const struct gemd *g, const uint8_t grp[16])
-{
-	for (int i = 0; i < g->cfg.ngroups; i++)
-		if (!memcmp(g->cfg.groups[i], grp, 16))
-			return i;
-	return -1;
+	return i >= 0 ? g->cp.ep[i].active : 0;
 }
 
 /* The token's epochs of group i into ep (ascending). */
@@ -122,11 +113,10 @@ void cp_epoch_verified(struct gemd *g, int gi, uint32_t e)
 		ep->want = e;	/* cp_epoch_tick switches (not inside a db callback) */
 }
 
-void cp_epoch_unheld(struct gemd *g, int gi, const struct gem_rec *r, const char *desc)
+void cp_epoch_unheld(struct gemd *g, const struct gem_rec *r, const char *desc)
 {
 	char gr[GEM_KEYS_GROUP_STRLEN], label[GEM_KEYS_LABEL_MAX + 1];
 
-	(void)gi;
 	g->cp.rx_unheld_epoch++;
 	gem_keys_group_str(r->sek.grp, gr);
 	gem_keys_gak_label(r->sek.grp, r->sek.epoch, label);
@@ -294,7 +284,7 @@ static int parse_group(struct gemd *g, const char *args, FILE *f, bool json, int
 		reply(f, json, false, "'%s' is not a multicast group address", gtext);
 		return -EINVAL;
 	}
-	*gi = group_index(g, grp);
+	*gi = cp_group_index(g, grp);
 	if (*gi < 0) {
 		reply(f, json, false, "group %s is not in gemd's [groups]", gtext);
 		return -ENOENT;

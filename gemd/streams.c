@@ -49,10 +49,7 @@ int cp_announce_sek(struct gemd *g, const struct gem_sg *sg, uint16_t key_id, ui
 
 	gem_addr_str(&sg->src, s);
 	gem_addr_str(&sg->grp, gr);
-	r.sek.suite = cp_suite_of(g->cfg.group_suite);
-	for (int i = 0; i < g->cfg.ngroups; i++)
-		if (!memcmp(g->cfg.groups[i], sg->grp.a, 16))
-			r.sek.suite = cp_suite_of_group(g, i);
+	r.sek.suite = cp_suite_of_addr(g, sg->grp.a);
 	memcpy(r.sek.src, sg->src.a, 16);
 	memcpy(r.sek.grp, sg->grp.a, 16);
 	r.sek.key_id = key_id;
