@@ -90,9 +90,10 @@ cp_link() {
 	echo "$1 e-$2 $2 e-$1" >>"$T/links"
 }
 
-# cp_conf NAME [EXTRA]: write $T/NAME/gemd.conf for the interfaces linked so far.
+# cp_conf NAME [EXTRA]: write $T/NAME/gemd.conf for the interfaces linked so
+# far, EXTRA (default: $T/NAME/extra.conf, if there is one) appended.
 cp_conf() {
-	local n=$1 d=$T/$1 ifs=""
+	local n=$1 d=$T/$1 ifs="" extra=${2:-$(cat "$T/$1/extra.conf" 2>/dev/null)}
 	[ -e "$d/ifaces" ] && ifs=$(tr '\n' ' ' <"$d/ifaces")
 	cat >"$d/gemd.conf" <<EOF
 ; gemd test configuration for node $n
@@ -119,7 +120,7 @@ port_base = $CP_PORT_BASE
 [babel]
 hello_interval = 1
 EOF
-	[ -n "${2:-}" ] && printf '%s\n' "$2" >>"$d/gemd.conf"
+	[ -n "$extra" ] && printf '%s\n' "$extra" >>"$d/gemd.conf"
 	return 0
 }
 

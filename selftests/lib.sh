@@ -199,6 +199,10 @@ gem_bpffs_mount() {
 	GEM_BPFFS=$T/bpf
 }
 
+# gemctl_in NS ARGS...: gemctl in NS on its data plane, pinned under the
+# private bpffs (gem_bpffs_mount) at $GEM_BPFFS/NS.
+gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$@"; }
+
 # gem_mroute_wait NS FAMILY(4|6) SOURCE GROUP: wait until the kernel has the
 # (S,G) multicast route (smcrouted installs it some time after it starts;
 # gem-mfwd lists its routes once it forwards them).

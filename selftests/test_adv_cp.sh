@@ -68,9 +68,6 @@ NODES="a b c d"
 RATE=200 COUNT=${GEM_ADV_COUNT:-8000}	# 40 s of stream
 FLOOD_PPS=${GEM_ADV_FLOOD_PPS:-50000} FLOOD_S=${GEM_ADV_FLOOD_S:-8}
 
-eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
-cp_conf() { cp_conf_base "$1" "${2:-$(cat "$T/$1/extra.conf" 2>/dev/null)}"; }
-gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$@"; }
 cstats() { "$GEMCTL" -j control-stats --socket "$T/$1/run/gemd.sock"; }
 ctr() { cstats "$1" | jq -r ".counters.$2 // 0"; }
 dps() { gemctl_in "$1" -j stats; }

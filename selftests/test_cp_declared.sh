@@ -27,9 +27,6 @@ MC=$GEM_ROOT/selftests/mcast.py
 GRP=239.1.1.7 GRP2=239.1.1.8 SRC=10.1.0.2 PORT=5020
 TAG="decl-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n' | head -c 11)"
 NODES="a b c d"
-eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
-cp_conf() { cp_conf_base "$1" "${2:-$(cat "$T/$1/extra.conf" 2>/dev/null)}"; }
-gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$@"; }
 quiet() { "$@" >/dev/null 2>&1; }
 cstats() { "$GEMCTL" -j control-stats --socket "$T/$1/run/gemd.sock"; }
 

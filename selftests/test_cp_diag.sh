@@ -64,8 +64,6 @@ ln -s /usr/lib/ipsec/plugins "$T/fake/plugins"
 # cp_start rewrites gemd.conf with cp_conf: per-node lines from extra.conf
 printf '[tunnel]\ncharon_plugins = %s\n' "$NO_GCM" >"$T/d2/extra.conf"
 printf '[tunnel]\ncharon = %s\n' "$T/fake/charon" >"$T/d3/extra.conf"
-eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
-cp_conf() { cp_conf_base "$1" "${2:-$(cat "$T/$1/extra.conf" 2>/dev/null)}"; }
 for n in d1 d2 d3; do cp_start "$n"; done
 
 gem_wait_for 40 grep -q "charon lacks" "$T/d2/gemd.log"

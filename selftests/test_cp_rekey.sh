@@ -35,9 +35,6 @@ MC=$GEM_ROOT/selftests/mcast.py
 SUITE=${SUITE:-hmac-sha256}
 GRP=239.1.1.9 SRC=10.1.0.2 PORT=5030 RATE=500
 TAG="rkey-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n' | head -c 11)"
-eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
-cp_conf() { cp_conf_base "$1" "${2:-$(cat "$T/$1/extra.conf" 2>/dev/null)}"; }
-gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$@"; }
 sock() { echo "$T/$1/run/gemd.sock"; }
 epochs() { "$GEMCTL" -j group epochs --socket "$(sock "$1")" | jq -c --arg g "$GRP" '.groups[] | select(.group == $g) | .epochs'; }
 now_ms() { date +%s%3N; }

@@ -44,10 +44,7 @@ TAG="sek-$RUN"		# 16 bytes: the payload marker
 NODES="a b c d"
 
 # gemd's configuration gets [groups] and pin_dir: cp_start rewrites it with
-# cp_conf NAME, so the extra lines come from $T/NAME/extra.conf.
-eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
-cp_conf() { cp_conf_base "$1" "${2:-$(cat "$T/$1/extra.conf" 2>/dev/null)}"; }
-gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$@"; }
+# cp_conf NAME, which appends $T/NAME/extra.conf.
 cstats() { "$GEMCTL" -j control-stats --socket "$T/$1/run/gemd.sock"; }
 quiet_jq() { jq -e "$@" >/dev/null; }
 ms_of() { # HH:MM:SS.mmm -> ms of the day

@@ -13,8 +13,6 @@ cd "$(dirname "$0")/.." || exit 1
 cp_init cp_stamp bpftool
 START=$SECONDS
 GRP=239.1.1.1
-eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
-cp_conf() { cp_conf_base "$1" "${2:-$(cat "$T/$1/extra.conf" 2>/dev/null)}"; }
 cstats() { "$GEMCTL" -j control-stats --socket "$T/$1/run/gemd.sock" 2>/dev/null; }
 log_has() { grep -q -- "$1" "$T/a/gemd.log"; }
 groups_pinned() { bpftool -j map dump pinned "$GEM_BPFFS/a/gem_groups" | jq length; }

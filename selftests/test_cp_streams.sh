@@ -42,9 +42,6 @@ TAG="str-$RUN"
 NODES="a b c d"
 IDLE=15
 
-eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
-cp_conf() { cp_conf_base "$1" "${2:-$(cat "$T/$1/extra.conf" 2>/dev/null)}"; }
-gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$@"; }
 cstats() { "$GEMCTL" -j control-stats --socket "$T/$1/run/gemd.sock"; }
 cst() { cstats "$1" | jq -r ".$2 // 0"; }
 # streams NODE DIR SOURCE: that node's data-plane entries of (SOURCE, GRP) in DIR

@@ -31,9 +31,6 @@ MC=$GEM_ROOT/selftests/mcast.py
 GRP=239.1.1.9 GRP2=239.1.1.10 SRC=10.1.0.2 PORT=5030 COUNT=1600
 TAG="suite4-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n' | head -c 9)"
 NODES="a b c d"
-eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
-cp_conf() { cp_conf_base "$1" "${2:-$(cat "$T/$1/extra.conf" 2>/dev/null)}"; }
-gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$@"; }
 quiet() { "$@" >/dev/null 2>&1; }
 dissect() { tshark -X lua_script:"$LUA" -n -r "$@" 2>"$T/tshark.err"; }
 tshark -G protocols -X lua_script:"$LUA" 2>/dev/null | grep -q '^GEM sealed' ||

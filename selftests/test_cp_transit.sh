@@ -34,9 +34,6 @@ MC=$GEM_ROOT/selftests/mcast.py
 GRP=239.1.1.9 SRC=10.1.0.2 PORT=5030 COUNT=400
 TAG="trn-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n' | head -c 12)"
 NODES="a b c d"
-eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
-cp_conf() { cp_conf_base "$1" "${2:-$(cat "$T/$1/extra.conf" 2>/dev/null)}"; }
-gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$@"; }
 stat_of() { gemctl_in "$1" -j stats | jq -r ".$2 // \"none\""; }
 quiet() { "$@" >/dev/null 2>&1; }
 ge() { [ "$1" != none ] && [ "$1" -ge "$2" ]; }

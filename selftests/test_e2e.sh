@@ -79,7 +79,6 @@ tag() { echo "$1-$RUN"; }
 
 section() { echo "--- $* [$((SECONDS - START)) s]"; }
 quiet() { "$@" >/dev/null 2>>"$T/quiet.err"; }
-gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$@"; }
 gemload_in() { local n=$1; shift; nsx "$n" "$GEM_LOAD" --pin-dir "$GEM_BPFFS/$n" "$@"; }
 
 # counters: snap LABEL saves every MCR's `gemctl -j stats`; delta NODE COUNTER FROM TO

@@ -43,9 +43,6 @@ NODES="a b c d"
 RATE=${GEM_FAULT_RATE:-100} DUR=${GEM_FAULT_DUR:-6} RECOVER_S=${GEM_FAULT_RECOVER:-60}
 COUNT=$((RATE * DUR))
 
-eval "$(declare -f cp_conf | sed '1s/^cp_conf/cp_conf_base/')"
-cp_conf() { cp_conf_base "$1" "${2:-$(cat "$T/$1/extra.conf" 2>/dev/null)}"; }
-gemctl_in() { local n=$1; shift; nsx "$n" "$GEMCTL" --pin-dir "$GEM_BPFFS/$n" "$@"; }
 cstats() { "$GEMCTL" -j control-stats --socket "$T/$1/run/gemd.sock" 2>/dev/null; }
 
 echo "--- nodes, links, hosts (as test_cp_sek.sh)"
